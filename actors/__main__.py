@@ -1,0 +1,5 @@
+import sys
+
+from ._process import main
+
+sys.exit(main())

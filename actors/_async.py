@@ -1,0 +1,216 @@
+"""The asyncio driver, on uvloop: for actors that juggle many requests.
+
+The inbox is the same sync ZeroMQ socket as in the blocking driver; this
+driver waits for it through the event loop (the socket's edge-triggered FD
+plus its EVENTS flags) and drains it without blocking. Sends never block the
+loop: a full pipe queues the frames on the link (``Link.backlog``) and a task
+flushes them in order as the pipe drains.
+
+Synchronous handlers run in receive order. A coroutine handler is started as
+a task at its turn, so its code up to the first ``await`` runs in receive
+order too; after that it runs concurrently with later messages. ``ask``
+awaits a peer's reply from such a handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any, Callable, Coroutine, TypeVar
+
+import msgspec
+import uvloop
+import zmq
+
+from ._actor import Actor
+from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
+from ._link import Link
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+BATCH = 256
+"""Messages handled before the loop lets other tasks run."""
+TICK_SECONDS = 0.02
+
+
+class AsyncActor(Actor):
+    """An actor whose handlers run on a uvloop event loop."""
+
+    def run(self) -> int:
+        return uvloop.run(self._main())
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> asyncio.Task[Any]:
+        """Run ``coro`` as a task whose failure fails the actor."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, what))
+        return task
+
+    async def ask(self, peer: str, msg: msgspec.Struct, reply_type: type[T]) -> T:
+        """Send ``msg`` to ``peer`` and await its next ``reply_type`` message
+        (replies of one type from one peer come back in request order)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting[(peer, reply_type)].append(future)
+        self.node.send(peer, msg)
+        return await future
+
+    # --- the loop --------------------------------------------------------------
+
+    async def _main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiting: dict[tuple[str, type], collections.deque[asyncio.Future[Any]]] = collections.defaultdict(
+            collections.deque
+        )
+        self._wake = asyncio.Event()
+        self.node.push_factory = self._push_for
+        self.node.push_bulk = self._push
+        # A send from a task (outside the serve loop) must not wait for the
+        # loop's next pass: flush at the end of this loop iteration.
+        self.node.on_first_queued = lambda: loop.call_soon(self.node.flush)
+        self._introduce()
+        inbox_fd = self.node.inbox.getsockopt(zmq.FD)
+        loop.add_reader(inbox_fd, self._wake.set)
+        ticker = loop.create_task(self._ticker())
+        try:
+            while self._stop_reason is None:
+                await self._serve()
+            deadline = self._begin_stop()
+            await self._serve_until(self._peers_drained, deadline)
+            self._say_goodbye()
+            await self._serve_until(self._launcher_drained, time.monotonic() + 0.3)
+        finally:
+            ticker.cancel()
+            loop.remove_reader(inbox_fd)
+            for task in list(self._tasks):
+                task.cancel()
+            self.node.close()
+        return self.exit_code
+
+    async def _serve(self) -> None:
+        """Handle up to BATCH waiting messages, or wait for some."""
+        node = self.node
+        for _ in range(BATCH):
+            try:
+                item = node.next()
+                if item is None:
+                    if node.receive(zmq.NOBLOCK):
+                        continue
+                    if node.inbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                        continue
+                    node.flush()
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+                    except asyncio.TimeoutError:
+                        pass
+                    return
+            except (LinkGap, HandshakeRefused) as e:
+                self.fail(str(e))
+                continue
+            self._handle(*item)
+            if self._stop_reason is not None:
+                return
+        node.flush()
+        await asyncio.sleep(0)
+
+    async def _serve_until(self, done: Callable[[], bool], deadline: float) -> None:
+        while not done() and time.monotonic() < deadline:
+            await self._serve()
+
+    async def _ticker(self) -> None:
+        while True:
+            self._housekeeping()
+            await asyncio.sleep(TICK_SECONDS)
+
+    def _handle(self, msg: msgspec.Struct, src: str) -> None:
+        waiting = self._waiting.get((src, type(msg)))
+        if waiting:
+            future = waiting.popleft()
+            if not future.done():
+                future.set_result(msg)
+            return
+        handler = self._handler_for(msg, src)
+        if handler is None:
+            return
+        try:
+            result = handler(msg, src)
+        except ActorStopped:
+            return
+        except Exception as exc:
+            self._handler_crashed(msg, src, exc)
+            return
+        if result is not None:
+            task = self.spawn(result, f"{type(msg).__name__} from {src!r}")
+            task.origin = (msg, src)  # type: ignore[attr-defined]
+
+    def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None or isinstance(exc, ActorStopped):
+            return
+        origin = getattr(task, "origin", None)
+        if origin is not None:
+            self._handler_crashed(*origin, exc)
+        else:
+            self.fail(f"{type(exc).__name__}: {exc} (in {what})")
+
+    # --- non-blocking sends ------------------------------------------------------
+
+    def _push_for(self, link: Link) -> Callable[[bytes], object]:
+        def push(head: bytes) -> None:
+            self._push(link, head, None)
+
+        return push
+
+    def _push(self, link: Link, head: bytes, bulk: object | None) -> None:
+        if link.backlog:
+            link.backlog.append((head, bulk))
+            return
+        if not _try_push(link, head, bulk):
+            link.backlog.append((head, bulk))
+            self.spawn(self._flush(link), f"flushing the link to {link.peer!r}")
+
+    async def _flush(self, link: Link) -> None:
+        out = link.out
+        assert out is not None
+        loop = asyncio.get_running_loop()
+        writable = asyncio.Event()
+        fd = out.getsockopt(zmq.FD)
+        loop.add_reader(fd, writable.set)
+        started = time.monotonic()
+        try:
+            while link.backlog:
+                head, bulk = link.backlog[0]
+                if _try_push(link, head, bulk):
+                    link.backlog.pop(0)
+                    started = time.monotonic()
+                    continue
+                if time.monotonic() - started > self.node.liveness:
+                    raise NotConnected(f"{self.name}: peer {link.peer!r} took no message for "
+                                       f"{self.node.liveness:g} s; {len(link.backlog)} queued")
+                writable.clear()
+                if not out.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+                    try:
+                        await asyncio.wait_for(writable.wait(), TICK_SECONDS)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            loop.remove_reader(fd)
+
+
+def _try_push(link: Link, head: bytes, bulk: object | None) -> bool:
+    out = link.out
+    assert out is not None
+    try:
+        if bulk is None:
+            out.send(head, zmq.NOBLOCK)
+        else:
+            out.send(head, zmq.NOBLOCK | zmq.SNDMORE)
+            out.send(bulk, copy=False)  # the rest of a multipart is never refused
+    except zmq.Again:
+        return False
+    return True

@@ -1,0 +1,548 @@
+"""A node on the wire: one inbox, named links to peers, and their rules.
+
+Both actors and the launcher are nodes. A node binds one PULL inbox and
+connects one PUSH socket per peer to that peer's inbox, so every link is two
+FIFO pipes and nothing is routed by identity (no ROUTER that could drop a
+message to a peer it does not know yet). The node enforces the wire rules:
+hello handshake, per-link sequence numbers (duplicates dropped and counted,
+gaps raised), malformed frames counted and dropped, heartbeats on quiet links,
+liveness of peers, acknowledged end-of-stream before any socket is closed,
+and the running digest.
+
+Sending queues a message on its link; ``flush`` frames each link's queue and
+pushes it. Invariant: a node never waits for input while it holds unflushed
+messages (``receive`` flushes before it blocks), so batching costs no latency
+on a request/reply path. Receiving takes one frame into ``pending``; ``next``
+hands messages out one at a time, handling the runtime's own control
+messages on the way. Both the digest and the control handling happen in
+``send`` and ``next``, in the order the actor acts, so neither depends on
+how messages happened to be batched.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Callable, Iterable
+
+import msgspec
+import zmq
+
+from . import schema
+from ._digest import RunningDigest
+from ._envelope import (
+    BAD_SEQUENCE,
+    BULK_MISMATCH,
+    TRUNCATED,
+    UNKNOWN_SENDER,
+    WRONG_DESTINATION,
+    Codec,
+    Envelope,
+    Malformed,
+)
+from ._errors import HandshakeRefused, LinkGap, NotConnected
+from ._link import Link
+from ._version import PROTOCOL_VERSION
+from .schema import (
+    BULK_THRESHOLD,
+    CONTROL_TYPES,
+    ActorStats,
+    DigestReply,
+    DigestRequest,
+    EndOfStream,
+    EndOfStreamAck,
+    Heartbeat,
+    Hello,
+)
+
+LAUNCHER = "launcher"
+"""The reserved name of the launcher's node."""
+
+DEFAULT_LIVENESS = 3.0
+"""Seconds of silence after which a peer counts as lost."""
+
+BATCH_MESSAGES = 64
+BATCH_BYTES = 32 * 1024
+"""A link's queue is flushed at once when it reaches either size."""
+
+
+class CurveKeys(msgspec.Struct, array_like=True):
+    """The run's CURVE key pair (z85 text). Every node of a run serves its
+    tcp inbox with it and presents it as a client; the ZAP handler accepts
+    only this public key, so only members of the run can connect."""
+
+    public: str
+    secret: str
+
+
+Pending = tuple[msgspec.Struct, Link, "msgspec.Raw | None"]
+
+
+class Node:
+    """The wire state of one process. Not thread-safe: one loop drives it."""
+
+    def __init__(
+        self,
+        name: str,
+        peers: Iterable[tuple[str, bool]],
+        *,
+        liveness: float = DEFAULT_LIVENESS,
+        curve: CurveKeys | None = None,
+        check_schema: bool = True,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.name = name
+        self.liveness = liveness
+        self.heartbeat_interval = liveness / 6
+        self.curve = curve
+        self.check_schema = check_schema
+        self.log = log or logging.getLogger(name)
+        self.ctx = zmq.Context()
+        self.inbox = self.ctx.socket(zmq.PULL)
+        self.inbox.setsockopt(zmq.LINGER, 0)
+        self.links: dict[str, Link] = {}
+        self.codec = Codec()
+        for peer, digest in peers:
+            self.links[peer] = Link(peer, digest, out_tag=f"{name}>{peer}".encode(), in_tag=f"{peer}>{name}".encode(),
+                                    frame_prefix=self.codec.frame_prefix(name, peer))
+        self._encode = self.codec.encode
+        self._decode_message = self.codec.decode_message
+        self._decode_envelope = self.codec.decode_envelope
+        self.digest = RunningDigest()
+        self._digest_update = self.digest.update
+        self.pending: collections.deque[Pending] = collections.deque()
+        self._dirty: list[Link] = []
+        self.machine_sent = 0
+        self.machine_received = 0
+        self.malformed: dict[str, int] = {}
+        self.unhandled: dict[str, int] = {}
+        self.gaps = 0
+        self.endpoint = ""
+        self._authenticator: object | None = None
+        self._next_tick = 0.0
+        self._on_all_hellos: Callable[[], None] | None = None
+        # How frames leave: blocking pushes by default; the asyncio driver
+        # installs non-blocking ones that queue on a full pipe, and a hook
+        # that schedules a flush when a queue fills from outside its loop.
+        self.push_factory: Callable[[Link], Callable[[bytes], object]] = _blocking_push
+        self.push_bulk: Callable[[Link, bytes, object], None] = _push_bulk_blocking
+        self.on_first_queued: Callable[[], None] | None = None
+        # The control kinds the node answers itself; every other kind (a
+        # DigestReply, say) goes to the owner.
+        self._runtime_handlers: dict[type, Callable[[msgspec.Struct, Link], None]] = {
+            t: getattr(self, "_" + schema.handler_name(t))
+            for t in _RUNTIME_CONTROL
+            if hasattr(self, "_" + schema.handler_name(t))
+        }
+
+    # --- sockets -------------------------------------------------------------
+
+    def bind(self, endpoint: str) -> str:
+        """Bind the inbox; returns the endpoint peers must connect to (a tcp
+        port of 0 becomes the port the kernel chose)."""
+        if endpoint.startswith("tcp://") and self.curve is not None:
+            self._serve_curve(self.inbox)
+        self.inbox.setsockopt(zmq.RCVHWM, 10_000)
+        self.inbox.bind(endpoint[:-2] + ":*" if endpoint.endswith(":0") else endpoint)
+        self.endpoint = self.inbox.getsockopt_string(zmq.LAST_ENDPOINT)
+        return self.endpoint
+
+    def connect(self, peer: str, endpoint: str) -> None:
+        """Open the link's outgoing pipe and say Hello first on it."""
+        link = self._link(peer)
+        if link.out is not None:
+            raise NotConnected(f"{self.name}: link to {peer!r} is already connected to {link.endpoint}")
+        out = self.ctx.socket(zmq.PUSH)
+        out.setsockopt(zmq.SNDHWM, 1000)
+        out.setsockopt(zmq.LINGER, int(self.liveness * 1000))
+        out.setsockopt(zmq.SNDTIMEO, int(self.liveness * 1000))
+        if endpoint.startswith("tcp://") and self.curve is not None:
+            out.curve_serverkey = self.curve.public.encode()
+            out.curve_publickey = self.curve.public.encode()
+            out.curve_secretkey = self.curve.secret.encode()
+        out.connect(endpoint)
+        link.out, link.endpoint = out, endpoint
+        link.push = self.push_factory(link)
+        link.said_at = link.heard_at = time.monotonic()
+        self.send(peer, Hello(self.name, PROTOCOL_VERSION, schema.SCHEMA_HASH))
+
+    def _serve_curve(self, sock: zmq.Socket) -> None:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        assert self.curve is not None
+        allowed = self.curve.public.encode()
+
+        class RunMembers:
+            def callback(self, domain: str, key: bytes) -> bool:
+                return key == allowed
+
+        auth = ThreadAuthenticator(self.ctx)
+        auth.start()
+        auth.configure_curve_callback(domain="*", credentials_provider=RunMembers())
+        self._authenticator = auth
+        sock.curve_server = True
+        sock.curve_publickey = self.curve.public.encode()
+        sock.curve_secretkey = self.curve.secret.encode()
+
+    def close(self) -> None:
+        """Close every socket. Links whose end-of-stream was acknowledged (or
+        whose peer is lost) close at once; any other keeps its linger."""
+        self.flush()
+        for link in self.links.values():
+            if link.out is not None:
+                if link.eos_acked or link.lost:
+                    link.out.setsockopt(zmq.LINGER, 0)
+                link.out.close()
+                link.out = None
+        self.inbox.close(linger=0)
+        if self._authenticator is not None:
+            self._authenticator.stop()  # type: ignore[attr-defined]
+        self.ctx.term()
+
+    # --- sending -------------------------------------------------------------
+
+    def send(self, peer: str, msg: msgspec.Struct) -> None:
+        """Queue ``msg`` for ``peer`` (it leaves at the next flush, at the
+        latest when this node next waits). Machine messages are digested."""
+        link = self.links.get(peer)
+        if link is None or link.out is None or link.lost:
+            raise NotConnected(self._why_not_connected(peer, msg))
+        field = msg.BULK_FIELD  # type: ignore[attr-defined]
+        if field is not None and len(getattr(msg, field)) >= BULK_THRESHOLD:
+            self._send_bulk(link, msg, field)
+            return
+        body = self._encode(msg)
+        if type(msg) not in CONTROL_TYPES:
+            self.machine_sent += 1
+            if link.digest:
+                self._digest_update(link.out_tag)
+                self._digest_update(body)
+        queue = link.queue
+        queue.append(body)
+        if len(queue) == 1:
+            self._dirty.append(link)
+            if self.on_first_queued is not None and len(self._dirty) == 1:
+                self.on_first_queued()
+        elif len(queue) >= BATCH_MESSAGES:
+            self._flush_link(link)
+
+    def flush(self) -> None:
+        """Frame and push every link's queue."""
+        for link in self._dirty:
+            if link.queue:
+                self._flush_link(link)
+        self._dirty.clear()
+
+    def _flush_link(self, link: Link) -> None:
+        queue = link.queue
+        frame = _frame(link.frame_prefix, link.sent_seq + 1, queue)
+        link.sent_seq += len(queue)
+        queue.clear()
+        try:
+            link.push(frame)  # type: ignore[misc]
+        except zmq.Again:
+            raise NotConnected(self._why_stuck(link)) from None
+
+    def _send_bulk(self, link: Link, msg: msgspec.Struct, field: str) -> None:
+        """A bulk message travels alone: its fields in the head frame, its
+        payload in the next frame, sent without a copy."""
+        if link.queue:
+            self._flush_link(link)  # keep the link's order
+        payload = getattr(msg, field)
+        body = self._encode(msgspec.structs.replace(msg, **{field: b""}))
+        if type(msg) not in CONTROL_TYPES:
+            self.machine_sent += 1
+            if link.digest:
+                self.digest.add(link.out_tag)
+                self.digest.add(body, payload)
+        head = _frame(link.frame_prefix, link.sent_seq + 1, [body], 1)
+        link.sent_seq += 1
+        try:
+            self.push_bulk(link, head, payload)
+        except zmq.Again:
+            raise NotConnected(self._why_stuck(link)) from None
+
+    def _why_stuck(self, link: Link) -> str:
+        return (f"{self.name}: peer {link.peer!r} took no message for {self.liveness:g} s "
+                f"({link.endpoint}); its inbox is full or it is gone")
+
+    def _why_not_connected(self, peer: str, msg: msgspec.Struct) -> str:
+        what = type(msg).__name__
+        if peer not in self.links:
+            known = ", ".join(sorted(self.links)) or "none"
+            return f"{self.name}: cannot send {what} to {peer!r}: no such link (links: {known})"
+        if self.links[peer].lost:
+            return f"{self.name}: cannot send {what} to {peer!r}: that peer is lost"
+        return f"{self.name}: cannot send {what} to {peer!r}: not connected yet"
+
+    # --- receiving -----------------------------------------------------------
+
+    def receive(self, flags: int = 0) -> bool:
+        """Take one frame from the inbox into ``pending`` (flushing first when
+        this may block). False when none came (NOBLOCK, or the inbox's
+        receive timeout). Raises ``LinkGap``."""
+        if self._dirty and not flags:
+            self.flush()
+        try:
+            head = self.inbox.recv(flags)
+        except zmq.Again:
+            return False
+        self.take(head, self.inbox)
+        return True
+
+    def take(self, head: bytes, sock: zmq.Socket) -> None:
+        """Check a received frame and queue its messages in ``pending``; a
+        malformed frame or message is counted and dropped, a duplicate
+        dropped and counted. Raises ``LinkGap`` when messages were lost."""
+        try:
+            env = self._decode_envelope(head)
+        except msgspec.MsgspecError as e:
+            self._count_malformed(self.codec.classify_envelope(e))
+            return
+        link = self.links.get(env.src)
+        msgs = env.msgs
+        if link is None or env.bulk or env.seq != link.recv_seq + 1 or env.dst != self.name:
+            try:
+                link, msgs, bulk = self._take_unusual(env, link, sock)
+            except Malformed as bad:
+                self._count_malformed(bad)
+                return
+        else:
+            bulk = None
+        link.recv_seq += len(msgs)
+        decode, append = self._decode_message, self.pending.append
+        for raw in msgs:
+            try:
+                msg = decode(raw)
+            except msgspec.MsgspecError as e:
+                self._count_malformed(self.codec.classify(e))
+                continue
+            if bulk is not None:
+                self._attach_bulk(msg, bulk, env)
+            append((msg, link, raw))
+
+    def _take_unusual(self, env: Envelope, link: Link | None,
+                      sock: zmq.Socket) -> tuple[Link, list[msgspec.Raw], memoryview | None]:
+        """The checks of a frame that is not simply the next one from a known
+        peer: routing, duplicates, gaps, bulk frames."""
+        link = self._check_route(env)
+        bulk = self._bulk_frames(env, sock) if env.bulk else None
+        skip = self._in_sequence(link, env)
+        return link, env.msgs[skip:], bulk
+
+    def next(self) -> tuple[msgspec.Struct, str] | None:
+        """The next message for the owner to dispatch, or None when nothing
+        is pending. Runtime control messages are handled here, in order.
+        Raises ``HandshakeRefused`` and ``LinkGap``."""
+        pending = self.pending
+        while pending:
+            msg, link, raw = pending.popleft()
+            if type(msg) in CONTROL_TYPES:
+                handler = self._runtime_handlers.get(type(msg))
+                if handler is None:
+                    return msg, link.peer
+                handler(msg, link)
+                continue
+            self.machine_received += 1
+            if link.digest:
+                self._digest_update(link.in_tag)
+                self._digest_update(raw)  # type: ignore[arg-type]
+                field = msg.BULK_FIELD  # type: ignore[attr-defined]
+                if field is not None and isinstance(getattr(msg, field), memoryview):
+                    self._digest_update(getattr(msg, field))
+            return msg, link.peer
+        return None
+
+    def _check_route(self, env: Envelope) -> Link:
+        link = self.links.get(env.src)
+        if link is None:
+            raise Malformed(UNKNOWN_SENDER, f"frame from unknown sender {env.src!r}")
+        if env.dst != self.name:
+            raise Malformed(WRONG_DESTINATION, f"frame from {env.src!r} addressed to {env.dst!r}")
+        if env.seq < 1:
+            raise Malformed(BAD_SEQUENCE, f"frame from {env.src!r} with seq {env.seq}")
+        if env.bulk and (env.bulk != 1 or len(env.msgs) != 1):
+            raise Malformed(BULK_MISMATCH, f"frame from {env.src!r}: {env.bulk} bulk frame(s) "
+                                           f"for {len(env.msgs)} message(s)")
+        return link
+
+    def _in_sequence(self, link: Link, env: Envelope) -> int:
+        """How many leading messages of ``env`` were seen before (dropped and
+        counted as duplicates). A frame that starts past the next expected
+        number means lost messages: an error."""
+        expected = link.recv_seq + 1
+        if env.seq == expected:
+            return 0
+        if env.seq > expected:
+            self.gaps += 1
+            raise LinkGap(f"{self.name}: messages lost on the link from {link.peer!r}: "
+                          f"expected seq {expected}, got {env.seq}")
+        seen = min(expected - env.seq, len(env.msgs))
+        link.duplicates += seen
+        if link.duplicates == seen:
+            self.log.warning("dropped %d duplicate message(s) from %s at seq %d (further ones counted silently)",
+                             seen, link.peer, env.seq)
+        return seen
+
+    def _bulk_frames(self, env: Envelope, sock: zmq.Socket) -> memoryview:
+        """The one frame after a bulk head (one option query, then the frame
+        says itself whether another follows)."""
+        frames: list[memoryview] = []
+        more = sock.getsockopt(zmq.RCVMORE)
+        while more:
+            frame = sock.recv(copy=False)
+            frames.append(frame.buffer)
+            more = frame.more
+        if len(frames) != env.bulk:
+            kind = TRUNCATED if len(frames) < env.bulk else BULK_MISMATCH
+            raise Malformed(kind, f"frame from {env.src!r} announces {env.bulk} bulk frame(s), {len(frames)} came")
+        return frames[0]
+
+    def _attach_bulk(self, msg: msgspec.Struct, bulk: memoryview, env: Envelope) -> None:
+        field = msg.BULK_FIELD  # type: ignore[attr-defined]
+        if field is None or len(getattr(msg, field)):
+            self._count_malformed(Malformed(BULK_MISMATCH, f"{type(msg).__name__} from {env.src!r} "
+                                                           "cannot take a bulk frame"))
+            return
+        setattr(msg, field, bulk)
+
+    def _count_malformed(self, bad: Malformed) -> None:
+        first = bad.kind not in self.malformed
+        self.malformed[bad.kind] = self.malformed.get(bad.kind, 0) + 1
+        if first:
+            self.log.warning("dropped a malformed frame (%s; further ones of this kind are counted silently)", bad)
+
+    def count_unhandled(self, msg: msgspec.Struct, src: str) -> None:
+        """The owner has no handler for this kind: count it, log it once."""
+        what = type(msg).__name__
+        first = what not in self.unhandled
+        self.unhandled[what] = self.unhandled.get(what, 0) + 1
+        if first:
+            self.log.warning("no handler for %s from %s; dropped (further ones counted silently)", what, src)
+
+    # --- runtime control handlers (see actors.schema) --------------------------
+
+    def _on_hello(self, msg: Hello, link: Link) -> None:
+        if msg.protocol != PROTOCOL_VERSION or (self.check_schema and msg.schema != schema.SCHEMA_HASH):
+            raise HandshakeRefused(
+                f"handshake refused between actor {link.peer!r} (protocol {msg.protocol}, schema {msg.schema}) "
+                f"and actor {self.name!r} (protocol {PROTOCOL_VERSION}, schema {schema.SCHEMA_HASH})"
+            )
+        if msg.actor != link.peer:
+            raise HandshakeRefused(f"{self.name}: Hello on the link from {link.peer!r} names {msg.actor!r}")
+        link.hello = True
+        if self._on_all_hellos is not None and self.all_hellos():
+            callback, self._on_all_hellos = self._on_all_hellos, None
+            callback()
+
+    def _on_heartbeat(self, msg: Heartbeat, link: Link) -> None:
+        pass  # its arrival already counted as a sign of life
+
+    def _on_end_of_stream(self, msg: EndOfStream, link: Link) -> None:
+        # EndOfStream is message last_seq + 1 of its link; frames arrive whole
+        # and gap-checked, so every message up to last_seq was taken before it.
+        if msg.last_seq >= link.recv_seq:
+            self.gaps += 1
+            raise LinkGap(f"{self.name}: {link.peer!r} ended its stream after message {msg.last_seq}, "
+                          f"but only {link.recv_seq} arrived")
+        link.eos_received = True
+        if link.out is not None and not link.lost:
+            self.send(link.peer, EndOfStreamAck(msg.last_seq))
+
+    def _on_end_of_stream_ack(self, msg: EndOfStreamAck, link: Link) -> None:
+        link.eos_acked = True
+
+    def _on_digest_request(self, msg: DigestRequest, link: Link) -> None:
+        self.send(link.peer, DigestReply(msg.token, self.digest.hexdigest(), self.machine_received,
+                                         self.machine_sent))
+
+    # --- handshake, liveness, end of stream ----------------------------------
+
+    def when_all_hellos(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every peer's Hello has arrived."""
+        if self.all_hellos():
+            callback()
+        else:
+            self._on_all_hellos = callback
+
+    def all_hellos(self) -> bool:
+        return all(link.hello for link in self.links.values())
+
+    def tick(self) -> list[Link]:
+        """Housekeeping, at most every few milliseconds: heartbeats on quiet
+        links; returns the links newly found silent past the liveness bound."""
+        now = time.monotonic()
+        if now < self._next_tick:
+            return []
+        self._next_tick = now + 0.02
+        lost: list[Link] = []
+        for link in self.links.values():
+            if link.out is None or link.lost:
+                continue
+            if link.recv_seq != link.heard_mark:
+                link.heard_mark, link.heard_at = link.recv_seq, now
+            elif now - link.heard_at > self.liveness:
+                link.lost = True
+                lost.append(link)
+                continue
+            if link.sent_seq + len(link.queue) != link.said_mark:
+                link.said_mark, link.said_at = link.sent_seq + len(link.queue), now
+            elif now - link.said_at >= self.heartbeat_interval and not link.eos_sent:
+                self.send(link.peer, Heartbeat())
+        return lost
+
+    def end_streams(self, skip: str | None = None) -> None:
+        """Say EndOfStream on every open link but ``skip``, and flush:
+        nothing is sent on those links after this."""
+        for link in self.links.values():
+            if link.out is not None and not link.lost and not link.eos_sent and link.peer != skip:
+                self.send(link.peer, EndOfStream(link.next_seq - 1))
+                link.eos_sent = True
+        self.flush()
+
+    def streams_closed(self, only: Iterable[str] | None = None) -> bool:
+        links = self.links.values() if only is None else (self.links[p] for p in only)
+        return all(link.closed or link.out is None for link in links)
+
+    def mark_lost(self, peer: str) -> None:
+        if peer in self.links:
+            link = self.links[peer]
+            link.lost = True
+            link.queue.clear()
+
+    def _link(self, peer: str) -> Link:
+        try:
+            return self.links[peer]
+        except KeyError:
+            raise NotConnected(f"{self.name}: no link named {peer!r}") from None
+
+    # --- statistics ----------------------------------------------------------
+
+    def stats(self) -> ActorStats:
+        return ActorStats(
+            received=self.machine_received,
+            sent=self.machine_sent,
+            duplicates=sum(link.duplicates for link in self.links.values()),
+            gaps=self.gaps,
+            malformed=dict(self.malformed),
+            unhandled=dict(self.unhandled),
+            digest=self.digest.hexdigest(),
+        )
+
+
+def _blocking_push(link: Link) -> Callable[[bytes], object]:
+    assert link.out is not None
+    return link.out.send
+
+
+def _push_bulk_blocking(link: Link, head: bytes, bulk: object) -> None:
+    out = link.out
+    assert out is not None
+    out.send(head, zmq.SNDMORE)
+    out.send(bulk, copy=False)
+
+
+_frame = Codec.frame
+
+_RUNTIME_CONTROL: frozenset[type] = frozenset(schema.RuntimeControl.__args__)  # type: ignore[attr-defined]

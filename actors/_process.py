@@ -1,0 +1,93 @@
+"""The entry point of an actor process: ``python -m actors --run ID --name N``.
+
+Reads its ``ActorSpec`` from stdin (msgpack), sets the process up (logging,
+core pinning, death signal), imports the implementation, and runs it. The
+run id and actor name on the command line only make the process easy to find
+in the process table; the spec is what counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import importlib
+import logging
+import os
+import signal
+import sys
+
+import msgspec
+
+from ._actor import EXIT_ERROR, EXIT_ORPHANED, Actor, install_signal_handlers
+from ._logging import configure
+from ._node import Node
+from ._spec import ActorSpec
+
+PR_SET_PDEATHSIG = 1
+
+
+class ImplementationError(Exception):
+    """An ``impl`` string that does not name an Actor subclass."""
+
+
+def load_implementation(impl: str) -> type[Actor]:
+    """``"package.module:Class"`` -> the class; errors say which part failed."""
+    module_name, sep, attr = impl.partition(":")
+    if not sep or not module_name or not attr:
+        raise ImplementationError(f"implementation {impl!r} is not of the form 'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ImplementationError(f"implementation {impl!r}: cannot import module {module_name!r} ({e})") from None
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise ImplementationError(f"implementation {impl!r}: module {module_name!r} has no {attr!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Actor)):
+        raise ImplementationError(f"implementation {impl!r} is not an Actor subclass")
+    return cls
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL us when the launcher dies, so that even
+    a ``kill -9`` of the launcher leaves no orphan."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the launcher-liveness check still ends us
+    if parent_pid and os.getppid() != parent_pid:
+        sys.exit(EXIT_ORPHANED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__)
+    parser.add_argument("--run", required=True, help="run id (for the process table)")
+    parser.add_argument("--name", required=True, help="actor name (for the process table)")
+    parser.parse_args(argv)
+    try:
+        spec = msgspec.msgpack.decode(sys.stdin.buffer.read(), type=ActorSpec)
+    except msgspec.MsgspecError as e:
+        print(f"actor process: unreadable spec on stdin: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    _die_with_parent(spec.parent_pid)
+    log = configure(spec.name, spec.log_level)
+    if spec.cpu is not None:
+        os.sched_setaffinity(0, {spec.cpu})
+    try:
+        cls = load_implementation(spec.impl)
+        node = Node(spec.name, [(p.name, p.digest) for p in spec.peers] + [("launcher", False)],
+                    liveness=spec.liveness, curve=spec.curve, log=log)
+        actor = cls(spec, node)
+    except (ImplementationError, msgspec.ValidationError) as e:
+        log.error("%s", e)
+        return EXIT_ERROR
+    install_signal_handlers()
+    # Everything allocated so far lives for the whole run: keep it out of
+    # the collector's full passes, which otherwise rescan it on the hot path.
+    gc.freeze()
+    try:
+        return actor.run()
+    except Exception:
+        logging.getLogger(spec.name).exception("actor crashed")
+        return EXIT_ERROR

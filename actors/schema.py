@@ -1,0 +1,309 @@
+"""Every message reel's processes exchange, in one place.
+
+Each message is a msgspec ``Struct`` encoded as a msgpack array whose first
+element is its *kind* (the struct's tag). Kinds are grouped below into one
+tagged union per link; each message's docstring says who sends it, who
+receives it and what it means. The receiver's handler is named after the
+message: ``Item`` is handled by ``on_item`` (see ``handler_name``), so any
+message's sender, receiver and handler are one search away from here.
+
+Two families:
+
+* **Control** messages belong to the runtime and the launcher (hello,
+  heartbeats, end-of-stream, supervision). They carry sequence number 0, are
+  handled by the runtime itself (``_on_<name>`` in ``actors._node``) and never
+  enter an actor's message digest, because their timing is not part of the
+  emulated machine.
+* **Machine** messages are the emulated machine's traffic. They are
+  sequenced per link and digested; an actor handles them in ``on_<name>``.
+
+Bulk fields (``BULK_FIELD``): a payload of ``BULK_THRESHOLD`` bytes or more
+travels as its own ZeroMQ frame, sent without a copy; on receipt the field
+holds a read-only ``memoryview`` over that frame instead of ``bytes``.
+
+Kind numbers are the wire identity of a message: never reuse one. Ranges:
+1-15 runtime control, 16-31 supervision, 100-199 examples and benchmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, ClassVar, Union
+
+import msgspec
+
+BULK_THRESHOLD = 64 * 1024
+"""Payloads at least this long travel as their own frame (copy=False)."""
+
+
+class Control(msgspec.Struct, array_like=True):
+    """Base of runtime and supervision messages: unsequenced, undigested."""
+
+    BULK_FIELD: ClassVar[str | None] = None
+
+
+class Message(msgspec.Struct, array_like=True):
+    """Base of machine messages: sequenced per link and digested."""
+
+    BULK_FIELD: ClassVar[str | None] = None
+
+
+class ActorStats(msgspec.Struct, array_like=True):
+    """What an actor counted on the wire; in ``Exited`` and ``StatsReply``."""
+
+    received: int = 0
+    sent: int = 0
+    duplicates: int = 0
+    gaps: int = 0
+    malformed: dict[str, int] = {}
+    unhandled: dict[str, int] = {}
+    digest: str = ""
+
+
+# --- runtime control: any actor <-> any actor (and the launcher) ------------
+
+
+class Hello(Control, tag=1):
+    """Any node -> each peer, first on every link. Frozen: its encoding is
+    what ``PROTOCOL_VERSION`` names. The receiver refuses a peer whose
+    protocol or schema hash differs from its own (``Failed`` to the launcher,
+    naming both actors and both values)."""
+
+    actor: str
+    protocol: int
+    schema: str
+
+
+class Heartbeat(Control, tag=2):
+    """Any node -> each peer, when it has sent nothing else for a heartbeat
+    interval. Any message counts as a sign of life; this one is for quiet
+    links."""
+
+
+class EndOfStream(Control, tag=3):
+    """Any node -> each peer when stopping: "I send nothing after message
+    ``last_seq``". The peer answers ``EndOfStreamAck``; a socket is closed only
+    once its end-of-stream is acknowledged, so nothing queued is lost."""
+
+    last_seq: int
+
+
+class EndOfStreamAck(Control, tag=4):
+    """Peer -> the node that sent ``EndOfStream``: every message up to
+    ``last_seq`` arrived."""
+
+    last_seq: int
+
+
+class DigestRequest(Control, tag=5):
+    """Logger (or any node) -> an actor: report your message digest now."""
+
+    token: int
+
+
+class DigestReply(Control, tag=6):
+    """Actor -> the node that sent ``DigestRequest``: the running digest of the
+    machine messages this actor received and sent, in order."""
+
+    token: int
+    digest: str
+    received: int
+    sent: int
+
+
+RuntimeControl = Union[Hello, Heartbeat, EndOfStream, EndOfStreamAck, DigestRequest, DigestReply]
+
+
+# --- supervision: launcher <-> actor -----------------------------------------
+
+
+class Ready(Control, tag=16):
+    """Actor -> launcher, once its inbox is bound: where peers reach it."""
+
+    actor: str
+    endpoint: str
+    pid: int
+
+
+class Wire(Control, tag=17):
+    """Launcher -> actor, when every actor is Ready: the endpoint of each of
+    the actor's peers. The actor connects and says Hello to each."""
+
+    endpoints: dict[str, str]
+
+
+class Connected(Control, tag=18):
+    """Actor -> launcher: every peer's Hello arrived and matched."""
+
+    actor: str
+
+
+class Start(Control, tag=19):
+    """Launcher -> actor, when every actor is Connected: begin work."""
+
+
+class Stop(Control, tag=20):
+    """Launcher -> actor: end the run. ``lost`` names peers known dead, whose
+    end-of-stream the actor must not wait for."""
+
+    reason: str
+    lost: list[str] = []
+
+
+class Finished(Control, tag=21):
+    """Actor -> launcher: the run's work is done with exit ``code`` (0 =
+    success); ``report`` carries results (benchmark figures, counts)."""
+
+    code: int
+    reason: str
+    report: dict[str, Any] = {}
+
+
+class Failed(Control, tag=22):
+    """Actor -> launcher: the actor cannot go on (refused handshake, lost
+    message, lost peer, handler error); the launcher stops the run."""
+
+    reason: str
+
+
+class Exited(Control, tag=23):
+    """Actor -> launcher, last message before the process exits."""
+
+    stats: ActorStats
+
+
+class StatsRequest(Control, tag=24):
+    """Launcher (or any node) -> actor: report your wire statistics."""
+
+    token: int
+
+
+class StatsReply(Control, tag=25):
+    """Actor -> the node that sent ``StatsRequest``."""
+
+    token: int
+    stats: ActorStats
+
+
+Supervision = Union[Ready, Wire, Connected, Start, Stop, Finished, Failed, Exited, StatsRequest, StatsReply]
+
+
+# --- examples: the bundled chain (source -> relay -> sink) -------------------
+
+
+class Item(Message, tag=100):
+    """Chain source -> relay -> sink: the ``n``-th item of the stream."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    n: int
+    data: bytes
+
+
+class Done(Message, tag=101):
+    """Chain source -> relay -> sink after the last Item: how many were sent
+    and the xxh3-128 digest of their (n, data) in order, for the sink to
+    check."""
+
+    count: int
+    digest: str
+
+
+ChainLink = Union[Item, Done]
+
+
+# --- benchmarks and liveness probes (bench client <-> echo server) -----------
+
+
+class Ping(Message, tag=110):
+    """Client -> echo server: answer with a Pong carrying the same fields."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    n: int
+    data: bytes
+
+
+class Pong(Message, tag=111):
+    """Echo server -> client: the answer to Ping ``n``."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    n: int
+    data: bytes
+
+
+class Flood(Message, tag=112):
+    """Bench client -> echo server, one-way: ``n`` counts down to 0; the echo
+    server answers the message with ``n == 0`` by a FloodDone."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    n: int
+    data: bytes
+
+
+class FloodDone(Message, tag=113):
+    """Echo server -> bench client: ``received`` Flood messages arrived."""
+
+    received: int
+
+
+class RawPhase(Message, tag=114):
+    """Bench client -> echo server: leave the runtime for a raw pyzmq loop of
+    ``count`` messages of ``size`` bytes in ``mode`` ("rt" echoes each one,
+    "flood" counts them and answers the last), then come back."""
+
+    mode: str
+    count: int
+    size: int
+
+
+Bench = Union[Ping, Pong, Flood, FloodDone, RawPhase]
+
+
+AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench]
+"""Every kind that may appear on the wire."""
+
+CONTROL_TYPES: frozenset[type] = frozenset(RuntimeControl.__args__ + Supervision.__args__)  # type: ignore[attr-defined]
+MESSAGE_TYPES: tuple[type, ...] = AnyMessage.__args__  # type: ignore[attr-defined]
+
+
+def kind_of(msg_type: type) -> int:
+    """The wire kind (tag) of a message type."""
+    return msg_type.__struct_config__.tag  # type: ignore[attr-defined]
+
+
+def handler_name(msg_type: type) -> str:
+    """``Item`` -> ``on_item``; ``EndOfStreamAck`` -> ``on_end_of_stream_ack``."""
+    return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", msg_type.__name__).lower()
+
+
+def schema_hash(types: tuple[type, ...] = MESSAGE_TYPES) -> str:
+    """A short hash of the wire shape of ``types``: kinds, field names and
+    field types; docstrings do not count."""
+    shape = msgspec.json.schema(Union[types])  # type: ignore[valid-type]
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in ("description", "title")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    text = json.dumps(strip(shape), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SCHEMA_HASH = schema_hash()
+"""This build's schema hash, exchanged in Hello."""
+
+
+def _check_kinds_unique() -> None:
+    seen: dict[int, str] = {}
+    for t in MESSAGE_TYPES:
+        kind = kind_of(t)
+        if kind in seen:
+            raise TypeError(f"kind {kind} used by both {seen[kind]} and {t.__name__}")
+        seen[kind] = t.__name__
+
+
+_check_kinds_unique()

@@ -1,0 +1,81 @@
+"""Starting actor processes on this host and keeping an eye on them."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import msgspec
+
+from actors import ActorSpec
+
+STDERR_TAIL = 20
+"""Lines of an actor's stderr kept for the report when it dies."""
+
+
+class ActorProcess:
+    """One actor's OS process, its stderr forwarded line by line (and the
+    last lines kept), its exit observed without blocking."""
+
+    def __init__(self, spec: ActorSpec, *, forward_stderr: bool = True) -> None:
+        self.name = spec.name
+        env = dict(os.environ)
+        # The child imports what this process imports (tests' own actors too).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "actors", "--run", spec.run_id, "--name", spec.name],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            process_group=0,  # a terminal's Ctrl-C reaches the launcher alone
+        )
+        assert self.popen.stdin is not None
+        self.pid = self.popen.pid
+        self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+        self._forward = forward_stderr
+        self._reader = threading.Thread(target=self._read_stderr, name=f"stderr-{self.name}", daemon=True)
+        self._reader.start()
+        try:
+            self.popen.stdin.write(msgspec.msgpack.encode(spec))
+            self.popen.stdin.close()
+        except BrokenPipeError:
+            pass  # it died at once; poll() will say how
+
+    def _read_stderr(self) -> None:
+        assert self.popen.stderr is not None
+        for raw in self.popen.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.tail.append(line)
+            if self._forward:
+                print(line, file=sys.stderr, flush=True)
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def describe_exit(self) -> str:
+        """"exited with code 3" / "was killed by SIGKILL"."""
+        code = self.popen.returncode
+        if code is None:
+            return "is still running"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with code {code}"
+
+    def last_lines(self) -> str:
+        self._reader.join(timeout=0.5)  # let the last lines of a dead process arrive
+        return "\n".join(f"    {line}" for line in self.tail) or "    (nothing on stderr)"
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.popen.wait()

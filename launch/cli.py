@@ -1,0 +1,152 @@
+"""The ``reel`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from typing import Any, Callable
+
+import msgspec
+
+from actors import VERSION
+from actors._logging import configure
+
+from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Launcher, RunResult
+from .topology import TopologyError, bundled_names, load
+
+EXIT_CODES = f"""\
+exit codes:
+  0    the run succeeded
+  1-63 the run's own failure code (e.g. the chain's sink found a mismatch)
+  {EXIT_USAGE}    bad command line, or a bad input file (topology, ...)
+  {EXIT_RUN_FAILED}   an actor failed, died, hung or could not connect
+  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    configure("reel", level)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args, level)
+    except TopologyError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reel",
+        description="reel: an actor-model, multi-process machine emulator with deterministic "
+        "record and replay of block I/O.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reel {VERSION}")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="log debug detail from every actor")
+    noise.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("launch", help="run a topology file (or a bundled topology by name)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("topology", help=f"a TOML file, or one of: {', '.join(bundled_names())}")
+    p.add_argument("--timeout", type=float, default=None, help="stop the run as failed after this many seconds")
+    p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
+    p.set_defaults(func=_launch)
+
+    b = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
+    bsub = b.add_subparsers(title="benchmarks", metavar="WHAT")
+    t = bsub.add_parser("transport", help="runtime vs raw pyzmq+msgspec: round trip, throughput, idle RSS")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.add_argument("--placement", choices=["split", "same"], default="split",
+                   help="split: client and server on two cores (default); same: both on core 0")
+    t.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported (default 5)")
+    t.set_defaults(func=_bench_transport)
+    b.set_defaults(func=lambda args, level: (b.print_help(), EXIT_USAGE)[1])
+    return parser
+
+
+def _with_signals(launcher: Launcher, body: Callable[[], RunResult]) -> RunResult:
+    """SIGINT and SIGTERM stop the run in order instead of killing reel."""
+    previous = {s: signal.signal(s, lambda signum, frame: launcher.interrupt(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return body()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _launch(args: argparse.Namespace, level: int) -> int:
+    topology = load(args.topology)
+    launcher = Launcher(topology, log_level=level, origin=args.topology)
+
+    def body() -> RunResult:
+        with launcher:
+            if launcher.start():
+                launcher.wait(args.timeout)
+        return launcher.result()
+
+    result = _with_signals(launcher, body)
+    _report(result, topology.name or args.topology, args.json)
+    return result.code
+
+
+def _report(result: RunResult, name: str, as_json: bool) -> None:
+    if as_json:
+        print(msgspec.json.encode(result).decode())
+        return
+    verdict = "succeeded" if result.code == EXIT_OK else f"failed (exit {result.code})"
+    print(f"reel: run {name!r} {verdict} in {result.seconds:.2f} s: {result.reason}",
+          file=sys.stdout if result.code == EXIT_OK else sys.stderr)
+    for failure in result.failures:
+        print(f"reel:   also: {failure}", file=sys.stderr)
+    for actor, stats in result.stats.items():
+        odd = {k: v for k, v in (("duplicates", stats.duplicates), ("gaps", stats.gaps)) if v}
+        odd.update({f"malformed {k}": v for k, v in stats.malformed.items()})
+        odd.update({f"unhandled {k}": v for k, v in stats.unhandled.items()})
+        if odd:
+            print(f"reel:   {actor}: " + ", ".join(f"{k} {v}" for k, v in odd.items()), file=sys.stderr)
+
+
+def _bench_transport(args: argparse.Namespace, level: int) -> int:
+    from . import bench
+
+    try:
+        report = bench.transport(args.placement, args.rounds, log_level=level)
+    except RuntimeError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    _print_bench(report, args.json, [
+        ("rt_ratio", "runtime / raw round-trip time", "<= 1.15"),
+        ("small_throughput_ratio", "runtime / raw 64 B msgs/s", ">= 0.5"),
+        ("bulk_throughput_ratio", "runtime / raw 64 KiB msgs/s", ">= 0.8"),
+        ("rt_us", "runtime round trip, us", ""),
+        ("raw_rt_us", "raw round trip, us", ""),
+        ("small_msgs_per_s", "runtime 64 B msgs/s", ""),
+        ("raw_small_msgs_per_s", "raw 64 B msgs/s", ""),
+        ("bulk_msgs_per_s", "runtime 64 KiB msgs/s", ""),
+        ("raw_bulk_msgs_per_s", "raw 64 KiB msgs/s", ""),
+        ("idle_actor_peak_rss_mb", "idle actor peak RSS, MB", "<= 60"),
+    ])
+    return EXIT_OK
+
+
+def _print_bench(report: dict[str, Any], as_json: bool, rows: list[tuple[str, str, str]]) -> None:
+    if as_json:
+        print(json.dumps(report))
+        return
+    print(f"placement: {report.get('placement')}; medians of {report.get('rounds')} rounds")
+    for key, label, target in rows:
+        value = report[key]
+        shown = f"{value:.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}"
+        print(f"  {label:<34} {shown:>12}   {('target ' + target) if target else ''}")

@@ -1,0 +1,274 @@
+"""The local launcher: start a topology's actors, connect them, supervise
+them, and stop every one of them when the run ends, fails or is interrupted.
+
+Sequence: bind the launcher's inbox; start every actor process (spec on its
+stdin); wait for each one's Ready (its inbox endpoint); send each its peers'
+endpoints (Wire); wait for each one's Connected (all Hellos matched); send
+Start; supervise (process exits, liveness, Finished/Failed, signals); send
+Stop to all in topology order; wait up to ``STOP_GRACE`` for them to exit,
+then kill what is left. No actor process outlives ``Launcher.run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+from typing import Any, Callable
+
+import msgspec
+import zmq
+
+from actors import LAUNCHER, ActorSpec, CurveKeys, Node, NotConnected, PeerSpec
+from actors._actor import dispatch_table
+from actors._errors import HandshakeRefused, LinkGap
+from actors.schema import ActorStats, Connected, Exited, Failed, Finished, Ready, Start, Stop, Wire
+
+from ._spawn import ActorProcess
+from .topology import Topology, validate
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad command line or input file
+EXIT_RUN_FAILED = 70  # an actor failed, died, hung or could not connect
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+STOP_GRACE = 1.5
+"""Seconds between Stop and SIGKILL for actors that have not exited."""
+TURN_MS = 20
+PROCESS_CHECK_SECONDS = 0.05
+
+
+class RunResult(msgspec.Struct):
+    """How a run ended. ``code`` is the exit code ``reel`` returns."""
+
+    code: int
+    reason: str
+    finished_by: str = ""
+    report: dict[str, Any] = {}
+    stats: dict[str, ActorStats] = {}
+    failures: list[str] = []
+    seconds: float = 0.0
+    pids: dict[str, int] = {}
+
+
+class Launcher:
+    """Runs one topology once. Use ``run()``, or ``start()`` then ``wait()``
+    inside ``with`` so that nothing survives an exception."""
+
+    def __init__(self, topology: Topology, *, log_level: int = logging.INFO, forward_stderr: bool = True,
+                 origin: str = "<topology>") -> None:
+        validate(topology, origin)
+        self.topology = topology
+        self.run_id = secrets.token_hex(4)
+        self.log = logging.getLogger(LAUNCHER)
+        self.log_level = log_level
+        self.forward_stderr = forward_stderr
+        self.tcp = topology.run.transport == "tcp"
+        self.curve = CurveKeys(*(k.decode() for k in zmq.curve_keypair())) if self.tcp else None
+        self.run_dir = tempfile.mkdtemp(prefix=f"reel-{self.run_id}-")
+        self.node = Node(LAUNCHER, [(a.name, False) for a in topology.actor], liveness=topology.run.liveness,
+                         curve=self.curve, check_schema=False, log=self.log)
+        self.procs: dict[str, ActorProcess] = {}
+        self.endpoints: dict[str, str] = {}
+        self._ready: set[str] = set()
+        self._connected: set[str] = set()
+        self._stats: dict[str, ActorStats] = {}
+        self._outcome: RunResult | None = None
+        self._failures: list[str] = []
+        self._stopping = False
+        self._signal: int | None = None
+        self._started_at = time.monotonic()
+        self._next_process_check = 0.0
+        self._handlers = dispatch_table(self)
+
+    # --- public --------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        with self:
+            if self.start():
+                self.wait()
+        return self.result()
+
+    def start(self) -> bool:
+        """Start and connect every actor, then send Start. False when the run
+        ended already (an actor failed to start or connect)."""
+        self.node.bind("tcp://127.0.0.1:0" if self.tcp else f"ipc://{self.run_dir}/{LAUNCHER}")
+        self.node.inbox.setsockopt(zmq.RCVTIMEO, TURN_MS)
+        for actor in self.topology.actor:
+            self.procs[actor.name] = ActorProcess(self._spec_for(actor.name), forward_stderr=self.forward_stderr)
+        deadline = time.monotonic() + self.topology.run.startup_timeout
+        if not self._serve_until(lambda: len(self._ready) == len(self.procs), deadline, "ready"):
+            return False
+        for actor in self.topology.actor:
+            peers = {peer: self.endpoints[peer] for peer, _ in self.topology.peers_of(actor.name)}
+            self.node.send(actor.name, Wire(peers))
+        if not self._serve_until(lambda: len(self._connected) == len(self.procs), deadline, "connected"):
+            return False
+        for actor in self.topology.actor:
+            self.node.send(actor.name, Start())
+        self.log.debug("run %s started: %s", self.run_id, ", ".join(f"{n} (pid {p.pid})" for n, p in self.procs.items()))
+        return True
+
+    def wait(self, timeout: float | None = None) -> RunResult:
+        """Supervise until the run ends (or ``timeout`` passes: then it is
+        stopped as failed), stop every actor, and return the result."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._outcome is None:
+            self._turn()
+            if deadline is not None and time.monotonic() > deadline:
+                self._end(EXIT_RUN_FAILED, f"run did not end within {timeout:g} s")
+        self._stop_all()
+        return self.result()
+
+    def interrupt(self, signum: int) -> None:
+        """Signal-handler safe: ask for the run to stop at the next turn."""
+        self._signal = signum
+
+    def result(self) -> RunResult:
+        assert self._outcome is not None, "the run has not ended"
+        out = self._outcome
+        out.stats = dict(self._stats)
+        out.failures = list(self._failures)
+        out.seconds = time.monotonic() - self._started_at
+        out.pids = {name: p.pid for name, p in self.procs.items()}
+        return out
+
+    def __enter__(self) -> Launcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outcome is None:
+            self._end(EXIT_RUN_FAILED, "the launcher was left early")
+        if not self._stopping:
+            self._stop_all()
+
+    # --- the supervision loop --------------------------------------------------
+
+    def _serve_until(self, done: Callable[[], bool], deadline: float, what: str) -> bool:
+        while self._outcome is None and not done():
+            self._turn()
+            if time.monotonic() > deadline:
+                missing = [n for n in self.procs if n not in (self._ready if what == "ready" else self._connected)]
+                self._end(EXIT_RUN_FAILED, f"actor(s) not {what} within {self.topology.run.startup_timeout:g} s: "
+                          + ", ".join(missing))
+        return self._outcome is None
+
+    def _turn(self) -> None:
+        """One step: a message (or a short wait), processes, liveness, signals."""
+        try:
+            if self.node.receive():
+                while (item := self.node.next()) is not None:
+                    self._dispatch(*item)
+        except (LinkGap, HandshakeRefused) as e:
+            self._end(EXIT_RUN_FAILED, str(e))
+        now = time.monotonic()
+        if now >= self._next_process_check:
+            self._next_process_check = now + PROCESS_CHECK_SECONDS
+            self._check_processes()
+        for link in self.node.tick():
+            if not self._stopping:
+                self._end(EXIT_RUN_FAILED,
+                          f"actor {link.peer!r} silent for more than {self.node.liveness:g} s (liveness bound); "
+                          "it is hung or unreachable")
+        if self._signal is not None and not self._stopping and self._outcome is None:
+            name = signal.Signals(self._signal).name
+            self._end(EXIT_SIGINT if self._signal == signal.SIGINT else EXIT_SIGTERM, f"interrupted by {name}")
+
+    def _dispatch(self, msg: msgspec.Struct, src: str) -> None:
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            self.node.count_unhandled(msg, src)
+        else:
+            handler(msg, src)
+
+    def _check_processes(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is None or self._stopping:
+                continue
+            if name in self._stats:
+                continue  # it said Exited first: an orderly exit
+            self.node.mark_lost(name)
+            self._end(EXIT_RUN_FAILED, f"actor {name!r} (pid {proc.pid}) {proc.describe_exit()}; "
+                      f"last lines of its stderr:\n{proc.last_lines()}")
+
+    def _end(self, code: int, reason: str, finished_by: str = "", report: dict[str, Any] | None = None) -> None:
+        """Record how the run ends; later failures are kept as secondary."""
+        if self._outcome is None:
+            self._outcome = RunResult(code, reason, finished_by, report or {})
+            (self.log.debug if code == 0 else self.log.error)("%s", reason)
+        elif code != EXIT_OK:
+            self._failures.append(reason)
+
+    # --- supervision handlers (actor -> launcher, see actors.schema) ------------
+
+    def _on_ready(self, msg: Ready, src: str) -> None:
+        self.endpoints[src] = msg.endpoint
+        self.node.connect(src, msg.endpoint)
+        self._ready.add(src)
+
+    def _on_connected(self, msg: Connected, src: str) -> None:
+        self._connected.add(src)
+
+    def _on_finished(self, msg: Finished, src: str) -> None:
+        self._end(msg.code, f"{src}: {msg.reason}" if msg.reason else f"{src} finished", src, msg.report)
+
+    def _on_failed(self, msg: Failed, src: str) -> None:
+        self._end(EXIT_RUN_FAILED, f"actor {src!r} failed: {msg.reason}")
+
+    def _on_exited(self, msg: Exited, src: str) -> None:
+        self._stats[src] = msg.stats
+        if not self._stopping:
+            self._end(EXIT_RUN_FAILED, f"actor {src!r} exited before the run ended")
+
+    # --- stopping --------------------------------------------------------------
+
+    def _stop_all(self) -> None:
+        self._stopping = True
+        reason = self._outcome.reason if self._outcome else "stopped"
+        lost = [n for n, p in self.procs.items() if p.poll() is not None or self.node.links[n].lost]
+        for actor in self.topology.actor:
+            proc = self.procs.get(actor.name)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                self.node.send(actor.name, Stop(reason.splitlines()[0], lost))
+            except NotConnected:
+                proc.popen.send_signal(signal.SIGTERM)  # never connected: its own handler stops it
+        deadline = time.monotonic() + STOP_GRACE
+        while any(p.poll() is None for p in self.procs.values()) and time.monotonic() < deadline:
+            self._turn()
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                proc.kill()
+                self._failures.append(f"actor {name!r} did not stop within {STOP_GRACE:g} s; killed")
+            proc.popen.wait()
+        self.node.close()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _spec_for(self, name: str) -> ActorSpec:
+        actor = self.topology.actor_named(name)
+        bind = actor.endpoint or ("tcp://127.0.0.1:0" if self.tcp else f"ipc://{self.run_dir}/{name}")
+        return ActorSpec(
+            run_id=self.run_id,
+            name=name,
+            impl=actor.impl,
+            params=actor.params,
+            bind=bind,
+            launcher=self.node.endpoint,
+            peers=[PeerSpec(peer, digest) for peer, digest in self.topology.peers_of(name)],
+            liveness=self.topology.run.liveness,
+            cpu=actor.cpu,
+            log_level=self.log_level,
+            curve=self.curve,
+            parent_pid=os.getpid(),
+        )
+
+
+def launch(topology: Topology, **kwargs: Any) -> RunResult:
+    """Run ``topology`` to its end; the result."""
+    return Launcher(topology, **kwargs).run()

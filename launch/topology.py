@@ -1,0 +1,229 @@
+"""Topologies: which actors run, with which implementation, where, linked how.
+
+A topology is a TOML file or the same structs built in Python::
+
+    name = "chain"
+    [run]
+    transport = "ipc"          # "ipc" on one host, "tcp" (CURVE-authenticated)
+    liveness = 3.0             # seconds of silence before a peer counts as lost
+
+    [[actor]]
+    name = "source"
+    impl = "actors.examples.chain:Source"   # module path : Actor subclass
+    params = { count = 10000 }              # checked against the class's Params
+    cpu = 0                                 # optional: pin to a core
+    # endpoint = "tcp://127.0.0.1:5555"     # optional: else the launcher assigns one
+
+    [[link]]
+    between = ["source", "relay"]
+    digest = true              # false: this link's order is not deterministic
+
+``load`` and ``validate`` raise ``TopologyError`` naming the file, the key
+and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from actors._node import LAUNCHER
+
+BUNDLED = "topologies"
+"""Package folder (in ``launch``) of the topologies that ship with reel."""
+
+
+class TopologyError(Exception):
+    """A topology that cannot run: ``where`` is ``file: key``."""
+
+    def __init__(self, origin: str, key: str, what: str) -> None:
+        self.origin, self.key, self.what = origin, key, what
+        super().__init__(f"{origin}: {key}: {what}" if key else f"{origin}: {what}")
+
+
+class RunConfig(msgspec.Struct, forbid_unknown_fields=True):
+    transport: Literal["ipc", "tcp"] = "ipc"
+    liveness: float = 3.0
+    startup_timeout: float = 30.0
+
+
+class ActorConfig(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    impl: str
+    params: dict[str, Any] = {}
+    host: str = "localhost"
+    cpu: int | None = None
+    endpoint: str | None = None
+
+
+class LinkConfig(msgspec.Struct, forbid_unknown_fields=True):
+    between: tuple[str, str]
+    digest: bool = True
+
+
+class Topology(msgspec.Struct, forbid_unknown_fields=True):
+    actor: list[ActorConfig]
+    link: list[LinkConfig] = []
+    name: str = ""
+    run: RunConfig = msgspec.field(default_factory=RunConfig)
+
+    def peers_of(self, name: str) -> list[tuple[str, bool]]:
+        """``(peer, digest)`` for every link of actor ``name``, in file order."""
+        out = []
+        for link in self.link:
+            a, b = link.between
+            if a == name:
+                out.append((b, link.digest))
+            elif b == name:
+                out.append((a, link.digest))
+        return out
+
+    def actor_named(self, name: str) -> ActorConfig:
+        for actor in self.actor:
+            if actor.name == name:
+                return actor
+        raise KeyError(name)
+
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files("launch") / BUNDLED
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def resolve(path_or_name: str) -> tuple[str, bytes]:
+    """A file path, or the name of a bundled topology; (origin, content)."""
+    path = Path(path_or_name)
+    if path.exists() or os.sep in path_or_name or path_or_name.endswith(".toml"):
+        try:
+            return str(path), path.read_bytes()
+        except OSError as e:
+            raise TopologyError(str(path), "", f"cannot read: {e.strerror}") from None
+    bundled = resources.files("launch") / BUNDLED / f"{path_or_name}.toml"
+    if bundled.is_file():
+        return f"{path_or_name} (bundled)", bundled.read_bytes()
+    raise TopologyError(
+        path_or_name, "", f"no such file, and no bundled topology of that name (bundled: {', '.join(bundled_names())})"
+    )
+
+
+def load(path_or_name: str) -> Topology:
+    origin, content = resolve(path_or_name)
+    return parse(content, origin)
+
+
+def parse(content: bytes | str, origin: str = "<topology>") -> Topology:
+    text = content.decode() if isinstance(content, bytes) else content
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TopologyError(origin, "", f"not valid TOML: {e}") from None
+    try:
+        topology = msgspec.convert(raw, Topology)
+    except msgspec.ValidationError as e:
+        raise _convert_error(origin, raw, e) from None
+    validate(topology, origin)
+    return topology
+
+
+def _convert_error(origin: str, raw: dict[str, Any], e: msgspec.ValidationError) -> TopologyError:
+    """Turn msgspec's ``... - at `$.actor[1].cpu``` into file + key."""
+    text = str(e)
+    what, _, path = text.rpartition(" - at `")
+    if not path:
+        return TopologyError(origin, "", text)
+    key = path.rstrip("`").removeprefix("$").lstrip(".")
+    return TopologyError(origin, _named_key(raw, key), what)
+
+
+def _named_key(raw: dict[str, Any], key: str) -> str:
+    """``actor[1].cpu`` -> ``actor[1] ("relay").cpu`` when the name is known."""
+    m = re.match(r"^(actor)\[(\d+)\](.*)$", key)
+    if m:
+        try:
+            name = raw["actor"][int(m.group(2))]["name"]
+            return f'{m.group(1)}[{m.group(2)}] ("{name}"){m.group(3)}'
+        except (KeyError, IndexError, TypeError):
+            pass
+    return key
+
+
+def validate(topology: Topology, origin: str = "<topology>") -> None:
+    """Every check that does not need a running process."""
+    from actors._process import ImplementationError, load_implementation
+
+    if not topology.actor:
+        raise TopologyError(origin, "actor", "a topology needs at least one actor")
+    if topology.run.liveness <= 0:
+        raise TopologyError(origin, "run.liveness", f"must be positive, not {topology.run.liveness}")
+    seen: dict[str, int] = {}
+    endpoints: dict[str, str] = {}
+    ncpu = os.cpu_count() or 1
+    for i, actor in enumerate(topology.actor):
+        key = f'actor[{i}] ("{actor.name}")'
+        if not _NAME.match(actor.name):
+            raise TopologyError(origin, f"actor[{i}].name",
+                                f"{actor.name!r} is not a valid actor name (letter first, then letters, digits, _ or -)")
+        if actor.name == LAUNCHER:
+            raise TopologyError(origin, f"{key}.name", f"{LAUNCHER!r} is reserved for the launcher")
+        if actor.name in seen:
+            raise TopologyError(origin, f"{key}.name",
+                                f"duplicate actor name {actor.name!r} (also actor[{seen[actor.name]}])")
+        seen[actor.name] = i
+        if actor.host not in _LOCAL_HOSTS:
+            raise TopologyError(origin, f"{key}.host",
+                                f"host {actor.host!r}: this launcher starts actors on this host only")
+        if actor.cpu is not None and not 0 <= actor.cpu < ncpu:
+            raise TopologyError(origin, f"{key}.cpu", f"no core {actor.cpu} on this machine (cores 0-{ncpu - 1})")
+        if actor.endpoint is not None:
+            _check_endpoint(origin, f"{key}.endpoint", actor.endpoint, topology.run.transport)
+            if actor.endpoint in endpoints and not actor.endpoint.endswith(":0"):
+                raise TopologyError(origin, f"{key}.endpoint",
+                                    f"endpoint {actor.endpoint} clashes with actor {endpoints[actor.endpoint]!r}")
+            endpoints[actor.endpoint] = actor.name
+        try:
+            cls = load_implementation(actor.impl)
+        except ImplementationError as e:
+            raise TopologyError(origin, f"{key}.impl", str(e)) from None
+        try:
+            msgspec.convert(actor.params, cls.Params)
+        except msgspec.ValidationError as e:
+            what, _, path = str(e).rpartition(" - at `")
+            sub = path.rstrip("`").removeprefix("$").lstrip(".") if path else ""
+            raise TopologyError(origin, f"{key}.params" + (f".{sub}" if sub else ""), what or str(e)) from None
+    _validate_links(topology, origin, seen)
+
+
+def _validate_links(topology: Topology, origin: str, actors: dict[str, int]) -> None:
+    pairs: dict[frozenset[str], int] = {}
+    for i, link in enumerate(topology.link):
+        a, b = link.between
+        for end in (a, b):
+            if end not in actors:
+                raise TopologyError(origin, f"link[{i}].between",
+                                    f"link to missing actor {end!r} (actors: {', '.join(actors)})")
+        if a == b:
+            raise TopologyError(origin, f"link[{i}].between", f"actor {a!r} linked to itself")
+        pair = frozenset((a, b))
+        if pair in pairs:
+            raise TopologyError(origin, f"link[{i}].between", f"{a!r} and {b!r} are already linked by link[{pairs[pair]}]")
+        pairs[pair] = i
+
+
+def _check_endpoint(origin: str, key: str, endpoint: str, transport: str) -> None:
+    scheme = endpoint.partition("://")[0]
+    if scheme not in ("ipc", "tcp") or "://" not in endpoint:
+        raise TopologyError(origin, key, f"{endpoint!r} is neither ipc://PATH nor tcp://HOST:PORT")
+    if scheme != transport:
+        raise TopologyError(origin, key, f"{endpoint!r} does not match run.transport = {transport!r}")
+    if scheme == "tcp" and not re.match(r"^tcp://[^:/]+:\d+$", endpoint):
+        raise TopologyError(origin, key, f"{endpoint!r} needs a host and a numeric port")
