@@ -64,11 +64,12 @@ class AsyncActor(Actor):
             collections.deque
         )
         self._wake = asyncio.Event()
+        self._serving = False
         self.node.push_factory = self._push_for
         self.node.push_bulk = self._push
-        # A send from a task (outside the serve loop) must not wait for the
-        # loop's next pass: flush at the end of this loop iteration.
-        self.node.on_first_queued = lambda: loop.call_soon(self.node.flush)
+        # Outside the serve loop (in a task), a send is flushed at once: each
+        # is a frame of its own, a flush point fixed by the task's own steps.
+        self.node.on_first_queued = self._flush_outside_serve
         self._introduce()
         inbox_fd = self.node.inbox.getsockopt(zmq.FD)
         loop.add_reader(inbox_fd, self._wake.set)
@@ -89,35 +90,55 @@ class AsyncActor(Actor):
         return self.exit_code
 
     async def _serve(self) -> None:
-        """Handle up to BATCH waiting messages, or wait for some."""
+        """Handle waiting messages, or wait for some. Yields to other tasks
+        only between frames, after at least BATCH messages, so that the flush
+        points stay where the node's batching rule puts them."""
         node = self.node
-        for _ in range(BATCH):
+        handled = 0
+        self._serving = True  # sends from handlers wait for the frame's end
+        while True:
             try:
                 item = node.next()
-                if item is None:
-                    if node.receive(zmq.NOBLOCK):
-                        continue
-                    if node.inbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if item is None:  # a frame boundary
+                    if handled >= BATCH:
+                        node.flush()
+                        self._serving = False
+                        await asyncio.sleep(0)
+                        return
+                    if node.receive(zmq.NOBLOCK) or node.inbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                         continue
                     node.flush()
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
-                    except asyncio.TimeoutError:
-                        pass
+                    self._serving = False
+                    await self._inbox_readable()
                     return
             except (LinkGap, HandshakeRefused) as e:
                 self.fail(str(e))
                 continue
             self._handle(*item)
+            handled += 1
             if self._stop_reason is not None:
+                node.flush()
+                self._serving = False
                 return
-        node.flush()
-        await asyncio.sleep(0)
+
+    async def _inbox_readable(self) -> None:
+        """Wait until the inbox's FD fires (edge-triggered: EVENTS was checked
+        just before) or TICK_SECONDS pass."""
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+        except asyncio.TimeoutError:
+            pass
+
+    def _flush_outside_serve(self) -> None:
+        if not self._serving:
+            self.node.flush()
 
     async def _serve_until(self, done: Callable[[], bool], deadline: float) -> None:
         while not done() and time.monotonic() < deadline:
             await self._serve()
+
+
 
     async def _ticker(self) -> None:
         while True:

@@ -4,11 +4,14 @@ One ZeroMQ message carries one *frame*: the msgpack encoding of
 ``[src, dst, seq, [message, ...], bulk]`` where each message is
 ``[kind, fields...]``, followed by ``bulk`` frames of out-of-band payload.
 ``seq`` is the per-link sequence number of the first message; the i-th
-message of the frame has number ``seq + i``. Small messages sent in a burst
+message of the frame has number ``seq + i`` (0 for a control frame). Small messages sent in a burst
 share a frame (batching: one wake-up and one decode for many messages); a
 message with a bulk payload always travels alone, its payload in the one
 following frame, sent without a copy.
 
+Frames are cut at points fixed by what the actor does, never by timing (see
+``actors._node``), so a machine frame is itself deterministic and is what the
+digest covers. Control messages travel in frames of their own, with seq 0.
 The frame's outer layout and the Hello message are frozen under
 ``PROTOCOL_VERSION``: peers of different builds must still be able to read
 each other's Hello to refuse each other clearly.
@@ -23,8 +26,18 @@ from .schema import AnyMessage
 
 class Envelope(msgspec.Struct, array_like=True):
     """Who sent the messages to whom, where they start on the link, and the
-    messages themselves, still encoded (each is decoded, and digested, from
-    its own bytes)."""
+    messages."""
+
+    src: str
+    dst: str
+    seq: int
+    msgs: list[AnyMessage]
+    bulk: int = 0
+
+
+class RawEnvelope(msgspec.Struct, array_like=True):
+    """The same frame with its messages left encoded: to salvage the good
+    messages of a frame that holds a bad one."""
 
     src: str
     dst: str
@@ -83,18 +96,13 @@ class Codec:
     def __init__(self) -> None:
         self.encode = msgspec.msgpack.Encoder().encode
         self.decode_envelope = msgspec.msgpack.Decoder(Envelope).decode
+        self.decode_raw_envelope = msgspec.msgpack.Decoder(RawEnvelope).decode
         self.decode_message = msgspec.msgpack.Decoder(AnyMessage).decode
 
     def frame_prefix(self, src: str, dst: str) -> bytes:
         """The constant start of every frame from ``src`` to ``dst``: the
         envelope's array header and its two names."""
         return b"\x95" + self.encode(src) + self.encode(dst)
-
-    @staticmethod
-    def frame(prefix: bytes, seq: int, bodies: list[bytes], bulk: int = 0) -> bytes:
-        """One frame holding the already-encoded messages ``bodies``, built
-        by concatenation (the hot path: no second encoding pass)."""
-        return b"".join((prefix, uint(seq), array_header(len(bodies)), *bodies, bytes((bulk,))))
 
     @staticmethod
     def classify_envelope(error: msgspec.MsgspecError) -> Malformed:

@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     # the collector's full passes, which otherwise rescan it on the hot path.
     gc.freeze()
     try:
+        profile_dir = os.environ.get("REEL_PROFILE_DIR")
+        if profile_dir:  # a developer's tool: cProfile each actor into that folder
+            import cProfile
+
+            profiler = cProfile.Profile()
+            try:
+                return profiler.runcall(actor.run)
+            finally:
+                profiler.dump_stats(os.path.join(profile_dir, f"{spec.name}.prof"))
         return actor.run()
     except Exception:
         logging.getLogger(spec.name).exception("actor crashed")

@@ -50,7 +50,7 @@ class Message(msgspec.Struct, array_like=True):
     BULK_FIELD: ClassVar[str | None] = None
 
 
-class ActorStats(msgspec.Struct, array_like=True):
+class ActorStats(msgspec.Struct):
     """What an actor counted on the wire; in ``Exited`` and ``StatsReply``."""
 
     received: int = 0

@@ -132,7 +132,7 @@ class Launcher:
     def result(self) -> RunResult:
         assert self._outcome is not None, "the run has not ended"
         out = self._outcome
-        out.stats = dict(self._stats)
+        out.stats = {a.name: self._stats[a.name] for a in self.topology.actor if a.name in self._stats}
         out.failures = list(self._failures)
         out.seconds = time.monotonic() - self._started_at
         out.pids = {name: p.pid for name, p in self.procs.items()}

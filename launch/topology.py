@@ -138,8 +138,8 @@ def parse(content: bytes | str, origin: str = "<topology>") -> Topology:
 def _convert_error(origin: str, raw: dict[str, Any], e: msgspec.ValidationError) -> TopologyError:
     """Turn msgspec's ``... - at `$.actor[1].cpu``` into file + key."""
     text = str(e)
-    what, _, path = text.rpartition(" - at `")
-    if not path:
+    what, sep, path = text.rpartition(" - at `")
+    if not sep:
         return TopologyError(origin, "", text)
     key = path.rstrip("`").removeprefix("$").lstrip(".")
     return TopologyError(origin, _named_key(raw, key), what)
@@ -197,9 +197,9 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
         try:
             msgspec.convert(actor.params, cls.Params)
         except msgspec.ValidationError as e:
-            what, _, path = str(e).rpartition(" - at `")
-            sub = path.rstrip("`").removeprefix("$").lstrip(".") if path else ""
-            raise TopologyError(origin, f"{key}.params" + (f".{sub}" if sub else ""), what or str(e)) from None
+            what, sep, path = str(e).rpartition(" - at `")
+            sub = path.rstrip("`").removeprefix("$").lstrip(".") if sep else ""
+            raise TopologyError(origin, f"{key}.params" + (f".{sub}" if sub else ""), what if sep else str(e)) from None
     _validate_links(topology, origin, seen)
 
 

@@ -1,0 +1,139 @@
+"""Shared helpers: run topologies, drive the ``reel`` command, and check
+the process table for leftovers."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def reel_command(*args: str) -> list[str]:
+    """``reel ARGS`` as the installed console script would run it."""
+    return [sys.executable, "-c", "import sys; from launch.cli import main; sys.exit(main())", *args]
+
+
+def run_reel(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(reel_command(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env=_env())
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+class LaunchedRun:
+    """``reel -v launch TOPOLOGY`` in the background, until its actors run."""
+
+    STARTED = re.compile(r"run (\w+) started: (.*)$")
+
+    def __init__(self, topology: Path, *extra: str) -> None:
+        self.proc = subprocess.Popen(reel_command("-v", "launch", str(topology), *extra), stderr=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd=REPO, env=_env())
+        self.lines: list[str] = []
+        self.run_id = ""
+        self.pids: dict[str, int] = {}
+
+    def wait_started(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self._read_line(deadline)
+            if line is None:
+                break
+            m = self.STARTED.search(line)
+            if m:
+                self.run_id = m.group(1)
+                self.pids = {name: int(pid) for name, pid in re.findall(r"(\w+) \(pid (\d+)\)", m.group(2))}
+                return
+        raise AssertionError("the run did not start:\n" + "\n".join(self.lines))
+
+    def _read_line(self, deadline: float) -> str | None:
+        assert self.proc.stderr is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stderr], [], [], 0.1)
+            if ready:
+                line = self.proc.stderr.readline()
+                if not line:
+                    return None
+                self.lines.append(line.rstrip("\n"))
+                return line
+        return None
+
+    def finish(self, timeout: float = 10) -> tuple[int, str, str]:
+        """Exit code, stdout and stderr (all of it) once the launcher ends."""
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, "\n".join(self.lines) + "\n" + err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def actor_processes(run_id: str) -> list[psutil.Process]:
+    """Live processes of a run, found by the run id in their command line."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if "--run" in cmdline and run_id in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def wait_gone(pids: list[int], timeout: float) -> float:
+    """Seconds until every pid is gone (or a zombie); fails after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        alive = [p for p in pids if _alive(p)]
+        if not alive:
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"processes still alive after {timeout} s: {alive}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture
+def launched() -> Iterator[list[LaunchedRun]]:
+    """Launched runs, killed at the end of the test whatever happened."""
+    runs: list[LaunchedRun] = []
+    yield runs
+    for run in runs:
+        run.kill()
+        for pid in run.pids.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def idle_topology(path: Path, names: tuple[str, ...] = ("a", "b", "c"), liveness: float = 3.0) -> Path:
+    """A chain of idle actors: a run that goes on until stopped."""
+    lines = [f"name = \"idle\"\n[run]\nliveness = {liveness}\n"]
+    for name in names:
+        lines.append(f"[[actor]]\nname = \"{name}\"\nimpl = \"actors.examples.echo:Idle\"\n")
+    for a, b in zip(names, names[1:]):
+        lines.append(f"[[link]]\nbetween = [\"{a}\", \"{b}\"]\n")
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,40 @@
+"""The ``reel`` command line itself."""
+
+from __future__ import annotations
+
+import json
+
+from actors import VERSION
+
+from .conftest import run_reel
+
+
+def test_help_lists_commands_and_exit_codes() -> None:
+    result = run_reel("--help")
+    assert result.returncode == 0
+    for word in ("launch", "bench", "exit codes", "-v", "-q"):
+        assert word in result.stdout
+
+
+def test_version() -> None:
+    result = run_reel("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"reel {VERSION}"
+
+
+def test_no_command_is_a_usage_error() -> None:
+    assert run_reel().returncode == 2
+
+
+def test_launch_the_bundled_chain() -> None:
+    result = run_reel("launch", "chain")
+    assert result.returncode == 0, result.stderr
+    assert "reel: run 'chain' succeeded" in result.stdout
+    assert "10000 items (100 as bulk frames) arrived in order, intact" in result.stdout
+
+
+def test_launch_json_result() -> None:
+    result = run_reel("-q", "launch", "chain", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["code"] == 0 and out["finished_by"] == "sink"
+    assert set(out["stats"]) == {"source", "relay", "sink"}

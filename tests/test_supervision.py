@@ -1,0 +1,90 @@
+"""Supervision: dead, hung, failing and interrupted actors end the run in
+order, name the culprit, and leave no process behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from launch import EXIT_RUN_FAILED, EXIT_SIGINT, ActorConfig, LinkConfig, RunConfig, Topology, launch
+
+from .conftest import LaunchedRun, actor_processes, idle_topology, wait_gone
+
+
+def start(launched: list[LaunchedRun], topology: Path) -> LaunchedRun:
+    run = LaunchedRun(topology)
+    launched.append(run)
+    run.wait_started()
+    assert set(run.pids) == {"a", "b", "c"}
+    return run
+
+
+def test_kill_9_of_an_actor_stops_the_run_naming_it(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    run = start(launched, idle_topology(tmp_path / "idle.toml"))
+    killed_at = time.monotonic()
+    os.kill(run.pids["b"], signal.SIGKILL)
+    code, _, err = run.finish(timeout=10)
+    took = time.monotonic() - killed_at
+    assert code == EXIT_RUN_FAILED
+    assert f"actor 'b' (pid {run.pids['b']}) was killed by SIGKILL" in err
+    assert "last lines of its stderr" in err
+    assert took < 2.5, f"the launcher needed {took:.2f} s"
+    wait_gone(list(run.pids.values()), 1.0)
+    assert actor_processes(run.run_id) == []
+
+
+def test_sigint_to_the_launcher_ends_every_process_within_2_s(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    run = start(launched, idle_topology(tmp_path / "idle.toml"))
+    sent_at = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    everything = [run.proc.pid, *run.pids.values()]
+    took = wait_gone(everything, 2.0)
+    code, _, err = run.finish(timeout=1)
+    assert code == EXIT_SIGINT, err
+    assert "interrupted by SIGINT" in err
+    assert took <= 2.0 and time.monotonic() - sent_at < 2.5
+    assert actor_processes(run.run_id) == []
+
+
+def test_a_hung_actor_is_noticed_within_the_liveness_bound(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    run = start(launched, idle_topology(tmp_path / "idle.toml", liveness=1.0))
+    stopped_at = time.monotonic()
+    os.kill(run.pids["c"], signal.SIGSTOP)  # alive, but answers nothing
+    code, _, err = run.finish(timeout=10)
+    took = time.monotonic() - stopped_at
+    assert code == EXIT_RUN_FAILED
+    assert "actor 'c' silent for more than 1 s (liveness bound)" in err
+    assert 1.0 <= took < 1.0 + 2.5, f"noticed after {took:.2f} s"
+    wait_gone(list(run.pids.values()), 1.0)
+    assert actor_processes(run.run_id) == []
+
+
+def test_sigkill_of_the_launcher_takes_its_actors_along(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    run = start(launched, idle_topology(tmp_path / "idle.toml"))
+    run.proc.kill()
+    wait_gone(list(run.pids.values()), 2.0)
+    assert actor_processes(run.run_id) == []
+
+
+def two(impl: str, **params: object) -> Topology:
+    return Topology(actor=[ActorConfig("odd", impl, dict(params)), ActorConfig("idle", "actors.examples.echo:Idle")],
+                    link=[LinkConfig(("odd", "idle"))], run=RunConfig(liveness=2.0))
+
+
+def test_an_exception_in_a_handler_is_reported_with_its_place() -> None:
+    result = launch(two("tests.actors_for_tests:Crasher"), log_level=logging.CRITICAL, forward_stderr=False)
+    assert result.code == EXIT_RUN_FAILED
+    assert "actor 'odd' failed: RuntimeError: deliberate failure in started()" in result.reason
+    assert "actors_for_tests.py" in result.reason
+    assert set(result.stats) == {"odd", "idle"}  # both still stopped in order
+
+
+def test_an_actor_that_exits_by_itself_is_reported_with_its_code() -> None:
+    result = launch(two("tests.actors_for_tests:Quitter", code=3), log_level=logging.CRITICAL, forward_stderr=False)
+    assert result.code == EXIT_RUN_FAILED
+    assert "actor 'odd'" in result.reason and "exited with code 3" in result.reason
+    for pid in result.pids.values():
+        wait_gone([pid], 1.0)

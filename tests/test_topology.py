@@ -1,0 +1,79 @@
+"""Bad topology files: each refused with an error naming the file, the key
+and what is wrong; nothing is started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launch import ActorConfig, LinkConfig, Topology, TopologyError, parse, validate
+
+from .conftest import run_reel
+
+GOOD_ACTORS = """
+[[actor]]
+name = "a"
+impl = "actors.examples.echo:Idle"
+
+[[actor]]
+name = "b"
+impl = "actors.examples.echo:Idle"
+"""
+
+BAD = {
+    "unknown-module": ('[[actor]]\nname = "a"\nimpl = "actors.nowhere:Thing"\n',
+                       'actor[0] ("a").impl', "cannot import module 'actors.nowhere'"),
+    "unknown-class": ('[[actor]]\nname = "a"\nimpl = "actors.examples.echo:Nope"\n',
+                      'actor[0] ("a").impl', "has no 'Nope'"),
+    "not-an-actor": ('[[actor]]\nname = "a"\nimpl = "launch.topology:Topology"\n',
+                     'actor[0] ("a").impl', "is not an Actor subclass"),
+    "missing-peer": (GOOD_ACTORS + '[[link]]\nbetween = ["a", "zed"]\n',
+                     "link[0].between", "link to missing actor 'zed'"),
+    "endpoint-clash": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc:///tmp/reel-clash"\n'),
+                       'actor[1] ("b").endpoint', "clashes with actor 'a'"),
+    "duplicate-name": (GOOD_ACTORS.replace('name = "b"', 'name = "a"'),
+                       'actor[1] ("a").name', "duplicate actor name 'a'"),
+    "wrong-type": (GOOD_ACTORS.replace('name = "b"', 'name = "b"\ncpu = "one"'),
+                   'actor[1] ("b").cpu', "Expected `int | null`, got `str`"),
+    "unknown-key": (GOOD_ACTORS.replace('name = "b"', 'name = "b"\nhots = "x"'),
+                    'actor[1] ("b")', "unknown field `hots`"),
+    "bad-param": ('[[actor]]\nname = "s"\nimpl = "actors.examples.chain:Source"\nparams = { count = "many" }\n',
+                  'actor[0] ("s").params.count', "Expected `int`, got `str`"),
+    "reserved-name": ('[[actor]]\nname = "launcher"\nimpl = "actors.examples.echo:Idle"\n',
+                      'actor[0] ("launcher").name', "reserved for the launcher"),
+    "self-link": (GOOD_ACTORS + '[[link]]\nbetween = ["a", "a"]\n', "link[0].between", "linked to itself"),
+    "not-toml": ('[[actor]\nname = "a"\n', "", "not valid TOML"),
+    "no-actors": ('name = "empty"\n', "", "Object missing required field `actor`"),
+    "bad-liveness": (GOOD_ACTORS + "[run]\nliveness = -1\n", "run.liveness", "must be positive"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_topology_file_is_refused_naming_file_key_and_fault(case: str, tmp_path: Path) -> None:
+    text, key, what = BAD[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(text)
+    result = run_reel("launch", str(path))
+    assert result.returncode == 2, result.stderr
+    first = result.stderr.strip().splitlines()[0]
+    assert first.startswith(f"reel: {path}: "), first
+    assert key in first and what in first, first
+
+
+def test_missing_file_and_unknown_bundled_name() -> None:
+    result = run_reel("launch", "no-such-topology")
+    assert result.returncode == 2
+    assert "no such file, and no bundled topology of that name" in result.stderr
+    assert "chain" in result.stderr  # says what is bundled
+
+
+def test_python_api_builds_and_validates_the_same() -> None:
+    good = Topology(actor=[ActorConfig("a", "actors.examples.echo:Idle"), ActorConfig("b", "actors.examples.echo:Idle")],
+                    link=[LinkConfig(("a", "b"))])
+    validate(good)
+    assert good.peers_of("a") == [("b", True)]
+    bad = Topology(actor=[ActorConfig("a", "actors.examples.echo:Idle")], link=[LinkConfig(("a", "b"))])
+    with pytest.raises(TopologyError, match=r"link\[0\]\.between: link to missing actor 'b'"):
+        validate(bad, "api")
+    assert parse(GOOD_ACTORS, "text").actor[1].name == "b"
