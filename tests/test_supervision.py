@@ -56,7 +56,8 @@ def test_a_hung_actor_is_noticed_within_the_liveness_bound(launched: list[Launch
     code, _, err = run.finish(timeout=10)
     took = time.monotonic() - stopped_at
     assert code == EXIT_RUN_FAILED
-    assert "actor 'c' silent for more than 1 s (liveness bound)" in err
+    # The launcher or c's peer b notices first; either way c is named.
+    assert "'c' silent for more than 1 s (liveness bound)" in err
     assert 1.0 <= took < 1.0 + 2.5, f"noticed after {took:.2f} s"
     wait_gone(list(run.pids.values()), 1.0)
     assert actor_processes(run.run_id) == []
