@@ -24,8 +24,8 @@ import uvloop
 import zmq
 
 from ._actor import Actor
-from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
-from ._link import Link
+from ._errors import ActorStopped, HandshakeRefused, LinkGap
+from ._backlog import BacklogPusher
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -65,8 +65,9 @@ class AsyncActor(Actor):
         )
         self._wake = asyncio.Event()
         self._serving = False
-        self.node.push_factory = self._push_for
-        self.node.push_bulk = self._push
+        pusher = BacklogPusher(self.spawn, self.node.liveness)
+        self.node.push_factory = pusher.push_for
+        self.node.push_bulk = pusher.push
         # Outside the serve loop (in a task), a send is flushed at once: each
         # is a frame of its own, a flush point fixed by the task's own steps.
         self.node.on_first_queued = self._flush_outside_serve
@@ -178,60 +179,3 @@ class AsyncActor(Actor):
             self._handler_crashed(*origin, exc)
         else:
             self.fail(f"{type(exc).__name__}: {exc} (in {what})")
-
-    # --- non-blocking sends ------------------------------------------------------
-
-    def _push_for(self, link: Link) -> Callable[[bytes], object]:
-        def push(head: bytes) -> None:
-            self._push(link, head, None)
-
-        return push
-
-    def _push(self, link: Link, head: bytes, bulk: object | None) -> None:
-        if link.backlog:
-            link.backlog.append((head, bulk))
-            return
-        if not _try_push(link, head, bulk):
-            link.backlog.append((head, bulk))
-            self.spawn(self._flush(link), f"flushing the link to {link.peer!r}")
-
-    async def _flush(self, link: Link) -> None:
-        out = link.out
-        assert out is not None
-        loop = asyncio.get_running_loop()
-        writable = asyncio.Event()
-        fd = out.getsockopt(zmq.FD)
-        loop.add_reader(fd, writable.set)
-        started = time.monotonic()
-        try:
-            while link.backlog:
-                head, bulk = link.backlog[0]
-                if _try_push(link, head, bulk):
-                    link.backlog.pop(0)
-                    started = time.monotonic()
-                    continue
-                if time.monotonic() - started > self.node.liveness:
-                    raise NotConnected(f"{self.name}: peer {link.peer!r} took no message for "
-                                       f"{self.node.liveness:g} s; {len(link.backlog)} queued")
-                writable.clear()
-                if not out.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
-                    try:
-                        await asyncio.wait_for(writable.wait(), TICK_SECONDS)
-                    except asyncio.TimeoutError:
-                        pass
-        finally:
-            loop.remove_reader(fd)
-
-
-def _try_push(link: Link, head: bytes, bulk: object | None) -> bool:
-    out = link.out
-    assert out is not None
-    try:
-        if bulk is None:
-            out.send(head, zmq.NOBLOCK)
-        else:
-            out.send(head, zmq.NOBLOCK | zmq.SNDMORE)
-            out.send(bulk, copy=False)  # the rest of a multipart is never refused
-    except zmq.Again:
-        return False
-    return True

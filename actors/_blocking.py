@@ -16,6 +16,7 @@ import zmq
 
 from ._actor import Actor
 from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
+from .schema import CONTROL_TYPES
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -55,25 +56,29 @@ class BlockingActor(Actor):
     def wait_for(self, peer: str, reply_type: type[T]) -> T:
         """Serve the inbox until ``peer`` sends a ``reply_type`` message."""
         node = self.node
-        link = node.links[peer]
+        pending = node.pending
         while True:
             try:
-                item = node.next()
-                if item is None and not node.receive():
-                    self._housekeeping()
-                    if link.lost:
-                        raise NotConnected(f"{self.name}: peer {peer!r} was lost while waiting for its "
-                                           f"{reply_type.__name__}")
-            except (LinkGap, HandshakeRefused) as e:
-                self.fail(str(e))
-                item = None
-            if item is not None:
-                msg, src = item
+                if not pending:
+                    if not node.receive():
+                        self._waited_in_vain(peer, reply_type)
+                    continue
+                msg, src = pending.popleft()
                 if type(msg) is reply_type and src == peer:
                     return msg  # type: ignore[return-value]
-                self._handle(msg, src)
+                if type(msg) not in CONTROL_TYPES or not node.handle_control(msg, src):
+                    self._handle(msg, src)
+            except (LinkGap, HandshakeRefused) as e:
+                self.fail(str(e))
             if self._stop_reason is not None:
                 raise ActorStopped(self._stop_reason)
+
+    def _waited_in_vain(self, peer: str, reply_type: type) -> None:
+        """A receive timed out while waiting for a reply: housekeeping, and
+        give up if the peer is gone."""
+        self._housekeeping()
+        if self.node.links[peer].lost:
+            raise NotConnected(f"{self.name}: peer {peer!r} was lost while waiting for its {reply_type.__name__}")
 
     # --- internals -----------------------------------------------------------
 
@@ -87,19 +92,22 @@ class BlockingActor(Actor):
         exception (about 6 us here), so the blocking path never makes one.
         """
         node = self.node
+        pending = node.pending
         flags = 0 if block else zmq.NOBLOCK
         due = time.monotonic() + HOUSEKEEPING_SECONDS
         while True:
             try:
-                item = node.next()
-                if item is None:
+                if not pending:
                     if not node.receive(flags):
                         break
+                    continue
+                msg, src = pending.popleft()
+                if type(msg) in CONTROL_TYPES and node.handle_control(msg, src):
                     continue
             except (LinkGap, HandshakeRefused) as e:
                 self.fail(str(e))
                 continue
-            self._handle(*item)
+            self._handle(msg, src)
             if self._stop_reason is not None or time.monotonic() >= due:
                 break
         if not block:

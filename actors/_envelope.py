@@ -19,6 +19,8 @@ each other's Hello to refuse each other clearly.
 
 from __future__ import annotations
 
+import struct
+
 import msgspec
 
 from .schema import AnyMessage
@@ -66,6 +68,16 @@ BULK_MISMATCH = "bulk-mismatch"  # bulk frames that no message field can hold
 UNKNOWN_SENDER = "unknown-sender"  # src is not one of this node's peers
 WRONG_DESTINATION = "wrong-destination"  # dst is not this node
 BAD_SEQUENCE = "bad-sequence"  # a sequence number below 1
+
+
+_SEQ32 = struct.Struct(">BI")
+
+
+def seq_bytes(n: int) -> bytes:
+    """A frame's sequence number, always as a 32-bit (or, past that, 64-bit)
+    msgpack integer: one C call on the hot path instead of a size ladder.
+    (Valid msgpack; a decoder reads it like any other integer.)"""
+    return _SEQ32.pack(0xCE, n) if n < 0x100000000 else b"\xcf" + n.to_bytes(8, "big")
 
 
 def uint(n: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,22 +28,22 @@ class Link:
     # How a frame leaves: ``out.send`` itself for the blocking driver; the
     # asyncio driver installs a non-blocking push that queues on a full pipe.
     push: Callable[[bytes], object] | None = None
-    backlog: list[tuple[bytes, object | None]] = field(default_factory=list)
+    backlog: collections.deque[tuple[bytes, object | None]] = field(default_factory=collections.deque)
 
     sent_seq: int = 0
     recv_seq: int = 0
     queue: list[bytes] = field(default_factory=list)  # encoded, not yet framed
-    frames_out: int = 0  # every frame pushed, control included
-    frames_in: int = 0  # every frame taken, control included
+    control_out: int = 0  # control frames pushed (machine ones: sent_seq)
+    control_in: int = 0  # control frames taken (machine ones: recv_seq)
     duplicates: int = 0
 
     hello: bool = False  # the peer's Hello arrived and matched
     lost: bool = False  # declared dead: no waiting for it, no sending to it
 
     # liveness bookkeeping, updated by Node.tick (not per message)
-    heard_mark: int = 0  # ``frames_in`` at the last tick
-    heard_at: float = 0.0  # when ``frames_in`` last changed, as seen by tick
-    said_mark: int = 0  # ``frames_out`` at the last tick
+    heard_mark: int = 0  # ``recv_seq + control_in`` at the last tick
+    heard_at: float = 0.0  # when it last changed, as seen by tick
+    said_mark: int = 0  # ``sent_seq + control_out`` at the last tick
     said_at: float = 0.0
 
     # end of stream

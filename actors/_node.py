@@ -38,6 +38,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import struct
 import time
 from typing import Callable, Iterable
 
@@ -56,7 +57,7 @@ from ._envelope import (
     Envelope,
     Malformed,
     array_header,
-    uint,
+    seq_bytes,
 )
 from ._errors import HandshakeRefused, LinkGap, NotConnected
 from ._link import Link
@@ -127,6 +128,7 @@ class Node:
         self._digest_update = self.digest.update
         self.pending: collections.deque[tuple[msgspec.Struct, str]] = collections.deque()
         self._dirty: list[Link] = []
+        self._open: dict[str, Link] = {}  # the links a message can be sent on now
         self.malformed: dict[str, int] = {}
         self.unhandled: dict[str, int] = {}
         self.gaps = 0
@@ -176,6 +178,7 @@ class Node:
         out.connect(endpoint)
         link.out, link.endpoint = out, endpoint
         link.push = self.push_factory(link)
+        self._open[peer] = link
         link.said_at = link.heard_at = time.monotonic()
         self.send(peer, Hello(self.name, PROTOCOL_VERSION, schema.SCHEMA_HASH))
 
@@ -208,6 +211,7 @@ class Node:
                     link.out.setsockopt(zmq.LINGER, 0)
                 link.out.close()
                 link.out = None
+        self._open.clear()
         self.inbox.close(linger=0)
         if self._authenticator is not None:
             self._authenticator.stop()  # type: ignore[attr-defined]
@@ -218,16 +222,17 @@ class Node:
     def send(self, peer: str, msg: msgspec.Struct) -> None:
         """Queue machine message ``msg`` for ``peer`` (it leaves at the next
         flush point); send a control message at once, in a frame of its own."""
-        link = self.links.get(peer)
-        if link is None or link.out is None or link.lost:
+        link = self._open.get(peer)
+        if link is None:
             raise NotConnected(self._why_not_connected(peer, msg))
-        if type(msg) in CONTROL_TYPES:
-            self._push(link, link.frame_prefix + b"\x00\x91" + self._encode(msg) + b"\x00")
-            return
-        field = msg.BULK_FIELD  # type: ignore[attr-defined]
-        if field is not None and len(getattr(msg, field)) >= BULK_THRESHOLD:
-            self._send_bulk(link, msg, field)
-            return
+        special = _SPECIAL.get(type(msg))  # None for a plain machine message
+        if special is not None:
+            if special is _CONTROL:
+                self._push(link, link.frame_prefix + b"\x00\x91" + self._encode(msg) + b"\x00")
+                return
+            if len(getattr(msg, special)) >= BULK_THRESHOLD:
+                self._send_bulk(link, msg, special)
+                return
         queue = link.queue
         queue.append(self._encode(msg))
         if len(queue) == 1:
@@ -238,7 +243,9 @@ class Node:
             self._flush_link(link)
 
     def flush(self) -> None:
-        """Frame and push every link's queue."""
+        """Frame and push every link's queue. (A link whose queue was flushed
+        on reaching BATCH_MESSAGES may still be listed, empty: an empty frame
+        is never sent, since whether one would be depends on timing.)"""
         for link in self._dirty:
             if link.queue:
                 self._flush_link(link)
@@ -247,18 +254,24 @@ class Node:
     def _flush_link(self, link: Link) -> None:
         queue = link.queue
         count = len(queue)
-        if count == 1:
-            frame = link.frame_prefix + uint(link.sent_seq + 1) + b"\x91" + queue[0] + b"\x00"
-        else:
-            frame = b"".join((link.frame_prefix, uint(link.sent_seq + 1), array_header(count), *queue, b"\x00"))
+        seq = link.sent_seq + 1
         link.sent_seq += count
+        if count == 1:
+            frame = b"".join((link.frame_prefix, _SEQ32(0xCE, seq) if seq < _SEQ32_END else seq_bytes(seq),
+                              b"\x91", queue[0], b"\x00"))
+        else:
+            frame = b"".join((link.frame_prefix, seq_bytes(seq), array_header(count), *queue, b"\x00"))
         queue.clear()
         if link.digest:
             self._digest_update(frame)
-        self._push(link, frame)
+        try:
+            link.push(frame)  # type: ignore[misc]
+        except zmq.Again:
+            raise NotConnected(self._why_stuck(link)) from None
 
     def _push(self, link: Link, frame: bytes) -> None:
-        link.frames_out += 1
+        """Push a control frame."""
+        link.control_out += 1
         try:
             link.push(frame)  # type: ignore[misc]
         except zmq.Again:
@@ -271,11 +284,10 @@ class Node:
             self._flush_link(link)  # keep the link's order
         payload = getattr(msg, field)
         body = self._encode(msgspec.structs.replace(msg, **{field: b""}))
-        head = link.frame_prefix + uint(link.sent_seq + 1) + b"\x91" + body + b"\x01"
+        head = link.frame_prefix + seq_bytes(link.sent_seq + 1) + b"\x91" + body + b"\x01"
         link.sent_seq += 1
         if link.digest:
             self.digest.add(head, payload)
-        link.frames_out += 1
         try:
             self.push_bulk(link, head, payload)
         except zmq.Again:
@@ -299,7 +311,7 @@ class Node:
     def receive(self, flags: int = 0) -> bool:
         """Flush, then take one frame from the inbox into ``pending``. False
         when none came (NOBLOCK, or the inbox's receive timeout). Raises
-        ``LinkGap``. Call it only when ``next`` has returned None: a frame's
+        ``LinkGap``. Call it only once ``pending`` is empty: a frame's
         messages are all handed out before the next frame is taken."""
         if self._dirty:
             self.flush()
@@ -325,7 +337,6 @@ class Node:
             self._take_unusual(env, head, sock, len(env.msgs))
             return
         msgs = env.msgs
-        link.frames_in += 1
         link.recv_seq += len(msgs)
         if link.digest:
             self._digest_update(head)
@@ -347,8 +358,8 @@ class Node:
         except Malformed as bad:
             self._count_malformed(bad)
             return
-        link.frames_in += 1
         if env.seq == 0:  # a control frame: unsequenced, undigested
+            link.control_in += 1
             self.pending.extend(zip(env.msgs, itertools.repeat(env.src)))
             return
         skip = self._in_sequence(link, env.seq, count)
@@ -384,13 +395,19 @@ class Node:
         pending = self.pending
         while pending:
             item = pending.popleft()
-            if type(item[0]) in CONTROL_TYPES:
-                handler = self._runtime_handlers.get(type(item[0]))
-                if handler is not None:
-                    handler(item[0], self.links[item[1]])
-                    continue
-            return item
+            if type(item[0]) not in CONTROL_TYPES or not self.handle_control(*item):
+                return item
         return None
+
+    def handle_control(self, msg: msgspec.Struct, src: str) -> bool:
+        """Handle a runtime control message (True), or leave it to the owner
+        (False). Drivers that pop ``pending`` themselves call this for every
+        control message, in order."""
+        handler = self._runtime_handlers.get(type(msg))
+        if handler is None:
+            return False
+        handler(msg, self.links[src])
+        return True
 
     def _check_route(self, env: Envelope) -> Link:
         link = self.links.get(env.src)
@@ -523,14 +540,16 @@ class Node:
         for link in self.links.values():
             if link.out is None or link.lost:
                 continue
-            if link.frames_in != link.heard_mark:
-                link.heard_mark, link.heard_at = link.frames_in, now
+            heard = link.recv_seq + link.control_in
+            if heard != link.heard_mark:
+                link.heard_mark, link.heard_at = heard, now
             elif now - link.heard_at > self.liveness:
-                link.lost = True
+                self.mark_lost(link.peer)
                 lost.append(link)
                 continue
-            if link.frames_out != link.said_mark:
-                link.said_mark, link.said_at = link.frames_out, now
+            said = link.sent_seq + link.control_out
+            if said != link.said_mark:
+                link.said_mark, link.said_at = said, now
             elif now - link.said_at >= self.heartbeat_interval and not link.eos_sent:
                 self.send(link.peer, Heartbeat())
         return lost
@@ -553,6 +572,7 @@ class Node:
             link = self.links[peer]
             link.lost = True
             link.queue.clear()
+            self._open.pop(peer, None)
 
     def _link(self, peer: str) -> Link:
         try:
@@ -593,3 +613,15 @@ def _push_bulk_blocking(link: Link, head: bytes, bulk: object) -> None:
 
 
 _RUNTIME_CONTROL: frozenset[type] = frozenset(schema.RuntimeControl.__args__)  # type: ignore[attr-defined]
+
+_SEQ32 = struct.Struct(">BI").pack  # seq_bytes, inlined on the hot path
+_SEQ32_END = 1 << 32
+
+_CONTROL = "control"
+# What ``send`` must know about a kind, in one lookup: _CONTROL, the name of
+# its bulk field, or (absent) nothing special.
+_SPECIAL: dict[type, str] = {
+    t: _CONTROL if t in CONTROL_TYPES else t.BULK_FIELD  # type: ignore[attr-defined]
+    for t in schema.MESSAGE_TYPES
+    if t in CONTROL_TYPES or t.BULK_FIELD is not None  # type: ignore[attr-defined]
+}

@@ -153,3 +153,15 @@ def test_a_silent_peer_is_declared_lost(tmp_path: Path) -> None:
     assert [link.peer for link in lost] == ["b"]
     a.mark_lost("b")
     a.close()
+
+
+def test_a_digest_request_is_answered_with_the_running_digest(pair: Pair) -> None:
+    from actors.schema import DigestReply, DigestRequest
+
+    pair.a.send("b", Item(0, b"x"))
+    assert len(pair.deliver()) == 1
+    pair.a.send("b", DigestRequest(7))
+    assert pair.b.receive() and pair.b.next() is None  # b answers by itself
+    assert pair.a.receive()
+    reply, src = pair.a.next()
+    assert src == "b" and reply == DigestReply(7, pair.b.digest.hexdigest(), 1, 0)

@@ -89,3 +89,13 @@ def test_an_actor_that_exits_by_itself_is_reported_with_its_code() -> None:
     assert "actor 'odd'" in result.reason and "exited with code 3" in result.reason
     for pid in result.pids.values():
         wait_gone([pid], 1.0)
+
+
+def test_sigterm_to_one_actor_stops_the_run_in_order_naming_it(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    run = start(launched, idle_topology(tmp_path / "idle.toml"))
+    os.kill(run.pids["a"], signal.SIGTERM)
+    code, _, err = run.finish(timeout=10)
+    assert code == EXIT_RUN_FAILED
+    assert "actor 'a' failed: actor 'a' stopped by SIGTERM received" in err
+    assert "did not stop" not in err  # every actor, a included, left in order
+    wait_gone(list(run.pids.values()), 1.0)
