@@ -26,7 +26,7 @@ import msgspec
 from .schema import AnyMessage
 
 
-class Envelope(msgspec.Struct, array_like=True):
+class Envelope(msgspec.Struct, array_like=True, gc=False):
     """Who sent the messages to whom, where they start on the link, and the
     messages."""
 
