@@ -1,0 +1,1 @@
+"""The cpu actor: an RV32IM hart, its board, and guest program loading."""

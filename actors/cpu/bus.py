@@ -1,0 +1,95 @@
+"""The physical address space: RAM and the memory-mapped devices.
+
+Translated code reads and writes RAM itself through the views ``words``,
+``halves`` and ``octets``; everything else (misaligned accesses, devices,
+unmapped addresses) comes here, to ``load`` and ``store``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol
+
+from . import isa
+from .hart import Trap
+
+RAM_BASE = 0x8000_0000
+
+if sys.byteorder != "little":  # the views below read guest memory natively
+    raise ImportError("reel's RV32 interpreter needs a little-endian host")
+
+
+class Device(Protocol):
+    BASE: int
+    SIZE: int
+
+    def read(self, offset: int, size: int) -> int: ...
+
+    def write(self, offset: int, size: int, value: int) -> None: ...
+
+
+class Bus:
+    """RAM at RAM_BASE and devices at their windows."""
+
+    def __init__(self, ram_size: int, devices: list[Device]) -> None:
+        if ram_size <= 0 or ram_size % 4096:
+            raise ValueError(f"RAM size {ram_size} is not a positive multiple of 4 KiB")
+        self.ram = bytearray(ram_size)
+        self.ram_size = ram_size
+        view = memoryview(self.ram)
+        self.octets, self.halves, self.words = view, view.cast("H"), view.cast("I")
+        self.devices = sorted(devices, key=lambda d: d.BASE)
+
+    def in_ram(self, address: int) -> bool:
+        return 0 <= address - RAM_BASE < self.ram_size
+
+    def fetch(self, pc: int) -> int:
+        """The instruction word at ``pc``; only RAM holds code."""
+        if pc & 3:
+            raise Trap(isa.MISALIGNED_FETCH, pc)
+        offset = pc - RAM_BASE
+        if not 0 <= offset < self.ram_size:
+            raise Trap(isa.FETCH_ACCESS_FAULT, pc)
+        return self.words[offset >> 2]
+
+    def _device(self, address: int, size: int) -> Device | None:
+        for device in self.devices:
+            if device.BASE <= address and address + size <= device.BASE + device.SIZE:
+                return device
+        return None
+
+    def load(self, address: int, size: int) -> int:
+        """A load the fast path did not take (misaligned, device, unmapped)."""
+        offset = address - RAM_BASE
+        if 0 <= offset and offset + size <= self.ram_size:
+            return int.from_bytes(self.ram[offset:offset + size], "little")  # misaligned: carried out
+        device = self._device(address, size)
+        if device is None:
+            raise Trap(isa.LOAD_ACCESS_FAULT, address)
+        return device.read(address - device.BASE, size) & ((1 << (8 * size)) - 1)
+
+    def store(self, address: int, size: int, value: int) -> None:
+        offset = address - RAM_BASE
+        if 0 <= offset and offset + size <= self.ram_size:
+            self.ram[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+            return
+        device = self._device(address, size)
+        if device is None:
+            raise Trap(isa.STORE_ACCESS_FAULT, address)
+        device.write(address - device.BASE, size, value)
+
+    def write_ram(self, address: int, data: bytes | memoryview) -> None:
+        """Copy ``data`` into RAM (ELF loading, DMA); raises ValueError
+        naming the range if it does not fit."""
+        offset = address - RAM_BASE
+        if not (0 <= offset and offset + len(data) <= self.ram_size):
+            raise ValueError(f"[{address:#010x}, {address + len(data):#010x}) is outside RAM "
+                             f"[{RAM_BASE:#010x}, {RAM_BASE + self.ram_size:#010x})")
+        self.ram[offset:offset + len(data)] = data
+
+    def read_ram(self, address: int, length: int) -> bytes:
+        offset = address - RAM_BASE
+        if not (0 <= offset and offset + length <= self.ram_size):
+            raise ValueError(f"[{address:#010x}, {address + length:#010x}) is outside RAM "
+                             f"[{RAM_BASE:#010x}, {RAM_BASE + self.ram_size:#010x})")
+        return bytes(self.ram[offset:offset + length])

@@ -1,0 +1,200 @@
+"""The board's devices that live inside the cpu actor: the exit device, the
+CLINT, the PLIC and the UART (addresses as on QEMU's ``virt``).
+
+A device answers ``read(offset, size)`` and ``write(offset, size, value)``
+for accesses inside its window. A write after which the run loop must look
+again (the guest exits, a timer is re-armed) raises ``Completed``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .hart import MIP_MEIP, MIP_MSIP, MIP_MTIP, Completed
+
+M64 = (1 << 64) - 1
+
+
+class ExitDevice:
+    """0x100000 (QEMU's sifive_test): write 0x5555 to pass, (code << 16) |
+    0x3333 to fail with code."""
+
+    BASE, SIZE = 0x0010_0000, 0x1000
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+
+    def read(self, offset: int, size: int) -> int:
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        if offset != 0:
+            return
+        if value & 0xFFFF == 0x5555:
+            self.code = 0
+        elif value & 0xFFFF == 0x3333:
+            self.code = value >> 16
+        else:
+            return
+        raise Completed("exit")
+
+
+class Clint:
+    """0x2000000: msip, mtimecmp and mtime for hart 0. ``mtime`` is the
+    hart's icount plus ``idle_ticks``, the ticks skipped while it idled."""
+
+    BASE, SIZE = 0x0200_0000, 0x1_0000
+    MSIP, MTIMECMP, MTIME = 0x0, 0x4000, 0xBFF8
+
+    def __init__(self, icount: list[int]) -> None:
+        self.icount = icount
+        self.idle_ticks = 0
+        self.mtimecmp = M64
+        self.msip = 0
+
+    def mtime(self) -> int:
+        return (self.icount[0] + self.idle_ticks) & M64
+
+    def mip(self) -> int:
+        return (MIP_MTIP if self.mtime() >= self.mtimecmp else 0) | (MIP_MSIP if self.msip else 0)
+
+    def deadline_icount(self) -> int | None:
+        """The icount at which mtime reaches mtimecmp (None: never)."""
+        return None if self.mtimecmp == M64 else self.mtimecmp - self.idle_ticks
+
+    def read(self, offset: int, size: int) -> int:
+        for base, value in ((self.MSIP, self.msip), (self.MTIMECMP, self.mtimecmp), (self.MTIME, self.mtime())):
+            if base <= offset < base + (4 if base == self.MSIP else 8):
+                return (value >> (8 * (offset - base))) & ((1 << (8 * size)) - 1)
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        if offset == self.MSIP:
+            self.msip = value & 1
+        elif self.MTIMECMP <= offset < self.MTIMECMP + 8:
+            self.mtimecmp = _merge(self.mtimecmp, offset - self.MTIMECMP, size, value)
+        elif self.MTIME <= offset < self.MTIME + 8:
+            self.idle_ticks += _merge(self.mtime(), offset - self.MTIME, size, value) - self.mtime()
+        else:
+            return
+        raise Completed("timer")  # an interrupt may be due, or a deadline moved
+
+
+def _merge(old: int, shift_bytes: int, size: int, value: int) -> int:
+    mask = ((1 << (8 * size)) - 1) << (8 * shift_bytes)
+    return (old & ~mask | (value << (8 * shift_bytes)) & mask) & M64
+
+
+class Plic:
+    """0xC000000: a PLIC subset for hart 0's M-mode context, as on QEMU's
+    ``virt``: priorities (+4*source), pending bits (+0x1000), enables
+    (+0x2000), threshold (+0x200000), claim/complete (+0x200004). Sources are
+    level-triggered: a source whose line is high becomes pending unless it is
+    claimed and not yet completed."""
+
+    BASE, SIZE = 0x0C00_0000, 0x0400_0000
+    SOURCES = 32  # 1..31; 0 means "none"
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.changed = changed
+        self.priority = [0] * self.SOURCES
+        self.level = [False] * self.SOURCES
+        self.pending = 0
+        self.enabled = 0
+        self.threshold = 0
+        self.claimed = 0  # bit per source in service
+
+    def set_level(self, source: int, high: bool) -> None:
+        """A device's interrupt line."""
+        if not 0 < source < self.SOURCES:
+            raise ValueError(f"PLIC source {source} out of range 1..{self.SOURCES - 1}")
+        self.level[source] = high
+        self._update(source)
+
+    def _update(self, source: int) -> None:
+        bit = 1 << source
+        if self.level[source] and not self.claimed & bit:
+            self.pending |= bit
+        self.changed()
+
+    def best(self) -> int:
+        """The pending, enabled source of highest priority above threshold."""
+        best, best_priority = 0, self.threshold
+        candidates = self.pending & self.enabled
+        for source in range(1, self.SOURCES):
+            if candidates & (1 << source) and self.priority[source] > best_priority:
+                best, best_priority = source, self.priority[source]
+        return best
+
+    def mip(self) -> int:
+        return MIP_MEIP if self.best() else 0
+
+    def read(self, offset: int, size: int) -> int:
+        if offset < 4 * self.SOURCES:
+            return self.priority[offset // 4] if offset % 4 == 0 else 0
+        if offset == 0x1000:
+            return self.pending
+        if offset == 0x2000:
+            return self.enabled
+        if offset == 0x20_0000:
+            return self.threshold
+        if offset == 0x20_0004:
+            source = self.best()
+            if source:
+                self.pending &= ~(1 << source)
+                self.claimed |= 1 << source
+            return source
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        if offset < 4 * self.SOURCES and offset % 4 == 0 and offset:
+            self.priority[offset // 4] = value & 7
+        elif offset == 0x2000:
+            self.enabled = value & ~1
+        elif offset == 0x20_0000:
+            self.threshold = value & 7
+        elif offset == 0x20_0004:
+            if 0 < value < self.SOURCES and self.claimed & (1 << value):
+                self.claimed &= ~(1 << value)
+                self._update(value)
+        else:
+            return
+        raise Completed("plic")
+
+
+class Uart:
+    """0x10000000: the transmit side of a 16550. Bytes written to THR go to
+    ``output``; LSR always says the transmitter is empty; nothing is ever
+    received. The other registers hold what is written to them."""
+
+    BASE, SIZE = 0x1000_0000, 0x100
+    THR, IER, LCR, LSR = 0, 1, 3, 5
+    LSR_THRE_TEMT = 0x60
+
+    def __init__(self, output: Callable[[int], None]) -> None:
+        self.output = output
+        self.regs = [0] * 8
+        self.divisor = 0
+
+    def read(self, offset: int, size: int) -> int:
+        dlab = self.regs[self.LCR] & 0x80
+        if offset == self.LSR:
+            return self.LSR_THRE_TEMT
+        if offset == 0:
+            return self.divisor & 0xFF if dlab else 0  # no input
+        if offset == 1 and dlab:
+            return self.divisor >> 8
+        if offset == 2:
+            return 0xC1  # IIR: no interrupt pending, FIFOs on
+        return self.regs[offset] if offset < 8 else 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        dlab = self.regs[self.LCR] & 0x80
+        if offset == self.THR and not dlab:
+            self.output(value & 0xFF)
+        elif offset == 0 and dlab:
+            self.divisor = (self.divisor & 0xFF00) | (value & 0xFF)
+        elif offset == 1 and dlab:
+            self.divisor = (self.divisor & 0xFF) | ((value & 0xFF) << 8)
+        elif offset < 8:
+            self.regs[offset] = value & 0xFF

@@ -1,0 +1,204 @@
+"""The hart's architectural state outside the integer registers: CSRs,
+traps, interrupts, and the system instructions that touch them.
+
+Machine mode only. The retired-instruction count (icount) is the hart's
+clock: ``minstret`` and ``mcycle`` read it, and ``mtime`` is icount plus the
+ticks that passed while the hart idled in ``wfi`` (see ``Clint``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import isa
+from .isa import Insn
+
+M32 = 0xFFFFFFFF
+
+MSTATUS_MIE = 1 << 3
+MSTATUS_MPIE = 1 << 7
+MSTATUS_MPP = 3 << 11  # always machine mode: reads as 0b11
+MIP_MSIP = 1 << 3
+MIP_MTIP = 1 << 7
+MIP_MEIP = 1 << 11
+MIE_WRITABLE = MIP_MSIP | MIP_MTIP | MIP_MEIP
+
+MISA = (1 << 30) | (1 << 8) | (1 << 12)  # MXL=32, I, M
+
+# Interrupt priority order of the privileged spec: external, software, timer.
+_PRIORITY = ((MIP_MEIP, isa.MACHINE_EXTERNAL_INTERRUPT), (MIP_MSIP, isa.MACHINE_SOFTWARE_INTERRUPT),
+             (MIP_MTIP, isa.MACHINE_TIMER_INTERRUPT))
+
+
+class Trap(Exception):
+    """A synchronous exception: ``cause`` and ``tval`` as the spec defines
+    them. The instruction that raised it does not retire."""
+
+    def __init__(self, cause: int, tval: int = 0) -> None:
+        super().__init__(f"trap cause {cause} tval {tval:#x}")
+        self.cause = cause
+        self.tval = tval
+
+
+class Completed(Exception):
+    """Raised by an instruction that did retire but after which the run loop
+    must look again (an interrupt may be due, a device asked to stop, ...).
+    ``next_pc`` is where execution continues (None: the next instruction)."""
+
+    def __init__(self, reason: str, next_pc: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.next_pc = next_pc
+
+
+class Hart:
+    """CSRs and trap machinery. ``icount`` is a one-element list shared with
+    translated code (which adds to it); ``mip_devices`` reports the device
+    interrupt bits (MEIP, MTIP, MSIP) of the moment."""
+
+    def __init__(self, icount: list[int], mip_devices: Callable[[], int], mtime: Callable[[], int]) -> None:
+        self.icount = icount
+        self.mip_devices = mip_devices
+        self.mtime = mtime
+        self.mstatus = MSTATUS_MPP
+        self.mie = 0
+        self.mtvec = 0
+        self.mepc = 0
+        self.mcause = 0
+        self.mtval = 0
+        self.mscratch = 0
+        self.minstret_offset = 0  # minstret = icount + offset (the guest may write it)
+        self.mcycle_offset = 0
+
+    # --- interrupts and traps ------------------------------------------------
+
+    def mip(self) -> int:
+        return self.mip_devices()
+
+    def interrupt_due(self) -> int | None:
+        """The cause of the interrupt to take now, if any."""
+        if not self.mstatus & MSTATUS_MIE:
+            return None
+        pending = self.mip() & self.mie
+        for bit, cause in _PRIORITY:
+            if pending & bit:
+                return cause
+        return None
+
+    def may_wake(self) -> bool:
+        """WFI resumes when an enabled interrupt is pending, whatever MIE."""
+        return bool(self.mip() & self.mie)
+
+    def trap(self, cause: int, tval: int, pc: int) -> int:
+        """Enter the trap handler; returns the new pc. ``pc`` is the faulting
+        instruction (exceptions) or the next one to run (interrupts)."""
+        self.mepc = pc
+        self.mcause = cause
+        self.mtval = tval & M32
+        mie = self.mstatus & MSTATUS_MIE
+        self.mstatus = (self.mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE)) | (MSTATUS_MPIE if mie else 0) | MSTATUS_MPP
+        base = self.mtvec & ~3
+        if self.mtvec & 3 == 1 and cause & isa.INTERRUPT:
+            return (base + 4 * (cause & 0x3F)) & M32
+        return base
+
+    def mret(self) -> int:
+        mpie = self.mstatus & MSTATUS_MPIE
+        self.mstatus = (self.mstatus & ~MSTATUS_MIE) | (MSTATUS_MIE if mpie else 0) | MSTATUS_MPIE | MSTATUS_MPP
+        return self.mepc
+
+    # --- CSRs ---------------------------------------------------------------
+
+    def read_csr(self, number: int) -> int:
+        reader = self._readers.get(number)
+        if reader is None:
+            raise Trap(isa.ILLEGAL_INSTRUCTION)
+        return reader(self) & M32
+
+    def write_csr(self, number: int, value: int) -> None:
+        writer = self._writers.get(number)
+        if writer is None:  # read-only (or unimplemented, caught by the read)
+            raise Trap(isa.ILLEGAL_INSTRUCTION)
+        writer(self, value & M32)
+
+    def _minstret(self) -> int:
+        return self.icount[0] + self.minstret_offset
+
+    def _mcycle(self) -> int:
+        return self.icount[0] + self.mcycle_offset
+
+    def _set_mstatus(self, v: int) -> None:
+        self.mstatus = (v & (MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP
+
+    def _set_mtvec(self, v: int) -> None:
+        # Direct (0) and vectored (1) modes; the reserved modes read as direct.
+        self.mtvec = v & ~3 if v & 3 > 1 else v & ~2
+
+    def _set_lo(self, name: str, v: int) -> None:
+        cur = getattr(self, "_" + name)()
+        offset = getattr(self, name + "_offset")
+        setattr(self, name + "_offset", offset + ((cur & ~M32) | v) - cur)
+
+    def _set_hi(self, name: str, v: int) -> None:
+        cur = getattr(self, "_" + name)()
+        offset = getattr(self, name + "_offset")
+        setattr(self, name + "_offset", offset + ((v << 32) | (cur & M32)) - cur)
+
+    _readers: dict[int, Callable[[Hart], int]] = {
+        0x300: lambda h: h.mstatus,
+        0x301: lambda h: MISA,
+        0x304: lambda h: h.mie,
+        0x305: lambda h: h.mtvec,
+        0x340: lambda h: h.mscratch,
+        0x341: lambda h: h.mepc,
+        0x342: lambda h: h.mcause,
+        0x343: lambda h: h.mtval,
+        0x344: lambda h: h.mip(),
+        0xF11: lambda h: 0,  # mvendorid
+        0xF12: lambda h: 0,  # marchid
+        0xF13: lambda h: 0,  # mimpid
+        0xF14: lambda h: 0,  # mhartid
+        0xB00: lambda h: h._mcycle(),
+        0xB80: lambda h: h._mcycle() >> 32,
+        0xB02: lambda h: h._minstret(),
+        0xB82: lambda h: h._minstret() >> 32,
+        0xC00: lambda h: h._mcycle(),  # cycle
+        0xC80: lambda h: h._mcycle() >> 32,
+        0xC02: lambda h: h._minstret(),  # instret
+        0xC82: lambda h: h._minstret() >> 32,
+        0xC01: lambda h: h.mtime(),  # time
+        0xC81: lambda h: h.mtime() >> 32,
+    }
+    _writers: dict[int, Callable[[Hart, int], None]] = {
+        0x300: _set_mstatus,
+        0x301: lambda h, v: None,  # misa: WARL, fixed
+        0x304: lambda h, v: setattr(h, "mie", v & MIE_WRITABLE),
+        0x305: _set_mtvec,
+        0x340: lambda h, v: setattr(h, "mscratch", v),
+        0x341: lambda h, v: setattr(h, "mepc", v & ~3),
+        0x342: lambda h, v: setattr(h, "mcause", v),
+        0x343: lambda h, v: setattr(h, "mtval", v),
+        0x344: lambda h, v: None,  # mip: MEIP/MTIP/MSIP come from devices
+        0xB00: lambda h, v: h._set_lo("mcycle", v),
+        0xB80: lambda h, v: h._set_hi("mcycle", v),
+        0xB02: lambda h, v: h._set_lo("minstret", v),
+        0xB82: lambda h, v: h._set_hi("minstret", v),
+    }
+
+    # --- system instructions ----------------------------------------------------
+
+    def csr_op(self, insn: Insn, regs: list[int]) -> None:
+        """Execute a CSR instruction on register file ``regs``."""
+        op, rd, rs1, number = insn.op, insn.rd, insn.rs1, insn.csr
+        operand = insn.imm if op.endswith("i") else regs[rs1]
+        writes = op.startswith("csrrw") or rs1 != 0  # csrrs/c with x0 or zimm 0 only read
+        reads = not op.startswith("csrrw") or rd != 0
+        old = self.read_csr(number) if reads else 0
+        if number not in self._readers:
+            raise Trap(isa.ILLEGAL_INSTRUCTION)
+        if writes:
+            base = op[:5]
+            new = operand if base == "csrrw" else old | operand if base == "csrrs" else old & ~operand
+            self.write_csr(number, new)
+        if rd:
+            regs[rd] = old

@@ -1,0 +1,250 @@
+"""The RV32IM machine: a hart, its RAM and devices, and the run loop.
+
+Determinism. The machine's state is a function of the program and of what
+devices report at exact icounts, whatever the mix of translated blocks and
+single steps that got it there:
+
+* interrupts are taken only at points fixed by the instruction stream: after
+  an instruction that changed interrupt state (a CSR write, ``mret``, a
+  device access whose synchronous window raised or lowered a line), at the
+  timer deadline (an exact stop), or where the run loop looks (a stop);
+* device effects on the hart happen only inside synchronous windows (a
+  device access, or ``poll``/``idle`` which the owner makes checkpoints of).
+
+Polls are soft: they happen at the first block boundary past every
+``poll_every`` instructions. ``run(limit)`` stops exactly at ``limit``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import xxhash
+
+from . import isa
+from .bus import RAM_BASE, Bus, Device
+from .devices import Clint, ExitDevice, Plic, Uart
+from .elf import Program
+from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Hart, Trap
+from .translate import MAX_BLOCK, Translator
+
+INTERRUPT_CSRS = frozenset({0x300, 0x304, 0x344})  # mstatus, mie, mip
+
+
+class GuestHung(Exception):
+    """The guest waits (``wfi``) with no interrupt that could ever wake it."""
+
+
+class IrqChange(Completed):
+    """A device access during which an interrupt line changed: the access
+    retired (a load's value is in ``load_value``) and the run loop looks for
+    a due interrupt right after it."""
+
+    def __init__(self, load_value: int | None) -> None:
+        super().__init__("irq")
+        self.load_value = load_value
+
+
+class Machine:
+    """One hart with RAM at 0x80000000 and the board's devices.
+
+    ``console(byte)`` receives UART output. ``poll()`` is called every
+    ``poll_every`` instructions (the owner looks at its inbox there).
+    ``idle()`` is called when the hart waits for an external interrupt and
+    nothing else can happen; it returns when something may have changed.
+    """
+
+    def __init__(self, ram_size: int = 16 << 20, console: Callable[[int], None] = lambda b: None,
+                 poll: Callable[[], None] | None = None, idle: Callable[[], None] | None = None,
+                 poll_every: int = 65536, devices: tuple[Device, ...] = ()) -> None:
+        self.icount = [0]
+        self.regs = [0] * 32
+        self.pc = RAM_BASE
+        self.poll = poll
+        self.idle = idle
+        self.poll_every = poll_every
+        self.next_poll = poll_every
+        self.wfi = False
+        self.irq_changed = False
+        self.interrupts_taken = 0
+        self.interrupt_log: list[tuple[int, int]] = []  # (icount, cause), the first INTERRUPT_LOG
+        self.exit_device = ExitDevice()
+        self.clint = Clint(self.icount)
+        self.plic = Plic(self._irq_changed)
+        self.uart = Uart(console)
+        self.bus = Bus(ram_size, [self.exit_device, self.clint, self.plic, self.uart, *devices])
+        self.hart = Hart(self.icount, self._device_mip, self.clint.mtime)
+        self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
+            "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
+            "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount,
+        })
+
+    INTERRUPT_LOG = 1000
+
+    # --- loading -----------------------------------------------------------------
+
+    def load(self, program: Program) -> None:
+        for segment in program.segments:
+            end = segment.address + segment.memsize
+            if not (self.bus.in_ram(segment.address) and self.bus.in_ram(end - 1)):
+                raise ValueError(f"segment [{segment.address:#010x}, {end:#010x}) lies outside RAM "
+                                 f"[{RAM_BASE:#010x}, {RAM_BASE + self.bus.ram_size:#010x})")
+            self.bus.write_ram(segment.address, segment.data)
+            self.bus.write_ram(segment.address + len(segment.data), bytes(segment.memsize - len(segment.data)))
+        self.pc = program.entry
+        self.translator.flush()
+
+    # --- running -----------------------------------------------------------------
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.exit_device.code
+
+    def run(self, limit: int | None = None) -> str:
+        """Run until the guest exits ("exit") or icount reaches ``limit``
+        exactly ("limit")."""
+        icount = self.icount
+        while True:
+            if self.exit_device.code is not None:
+                return "exit"
+            cause = self.hart.interrupt_due()
+            if cause is not None:
+                self._take_interrupt(cause)
+            elif self.wfi:
+                self._wait_for_interrupt()
+                continue
+            now = icount[0]
+            if limit is not None and now >= limit:
+                return "limit"
+            if now >= self.next_poll:
+                self.next_poll = now + self.poll_every
+                if self.poll is not None:
+                    self.poll()
+                continue
+            hard = limit
+            deadline = self._timer_deadline()
+            if deadline is not None and (hard is None or deadline < hard):
+                hard = deadline
+            self._execute(self.next_poll, hard)
+
+    def _execute(self, soft: int, hard: int | None) -> None:
+        """Run until icount reaches ``soft`` (translated blocks; they may
+        overshoot it) but never past ``hard`` (approached in single steps)."""
+        icount, regs = self.icount, self.regs
+        blocks, translate = self.translator.blocks, self.translator.block
+        fast_stop = soft - 1 if hard is None else min(soft - 1, hard - MAX_BLOCK)
+        pc = self.pc
+        try:
+            while icount[0] <= fast_stop:
+                pc = (blocks.get(pc) or translate(pc))(regs, fast_stop)
+            if hard is not None:
+                step, end = self.translator.step, min(soft, hard)
+                while icount[0] < end:
+                    pc = step(pc)(regs, fast_stop)
+        except Trap as e:
+            pc = self.hart.trap(e.cause, e.tval, getattr(e, "reel_pc", pc))
+        except Completed as e:
+            pc = self._retire(e, getattr(e, "reel_pc", pc))
+        except BaseException as e:
+            self.pc = getattr(e, "reel_pc", pc)
+            raise
+        self.pc = pc
+
+    def _retire(self, e: Completed, pc: int) -> int:
+        """The instruction at ``pc`` raised Completed: it retired."""
+        self.icount[0] += 1
+        if isinstance(e, IrqChange) and e.load_value is not None:
+            self._finish_load(pc, e.load_value)
+        if e.reason == "wfi":
+            self.wfi = True
+        return e.next_pc if e.next_pc is not None else (pc + 4) & M32
+
+    def _finish_load(self, pc: int, value: int) -> None:
+        """Write a load's value to its destination (as the block would have)."""
+        insn = isa.decode(self.bus.fetch(pc))
+        size, signed = isa.LOADS[insn.op]
+        if signed and value & (1 << (8 * size - 1)):
+            value = (value - (1 << (8 * size))) & M32
+        if insn.rd:
+            self.regs[insn.rd] = value
+
+    def _take_interrupt(self, cause: int) -> None:
+        self.wfi = False
+        if len(self.interrupt_log) < self.INTERRUPT_LOG:
+            self.interrupt_log.append((self.icount[0], cause))
+        self.interrupts_taken += 1
+        self.pc = self.hart.trap(cause, 0, self.pc)
+
+    def _timer_deadline(self) -> int | None:
+        """The icount at which a timer interrupt becomes takeable, if one can."""
+        if not (self.hart.mstatus & MSTATUS_MIE and self.hart.mie & MIP_MTIP):
+            return None
+        return self.clint.deadline_icount()
+
+    def _wait_for_interrupt(self) -> None:
+        """``wfi`` with nothing pending: skip ahead to the timer deadline if
+        the timer can wake the hart, else wait for the outside world."""
+        if self.hart.may_wake():
+            self.wfi = False
+            return
+        mie = self.hart.mie
+        if mie & MIP_MTIP and self.clint.deadline_icount() is not None:
+            self.clint.idle_ticks += max(0, self.clint.mtimecmp - self.clint.mtime())
+            return
+        if mie & (MIP_MEIP | MIP_MSIP) and self.idle is not None:
+            self.idle()
+            return
+        raise GuestHung(f"the guest waits (wfi at {self.pc - 4:#010x}) with no interrupt that could wake it "
+                        f"(mie {mie:#x}, mtimecmp {self.clint.mtimecmp:#x})")
+
+    # --- what translated code calls ------------------------------------------------
+
+    def _device_mip(self) -> int:
+        return self.clint.mip() | self.plic.mip()
+
+    def _irq_changed(self) -> None:
+        self.irq_changed = True
+
+    def _load(self, address: int, size: int) -> int:
+        value = self.bus.load(address, size)
+        if self.irq_changed:
+            self.irq_changed = False
+            raise IrqChange(value)
+        return value
+
+    def _store(self, address: int, size: int, value: int) -> None:
+        self.bus.store(address, size, value)
+        if self.irq_changed:
+            self.irq_changed = False
+            raise IrqChange(None)
+
+    def _system(self, pc: int, word: int) -> int:
+        insn = isa.decode(word)
+        op = insn.op
+        if op == "ecall":
+            raise Trap(isa.ECALL_FROM_M, 0)
+        if op == "ebreak":
+            raise Trap(isa.BREAKPOINT, pc)
+        if op == "mret":
+            raise Completed("mret", self.hart.mret())
+        if op == "wfi":
+            raise Completed("wfi")
+        if op == "fence.i":
+            self.translator.flush()
+            raise Completed("fence.i")
+        self.hart.csr_op(insn, self.regs)
+        if insn.csr in INTERRUPT_CSRS:
+            raise Completed("csr")  # an interrupt may have become takeable
+        return (pc + 4) & M32
+
+    # --- inspection ----------------------------------------------------------------
+
+    def state_digest(self) -> str:
+        """Registers, pc, icount and the CSRs that matter, hashed."""
+        h = self.hart
+        words = [*self.regs, self.pc, self.icount[0], h.mstatus, h.mie, h.mtvec, h.mepc, h.mcause, h.mtval,
+                 h.mscratch, self.clint.mtime(), self.clint.mtimecmp]
+        return xxhash.xxh3_128_hexdigest(b"".join(w.to_bytes(8, "little") for w in words))
+
+    def memory_digest(self) -> str:
+        return xxhash.xxh3_128_hexdigest(self.bus.ram)
