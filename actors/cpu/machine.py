@@ -58,6 +58,7 @@ class Machine:
                  poll: Callable[[], None] | None = None, idle: Callable[[], None] | None = None,
                  poll_every: int = 65536, devices: tuple[Device, ...] = ()) -> None:
         self.icount = [0]
+        self.fault_index = [0]  # index in its block of the instruction that raised
         self.regs = [0] * 32
         self.pc = RAM_BASE
         self.poll = poll
@@ -76,7 +77,7 @@ class Machine:
         self.hart = Hart(self.icount, self._device_mip, self.clint.mtime)
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
-            "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount,
+            "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
         })
 
     INTERRUPT_LOG = 1000
@@ -205,14 +206,16 @@ class Machine:
     def _irq_changed(self) -> None:
         self.irq_changed = True
 
-    def _load(self, address: int, size: int) -> int:
+    def _load(self, address: int, size: int, index: int) -> int:
+        self.fault_index[0] = index
         value = self.bus.load(address, size)
         if self.irq_changed:
             self.irq_changed = False
             raise IrqChange(value)
         return value
 
-    def _store(self, address: int, size: int, value: int) -> None:
+    def _store(self, address: int, size: int, value: int, index: int) -> None:
+        self.fault_index[0] = index
         self.bus.store(address, size, value)
         if self.irq_changed:
             self.irq_changed = False

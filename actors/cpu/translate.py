@@ -15,7 +15,7 @@ the source of one Python function, compiled once and cached by pc::
             r6 = W32[o >> 2] if 0 <= o < RAMSIZE and not o & 3 else LD(...)
         except BaseException as e:    # a trap, or a device that stops us
             X[5] = r5; X[6] = r6      # registers as of instruction i
-            C[0] += i; e.reel_pc = PCS[i]
+            i = IX[0]; C[0] += i; e.reel_pc = PCS[i]
             raise
         X[5] = r5; X[6] = r6
         C[0] += 2
@@ -35,8 +35,7 @@ one instruction).
 
 from __future__ import annotations
 
-import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from . import isa
 from .hart import M32, Trap
@@ -47,39 +46,81 @@ MAX_BLOCK = 64
 
 S = 0x80000000  # the sign bit: x ^ S orders unsigned words as signed ones
 
-# name -> Python expression over "a" (rs1), "b" (rs2 or the immediate).
-_ALU: dict[str, str] = {
-    "add": "(a + b) & 0xFFFFFFFF",
-    "sub": "(a - b) & 0xFFFFFFFF",
-    "sll": "(a << (b & 31)) & 0xFFFFFFFF",
-    "slt": "1 if (a ^ 0x80000000) < (b ^ 0x80000000) else 0",
-    "sltu": "1 if a < b else 0",
-    "xor": "a ^ b",
-    "srl": "a >> (b & 31)",
-    "sra": "(((a ^ 0x80000000) - 0x80000000) >> (b & 31)) & 0xFFFFFFFF",
-    "or": "a | b",
-    "and": "a & b",
-    "mul": "(a * b) & 0xFFFFFFFF",
-    "mulh": "((((a ^ 0x80000000) - 0x80000000) * ((b ^ 0x80000000) - 0x80000000)) >> 32) & 0xFFFFFFFF",
-    "mulhsu": "((((a ^ 0x80000000) - 0x80000000) * b) >> 32) & 0xFFFFFFFF",
-    "mulhu": "(a * b) >> 32",
-    "div": "DIV(a, b)",
-    "divu": "a // b if b else 0xFFFFFFFF",
-    "rem": "REM(a, b)",
-    "remu": "a % b if b else a",
-}
-# The immediate forms share the register forms' code (b = the immediate).
-_IMM_FORMS = {"addi": "add", "slti": "slt", "sltiu": "sltu", "xori": "xor", "ori": "or", "andi": "and",
-              "slli": "sll", "srli": "srl", "srai": "sra"}
 
-_BRANCH: dict[str, str] = {
-    "beq": "a == b",
-    "bne": "a != b",
-    "blt": "(a ^ 0x80000000) < (b ^ 0x80000000)",
-    "bge": "(a ^ 0x80000000) >= (b ^ 0x80000000)",
-    "bltu": "a < b",
-    "bgeu": "a >= b",
+class Operand(NamedTuple):
+    """An instruction operand in generated code: its Python text (a local
+    or a constant) and the largest value it can hold at that point."""
+
+    text: str
+    bound: int
+
+    @property
+    def const(self) -> bool:
+        return self.text.isdigit()
+
+    @property
+    def small(self) -> bool:
+        """Its sign bit is clear: signed and unsigned readings agree."""
+        return self.bound < S
+
+
+def _ones(bound: int) -> int:
+    return (1 << bound.bit_length()) - 1
+
+
+def _masked(expr: str, bound: int) -> tuple[str, int]:
+    """``expr`` reduced to 32 bits only if its bound says it may not fit."""
+    return (expr, bound) if bound <= M32 else (f"({expr}) & 0xFFFFFFFF", M32)
+
+
+def _signed(x: Operand) -> str:
+    return x.text if x.small else f"(({x.text} ^ 0x80000000) - 0x80000000)"
+
+
+# What each computational instruction does, written once: operands in,
+# (Python expression, bound of its value) out. The bounds let a block skip
+# the 32-bit reduction, and signed/unsigned conversions, that cannot matter.
+_ALU: dict[str, Callable[[Operand, Operand], tuple[str, int]]] = {
+    "add": lambda a, b: _masked(f"{a.text} + {b.text}", a.bound + b.bound),
+    "sub": lambda a, b: (f"({a.text} - {b.text}) & 0xFFFFFFFF", M32),
+    "sll": lambda a, b: (f"({a.text} << ({b.text} & 31)) & 0xFFFFFFFF", M32),
+    "slli": lambda a, b: _masked(f"{a.text} << {b.text}", a.bound << int(b.text)),
+    "srl": lambda a, b: (f"{a.text} >> ({b.text} & 31)", a.bound),
+    "srli": lambda a, b: (f"{a.text} >> {b.text}", a.bound >> int(b.text)),
+    "sra": lambda a, b: (f"{a.text} >> ({b.text} & 31)", a.bound) if a.small
+    else (f"({_signed(a)} >> ({b.text} & 31)) & 0xFFFFFFFF", M32),
+    "srai": lambda a, b: (f"{a.text} >> {b.text}", a.bound >> int(b.text)) if a.small
+    else (f"({_signed(a)} >> {b.text}) & 0xFFFFFFFF", M32),
+    "slt": lambda a, b: (f"1 if {a.text} < {b.text} else 0", 1) if a.small and b.small
+    else (f"1 if ({a.text} ^ 0x80000000) < ({b.text} ^ 0x80000000) else 0", 1),
+    "sltu": lambda a, b: (f"1 if {a.text} < {b.text} else 0", 1),
+    "xor": lambda a, b: (f"{a.text} ^ {b.text}", _ones(max(a.bound, b.bound))),
+    "or": lambda a, b: (f"{a.text} | {b.text}", _ones(max(a.bound, b.bound))),
+    "and": lambda a, b: (f"{a.text} & {b.text}", min(a.bound, b.bound)),
+    "mul": lambda a, b: _masked(f"{a.text} * {b.text}", a.bound * b.bound),
+    "mulh": lambda a, b: (f"(({_signed(a)} * {_signed(b)}) >> 32) & 0xFFFFFFFF", M32),
+    "mulhsu": lambda a, b: (f"(({_signed(a)} * {b.text}) >> 32) & 0xFFFFFFFF", M32),
+    "mulhu": lambda a, b: (f"({a.text} * {b.text}) >> 32", M32),
+    "div": lambda a, b: (f"DIV({a.text}, {b.text})", M32),
+    "divu": lambda a, b: (f"{a.text} // {b.text} if {b.text} else 0xFFFFFFFF", M32),
+    "rem": lambda a, b: (f"REM({a.text}, {b.text})", M32),
+    "remu": lambda a, b: (f"{a.text} % {b.text} if {b.text} else {a.text}", a.bound),
 }
+# The immediate forms are the register forms with b = the immediate.
+_IMM_FORMS = {"addi": "add", "slti": "slt", "sltiu": "sltu", "xori": "xor", "ori": "or", "andi": "and",
+              "slli": "slli", "srli": "srli", "srai": "srai"}
+
+_BRANCH: dict[str, Callable[[Operand, Operand], str]] = {
+    "beq": lambda a, b: f"{a.text} == {b.text}",
+    "bne": lambda a, b: f"{a.text} != {b.text}",
+    "blt": lambda a, b: f"{a.text} < {b.text}" if a.small and b.small
+    else f"({a.text} ^ 0x80000000) < ({b.text} ^ 0x80000000)",
+    "bge": lambda a, b: f"{a.text} >= {b.text}" if a.small and b.small
+    else f"({a.text} ^ 0x80000000) >= ({b.text} ^ 0x80000000)",
+    "bltu": lambda a, b: f"{a.text} < {b.text}",
+    "bgeu": lambda a, b: f"{a.text} >= {b.text}",
+}
+_LOAD_BOUND = {"lb": M32, "lh": M32, "lw": M32, "lbu": 0xFF, "lhu": 0xFFFF}
 
 
 def div(a: int, b: int) -> int:
@@ -114,6 +155,7 @@ class Translator:
         self.fetch = fetch
         self.in_ram = in_ram
         self.namespace = dict(namespace, DIV=div, REM=rem, Trap=Trap)
+        self.ram_size: int = namespace["RAMSIZE"]  # type: ignore[assignment]
         self.blocks: dict[int, Callable[[list[int], int], int]] = {}
         self.steps: dict[int, Callable[[list[int], int], int]] = {}
         self.translated = 0
@@ -168,14 +210,18 @@ class Translator:
                     return out, None
                 pc = target  # follow the direct jump
                 continue
-            if insn.op in isa.BRANCHES or insn.op == "jalr":
+            if insn.op == "jalr":
                 return out, None
-            pc = (pc + 4) & M32
+            if insn.op in isa.BRANCHES and (pc + insn.imm) & M32 == start:
+                return out, None  # a branch back to the start closes a loop
+            pc = (pc + 4) & M32  # on along the fall-through path (branches leave by side exits)
+            if pc in seen:
+                return out, pc
         return out, pc
 
     def _compile(self, start: int, limit: int, may_loop: bool = True) -> Callable[[list[int], int], int]:
         insns, fallthrough = self._gather(start, limit)
-        source = _BlockWriter(start, insns, fallthrough, may_loop).source()
+        source = _BlockWriter(start, insns, fallthrough, may_loop, self.ram_size).source()
         namespace = dict(self.namespace, PCS=tuple(pc for pc, _, _ in insns) + (0,))
         exec(compile(source, f"<block {start:#010x}>", "exec"), namespace)
         self.translated += 1
@@ -183,14 +229,21 @@ class Translator:
 
 
 class _BlockWriter:
-    """Writes the Python source of one block."""
+    """Writes the Python source of one block.
+
+    Exits: a conditional branch leaves the block when taken (a side exit)
+    and falls through otherwise; the last instruction leaves towards its
+    successor. A loop block's last instruction may instead go round again.
+    In a loop block an exit sets ``e`` (instructions of this iteration done)
+    and ``nxt`` and breaks; elsewhere it writes back and returns at once.
+    """
 
     def __init__(self, start: int, insns: list[tuple[int, Insn | None, int]], fallthrough: int | None,
-                 may_loop: bool = True) -> None:
+                 may_loop: bool = True, ram_size: int = 3) -> None:
         self.start = start
+        self.ram_size = ram_size
         self.insns = insns
         self.fallthrough = fallthrough
-        self.lines: list[str] = []
         self.used: set[int] = set()
         self.written: set[int] = set()
         for _, insn, _ in insns:
@@ -198,136 +251,159 @@ class _BlockWriter:
                 self.used.update(r for r in (insn.rd, insn.rs1, insn.rs2) if r)
                 if insn.rd:
                     self.written.add(insn.rd)
-        last = insns[-1][1]
-        self.loops = may_loop and (last is not None and last.op in isa.BRANCHES
-                      and (insns[-1][0] + last.imm) & M32 == start) or (
-                          last is not None and last.op == "jal" and (insns[-1][0] + last.imm) & M32 == start)
+        # Bounds are found in one pass along the block. A loop block's body
+        # starts from knowing nothing, so they hold in every iteration.
+        self.bounds: dict[int, int] = {}
+        last_pc, last, _ = insns[-1]
+        self.loops = may_loop and last is not None and (last.op in isa.BRANCHES or last.op == "jal") and (
+            last_pc + last.imm) & M32 == start
 
-    @staticmethod
-    def reg(n: int) -> str:
-        return f"r{n}" if n else "0"
+    def operand(self, n: int) -> Operand:
+        """Register ``n`` as an operand, with what is known of its value."""
+        if n == 0:
+            return Operand("0", 0)
+        return Operand(f"r{n}", self.bounds.get(n, M32))
+
+    def define(self, rd: int, bound: int) -> None:
+        """Register ``rd`` was just assigned a value no larger than ``bound``."""
+        self.bounds[rd] = bound
 
     def source(self) -> str:
-        body_indent = "            " if self.loops else "        "
-        body: list[str] = []
         count = len(self.insns)
+        indent = "            " if self.loops else "        "
+        body: list[str] = []
         for index, (pc, insn, word) in enumerate(self.insns):
-            is_last = index == count - 1
-            body.extend(body_indent + line for line in self._insn(index, pc, insn, word, is_last))
+            body.extend(indent + line for line in self._insn(index, pc, insn, word, index == count - 1))
         lines = ["def block(X, fast_stop):"]
         lines += [f"    r{n} = X[{n}]" for n in sorted(self.used)]
-        lines += ["    i = 0", "    try:"]
+        lines += ["    try:"]
         if self.loops:
-            lines += ["        n = C[0]", "        while True:", "            i = 0"]
-        lines += body
+            # Iteration k (from 1) may start only while the count before it,
+            # n + (k - 1) * count, is at most fast_stop.
+            lines += ["        n = C[0]", "        k = 1",
+                      f"        for k in range(1, (fast_stop - n) // {count} + 2):"]
+            lines += body
+            lines += ["        else:", f"            e = {count}", f"            nxt = {self.start}"]
+        else:
+            lines += body
         lines += [
-            "    except BaseException as e:",
+            "    except BaseException as exc:",
             *[f"        X[{n}] = r{n}" for n in sorted(self.used)],
-            "        C[0] " + ("= n + i" if self.loops else "+= i"),
-            "        e.reel_pc = PCS[i]",
+            "        i = IX[0]",
+            f"        C[0] = n + (k - 1) * {count} + i" if self.loops else "        C[0] += i",
+            "        exc.reel_pc = PCS[i]",
             "        raise",
         ]
-        lines += [f"    X[{n}] = r{n}" for n in sorted(self.written)]
         if self.loops:
-            lines += ["    C[0] = n", "    return nxt"]
-        else:
-            lines += [f"    C[0] += {count}", "    return nxt"]
+            lines += [f"    X[{n}] = r{n}" for n in sorted(self.written)]
+            lines += [f"    C[0] = n + (k - 1) * {count} + e", "    return nxt"]
         return "\n".join(lines) + "\n"
+
+    def _exit(self, target: int | str, index: int) -> list[str]:
+        """Leave the block towards ``target`` after instruction ``index``."""
+        if self.loops:
+            return [f"e = {index + 1}", f"nxt = {target}", "break"]
+        return [*(f"X[{n}] = r{n}" for n in sorted(self.written)), f"C[0] += {index + 1}", f"return {target}"]
+
+    def _loop_or_exit(self, target: int, index: int, is_last: bool) -> list[str]:
+        if self.loops and is_last and target == self.start:
+            return ["continue"]
+        return self._exit(target, index)
 
     # --- one instruction -------------------------------------------------------------
 
     def _insn(self, index: int, pc: int, insn: Insn | None, word: int, is_last: bool) -> list[str]:
         if insn is None:
-            return [f"i = {index}", f"raise Trap({isa.ILLEGAL_INSTRUCTION}, {word})"]
+            return [f"IX[0] = {index}", f"raise Trap({isa.ILLEGAL_INSTRUCTION}, {word})"]
         op = insn.op
-        rd, a, b = insn.rd, self.reg(insn.rs1), self.reg(insn.rs2)
+        rd, a, b = insn.rd, self.operand(insn.rs1), self.operand(insn.rs2)
         dest = f"r{rd}" if rd else "_"
         out: list[str] = []
-        if op in _ALU or op in _IMM_FORMS:
+        if op in _IMM_FORMS or op in _ALU:
             if rd:
-                second = b if op in _ALU else str(insn.imm & M32)
-                out.append(f"{dest} = " + _expr(_ALU[_IMM_FORMS.get(op, op)], a, second))
+                if op in _IMM_FORMS:
+                    b = Operand(str(insn.imm & M32), insn.imm & M32)
+                expr, bound = _ALU[_IMM_FORMS.get(op, op)](a, b)
+                if a.const and b.const:
+                    value = eval(expr, {"DIV": div, "REM": rem})  # both known: fold (our own text, integers only)
+                    expr, bound = str(value), value
+                out.append(f"{dest} = {expr}")
+                self.define(rd, bound)
         elif op == "lui":
             if rd:
                 out.append(f"{dest} = {insn.imm}")
+                self.define(rd, insn.imm)
         elif op == "auipc":
             if rd:
                 out.append(f"{dest} = {(pc + insn.imm) & M32}")
+                self.define(rd, (pc + insn.imm) & M32)
         elif op == "fence":
             pass
         elif op in isa.LOADS:
-            out += [f"i = {index}"] + self._load(insn, a, dest)
+            out += self._load(insn, a.text, dest, index)
+            if rd:
+                self.define(rd, _LOAD_BOUND[op])
         elif op in isa.STORES:
-            out += [f"i = {index}"] + self._store(insn, a, b)
+            out += self._store(insn, a.text, b.text, index)
         elif op == "jal":
             target = (pc + insn.imm) & M32
             if rd:
                 out.append(f"{dest} = {(pc + 4) & M32}")
+                self.define(rd, (pc + 4) & M32)
             if is_last:
-                out += self._exit(target, looping=target == self.start, index=index)
+                return out + self._loop_or_exit(target, index, True)
         elif op == "jalr":
-            out.append(f"t = ({a} + {insn.imm}) & 0xFFFFFFFE")
+            out.append(f"t = ({a.text} + {insn.imm}) & 0xFFFFFFFE")
             if rd:
                 out.append(f"{dest} = {(pc + 4) & M32}")
-            out += [f"i = {index}", "if t & 3:", f"    raise Trap({isa.MISALIGNED_FETCH}, t)"]
-            out += self._exit("t", looping=False, index=index)
+            out += ["if t & 3:", f"    IX[0] = {index}", f"    raise Trap({isa.MISALIGNED_FETCH}, t)"]
+            return out + self._exit("t", index)
         elif op in isa.BRANCHES:
             target = (pc + insn.imm) & M32
-            cond = _expr(_BRANCH[op], a, b)
             if target & 3:
-                taken = [f"i = {index}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
+                taken = [f"IX[0] = {index}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
             else:
-                taken = self._exit(target, target == self.start, index)
-            out += [f"if {cond}:", *("    " + line for line in taken), "else:"]
-            out += ["    " + line for line in self._exit((pc + 4) & M32, looping=False, index=index)]
+                taken = self._loop_or_exit(target, index, is_last)
+            out += [f"if {_BRANCH[op](a, b)}:", *("    " + line for line in taken)]
+            if is_last:
+                out += self._exit((pc + 4) & M32, index)
+            return out
         elif op in isa.SYSTEM:
             # Alone in its block: the hart runs it on X and says where to go on.
-            out.append(f"nxt = SYS({pc}, {word})")
+            return [f"IX[0] = {index}", f"nxt = SYS({pc}, {word})", *self._exit("nxt", index)]
         else:
             raise AssertionError(f"no translation for {op}")
-        if is_last and op not in isa.BRANCHES and op not in ("jal", "jalr") and op not in isa.SYSTEM:
-            out += self._exit(self.fallthrough if self.fallthrough is not None else (pc + 4) & M32, False, index)
+        if is_last:
+            out += self._exit(self.fallthrough if self.fallthrough is not None else (pc + 4) & M32, index)
         return out
 
-    def _exit(self, target: int | str, looping: bool, index: int) -> list[str]:
-        """Leave the block (or go round again) towards ``target``."""
-        if not self.loops:
-            return [f"nxt = {target}"]
-        if looping:
-            return [f"n += {len(self.insns)}", "if n <= fast_stop:", "    continue", f"nxt = {target}", "break"]
-        return [f"n += {len(self.insns)}", f"nxt = {target}", "break"]
+    def _in_ram(self, size: int) -> str:
+        """The test that offset ``o`` (address - RAM base) is an aligned
+        access inside RAM. With RAM a power of two in size, one AND does it:
+        a negative offset, one past the end, and a misaligned one all have a
+        bit outside the aligned in-RAM mask."""
+        if self.ram_size & (self.ram_size - 1) == 0:
+            return f"not o & {~(self.ram_size - size)}"
+        return f"0 <= o < RAMSIZE and not o & {size - 1}" if size > 1 else "0 <= o < RAMSIZE"
 
-    def _load(self, insn: Insn, a: str, dest: str) -> list[str]:
+    def _load(self, insn: Insn, a: str, dest: str, index: int) -> list[str]:
         size, signed = isa.LOADS[insn.op]
+        view, shift = _VIEWS[size]
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size})"
-        if size == 4:
-            fast = "W32[o >> 2] if 0 <= o < RAMSIZE and not o & 3 else " + slow
-        elif size == 2:
-            fast = "H16[o >> 1] if 0 <= o < RAMSIZE and not o & 1 else " + slow
-        else:
-            fast = "B8[o] if 0 <= o < RAMSIZE else " + slow
-        lines = [off, f"{dest} = {fast}"]
+        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index})"
+        lines = [off, f"{dest} = {view}[o{shift}] if {self._in_ram(size)} else {slow}"]
         if signed and dest != "_":
             bits = 8 * size
             lines.append(f"{dest} = ({dest} ^ {1 << (bits - 1)}) - {1 << (bits - 1)} & 0xFFFFFFFF")
         return lines
 
-    def _store(self, insn: Insn, a: str, b: str) -> list[str]:
+    def _store(self, insn: Insn, a: str, b: str, index: int) -> list[str]:
         size = isa.STORES[insn.op]
-        mask = (1 << (8 * size)) - 1
-        value = b if size == 4 else f"{b} & {mask}"
+        view, shift = _VIEWS[size]
+        value = b if size == 4 else f"{b} & {(1 << (8 * size)) - 1}"
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value})"
-        if size == 4:
-            cond, view, index = "0 <= o < RAMSIZE and not o & 3", "W32", "o >> 2"
-        elif size == 2:
-            cond, view, index = "0 <= o < RAMSIZE and not o & 1", "H16", "o >> 1"
-        else:
-            cond, view, index = "0 <= o < RAMSIZE", "B8", "o"
-        return [off, f"if {cond}:", f"    {view}[{index}] = {value}", "else:", f"    {slow}"]
+        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value}, {index})"
+        return [off, f"if {self._in_ram(size)}:", f"    {view}[o{shift}] = {value}", "else:", f"    {slow}"]
 
 
-def _expr(template: str, a: str, b: str) -> str:
-    """Put operand names into a template's ``a`` and ``b`` (whole words only)."""
-    return re.sub(r"\b([ab])\b", lambda m: a if m.group(1) == "a" else b, template)
+_VIEWS = {4: ("W32", " >> 2"), 2: ("H16", " >> 1"), 1: ("B8", "")}
