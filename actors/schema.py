@@ -22,7 +22,8 @@ travels as its own ZeroMQ frame, sent without a copy; on receipt the field
 holds a read-only ``memoryview`` over that frame instead of ``bytes``.
 
 Kind numbers are the wire identity of a message: never reuse one. Ranges:
-1-15 runtime control, 16-31 supervision, 100-199 examples and benchmarks.
+1-15 runtime control, 16-31 supervision, 100-199 examples and benchmarks,
+200-219 cpu <-> devices.
 """
 
 from __future__ import annotations
@@ -265,7 +266,82 @@ class RawPhase(Message, tag=114):
 Bench = Union[Ping, Pong, Flood, FloodDone, RawPhase]
 
 
-AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench]
+# --- cpu <-> device (the IDE window): MMIO, DMA, interrupt lines ------------------
+#
+# Device effects on the cpu happen only in synchronous windows: while the cpu
+# waits for an MmioValue or MmioDone it serves DmaRead/DmaWrite/IrqLevel in
+# the order they come; otherwise it takes them at its next poll.
+
+
+class MmioRead(Message, tag=200):
+    """cpu -> device: the guest reads ``size`` bytes at ``offset`` of the
+    device's window. The cpu waits for the MmioValue."""
+
+    offset: int
+    size: int
+
+
+class MmioValue(Message, tag=201):
+    """device -> cpu: the value an MmioRead returned."""
+
+    value: int
+
+
+class MmioWrite(Message, tag=202):
+    """cpu -> device: the guest writes ``value`` (``size`` bytes) at
+    ``offset``. Posted (the guest goes on at once) unless ``sync``: a write
+    that may start DMA from guest memory, answered by MmioDone once the
+    device has acted on it."""
+
+    offset: int
+    size: int
+    value: int
+    sync: bool = False
+
+
+class MmioDone(Message, tag=203):
+    """device -> cpu: a ``sync`` MmioWrite has been acted on."""
+
+
+class DmaRead(Message, tag=204):
+    """device -> cpu: read ``length`` bytes of guest memory at ``address``;
+    the cpu answers DmaData."""
+
+    address: int
+    length: int
+
+
+class DmaData(Message, tag=205):
+    """cpu -> device: the bytes a DmaRead asked for (empty with ``error``
+    set when the range is not RAM)."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    address: int
+    data: bytes
+    error: str = ""
+
+
+class DmaWrite(Message, tag=206):
+    """device -> cpu: write ``data`` to guest memory at ``address``. No
+    answer: messages on a link stay in order, so anything the device sends
+    after it sees the data written."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    address: int
+    data: bytes
+
+
+class IrqLevel(Message, tag=207):
+    """device -> cpu: interrupt line ``line`` (a PLIC source) is now high or low."""
+
+    line: int
+    high: bool
+
+
+DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, IrqLevel]
+
+
+AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink]
 """Every kind that may appear on the wire."""
 
 CONTROL_TYPES: frozenset[type] = frozenset(RuntimeControl.__args__ + Supervision.__args__)  # type: ignore[attr-defined]

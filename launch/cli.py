@@ -63,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
     p.set_defaults(func=_launch)
 
+    r = sub.add_parser("run", help="run a guest program on the machine; exits with the guest's exit code",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("guest", help="an RV32 ELF file, or a bundled guest: " + ", ".join(_guest_names()))
+    r.add_argument("--ram", type=int, default=16, metavar="MIB", help="guest RAM in MiB (default 16)")
+    r.add_argument("--max-instructions", type=int, default=0, metavar="N",
+                   help="stop the guest after N instructions (exit 124); default: no limit")
+    r.add_argument("--poll-every", type=int, default=65536, metavar="N",
+                   help="look at the inbox every N guest instructions (default 65536)")
+    r.set_defaults(func=_run)
+
     b = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     bsub = b.add_subparsers(title="benchmarks", metavar="WHAT")
     t = bsub.add_parser("transport", help="runtime vs raw pyzmq+msgspec: round trip, throughput, idle RSS")
@@ -71,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="split: client and server on two cores (default); same: both on core 0")
     t.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported (default 5)")
     t.set_defaults(func=_bench_transport)
+    c = bsub.add_parser("cpu", help="guest instructions per second of the bundled bench guest")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=_bench_cpu)
     b.set_defaults(func=lambda args, level: (b.print_help(), EXIT_USAGE)[1])
     return parser
 
@@ -116,6 +129,62 @@ def _report(result: RunResult, name: str, as_json: bool) -> None:
         odd.update({f"unhandled {k}": v for k, v in stats.unhandled.items()})
         if odd:
             print(f"reel:   {actor}: " + ", ".join(f"{k} {v}" for k, v in odd.items()), file=sys.stderr)
+
+
+def _guest_names() -> list[str]:
+    from .guests import bundled_names
+
+    return bundled_names()
+
+
+def _run(args: argparse.Namespace, level: int) -> int:
+    from .guests import GuestError, load
+    from .machines import cpu_only
+
+    try:
+        name, image = load(args.guest)
+    except GuestError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    topology = cpu_only(name, image, args.ram, args.max_instructions, args.poll_every)
+    launcher = Launcher(topology, log_level=level, origin=f"run {name}")
+
+    def body() -> RunResult:
+        with launcher:
+            if launcher.start():
+                launcher.wait()
+        return launcher.result()
+
+    result = _with_signals(launcher, body)
+    if result.finished_by != "cpu" or result.code != 0:
+        print(f"reel: {result.reason}", file=sys.stderr)
+    return guest_exit_status(result.code)
+
+
+def guest_exit_status(code: int) -> int:
+    """A guest's exit code as a process exit status (0..255; a code that
+    does not fit reports 255, never a false success)."""
+    return code if 0 <= code <= 255 else 255
+
+
+def _bench_cpu(args: argparse.Namespace, level: int) -> int:
+    from .guests import load
+    from .machines import cpu_only
+
+    name, image = load("bench")
+    result = Launcher(cpu_only(name, image, cpu=0, console="none"), log_level=level,
+                      origin="bench cpu").run()
+    if result.code != 0:
+        print(f"reel: bench failed: {result.reason}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    report = {"mips": result.report["mips"], "icount": result.report["icount"],
+              "seconds": result.report["seconds"], "placement": "cpu actor pinned to core 0"}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"bench: {report['icount']:,} guest instructions in {report['seconds']:.2f} s: "
+              f"{report['mips']:.2f} MIPS ({report['placement']})")
+    return EXIT_OK
 
 
 def _bench_transport(args: argparse.Namespace, level: int) -> int:

@@ -9,7 +9,20 @@ import signal
 import msgspec
 
 from actors import BlockingActor, schema
-from actors.schema import Ping, Pong, StatsReply, StatsRequest
+from actors.schema import (
+    DmaData,
+    DmaRead,
+    DmaWrite,
+    IrqLevel,
+    MmioDone,
+    MmioRead,
+    MmioValue,
+    MmioWrite,
+    Ping,
+    Pong,
+    StatsReply,
+    StatsRequest,
+)
 
 
 class _NewerKind(msgspec.Struct, tag=199, array_like=True):
@@ -81,3 +94,31 @@ class SelfKiller(BlockingActor):
 
     def started(self) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class WindowDevice(BlockingActor):
+    """A stand-in for the IDE behind the cpu's window (tests/guests/window.c)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.dma_value = 0
+
+    def on_mmio_read(self, msg: MmioRead, src: str) -> None:
+        if msg.offset == 0:
+            self.send(src, DmaWrite(0x8010_0000, b"DMA!"))  # lands before the value
+            self.send(src, MmioValue(0x1234))
+        elif msg.offset == 4:
+            self.send(src, IrqLevel(1, True))
+            self.send(src, MmioValue(7))
+        elif msg.offset == 16:
+            self.send(src, MmioValue(self.dma_value))
+        else:
+            self.send(src, MmioValue(0))
+
+    def on_mmio_write(self, msg: MmioWrite, src: str) -> None:
+        if msg.offset == 8:
+            self.send(src, IrqLevel(1, False))
+        elif msg.sync:
+            data = self.call(src, DmaRead(0x8010_0004, 4), DmaData)
+            self.dma_value = int.from_bytes(data.data, "little")
+            self.send(src, MmioDone())

@@ -137,3 +137,36 @@ def idle_topology(path: Path, names: tuple[str, ...] = ("a", "b", "c"), liveness
         lines.append(f"[[link]]\nbetween = [\"{a}\", \"{b}\"]\n")
     path.write_text("\n".join(lines))
     return path
+
+
+# --- guests, QEMU and the cross toolchain ---------------------------------------
+
+import shutil
+import tomllib
+
+GUESTS = REPO / "launch" / "guests"
+MANIFEST = tomllib.loads((REPO / "guests" / "guests.toml").read_text())["guests"]
+IN_CI = bool(os.environ.get("CI"))
+
+
+def need_tool(name: str) -> str:
+    """The path of a host tool the test needs. Missing: under CI that is a
+    failure (CI installs it), elsewhere the test is skipped with the reason."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian: see .ci/install)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_machine(name: str, limit: int | None = None, ram_mib: int = 16):
+    """Run a bundled guest in this process; (machine, outcome, console bytes)."""
+    from actors.cpu import Machine, parse
+
+    console = bytearray()
+    machine = Machine(ram_mib << 20, console.append)
+    machine.load(parse((GUESTS / f"{name}.elf").read_bytes(), name))
+    outcome = machine.run(limit)
+    return machine, outcome, bytes(console)

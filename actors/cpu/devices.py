@@ -41,19 +41,21 @@ class ExitDevice:
 
 class Clint:
     """0x2000000: msip, mtimecmp and mtime for hart 0. ``mtime`` is the
-    hart's icount plus ``idle_ticks``, the ticks skipped while it idled."""
+    hart's exact icount (``icount`` plus ``in_block``, what a running block
+    has retired so far) plus ``idle_ticks``, the ticks skipped while it idled."""
 
     BASE, SIZE = 0x0200_0000, 0x1_0000
     MSIP, MTIMECMP, MTIME = 0x0, 0x4000, 0xBFF8
 
-    def __init__(self, icount: list[int]) -> None:
+    def __init__(self, icount: list[int], in_block: list[int]) -> None:
         self.icount = icount
+        self.in_block = in_block
         self.idle_ticks = 0
         self.mtimecmp = M64
         self.msip = 0
 
     def mtime(self) -> int:
-        return (self.icount[0] + self.idle_ticks) & M64
+        return (self.icount[0] + self.in_block[0] + self.idle_ticks) & M64
 
     def mip(self) -> int:
         return (MIP_MTIP if self.mtime() >= self.mtimecmp else 0) | (MIP_MSIP if self.msip else 0)

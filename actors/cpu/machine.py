@@ -59,6 +59,9 @@ class Machine:
                  poll_every: int = 65536, devices: tuple[Device, ...] = ()) -> None:
         self.icount = [0]
         self.fault_index = [0]  # index in its block of the instruction that raised
+        # Instructions a running block has retired but not yet added to
+        # icount; non-zero only during a device access from translated code.
+        self.in_block = [0]
         self.regs = [0] * 32
         self.pc = RAM_BASE
         self.poll = poll
@@ -70,7 +73,7 @@ class Machine:
         self.interrupts_taken = 0
         self.interrupt_log: list[tuple[int, int]] = []  # (icount, cause), the first INTERRUPT_LOG
         self.exit_device = ExitDevice()
-        self.clint = Clint(self.icount)
+        self.clint = Clint(self.icount, self.in_block)
         self.plic = Plic(self._irq_changed)
         self.uart = Uart(console)
         self.bus = Bus(ram_size, [self.exit_device, self.clint, self.plic, self.uart, *devices])
@@ -206,17 +209,28 @@ class Machine:
     def _irq_changed(self) -> None:
         self.irq_changed = True
 
-    def _load(self, address: int, size: int, index: int) -> int:
+    def _load(self, address: int, size: int, index: int, retired: int) -> int:
+        """A load the translated fast path did not take. ``index`` is the
+        instruction's place in its block, ``retired`` how many instructions
+        the block retired before it: during the access icount is exact."""
         self.fault_index[0] = index
-        value = self.bus.load(address, size)
+        self.in_block[0] = retired
+        try:
+            value = self.bus.load(address, size)
+        finally:
+            self.in_block[0] = 0
         if self.irq_changed:
             self.irq_changed = False
             raise IrqChange(value)
         return value
 
-    def _store(self, address: int, size: int, value: int, index: int) -> None:
+    def _store(self, address: int, size: int, value: int, index: int, retired: int) -> None:
         self.fault_index[0] = index
-        self.bus.store(address, size, value)
+        self.in_block[0] = retired
+        try:
+            self.bus.store(address, size, value)
+        finally:
+            self.in_block[0] = 0
         if self.irq_changed:
             self.irq_changed = False
             raise IrqChange(None)

@@ -386,11 +386,16 @@ class _BlockWriter:
             return f"not o & {~(self.ram_size - size)}"
         return f"0 <= o < RAMSIZE and not o & {size - 1}" if size > 1 else "0 <= o < RAMSIZE"
 
+    def _retired(self, index: int) -> str:
+        """Instructions this call of the block retired before instruction
+        ``index``: the slow paths add it to C[0] to know the exact icount."""
+        return f"(k - 1) * {len(self.insns)} + {index}" if self.loops else str(index)
+
     def _load(self, insn: Insn, a: str, dest: str, index: int) -> list[str]:
         size, signed = isa.LOADS[insn.op]
         view, shift = _VIEWS[size]
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index})"
+        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index}, {self._retired(index)})"
         lines = [off, f"{dest} = {view}[o{shift}] if {self._in_ram(size)} else {slow}"]
         if signed and dest != "_":
             bits = 8 * size
@@ -402,7 +407,7 @@ class _BlockWriter:
         view, shift = _VIEWS[size]
         value = b if size == 4 else f"{b} & {(1 << (8 * size)) - 1}"
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value}, {index})"
+        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value}, {index}, {self._retired(index)})"
         return [off, f"if {self._in_ram(size)}:", f"    {view}[o{shift}] = {value}", "else:", f"    {slow}"]
 
 

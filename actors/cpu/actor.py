@@ -1,0 +1,168 @@
+"""The cpu actor: runs a guest program on the RV32IM machine.
+
+It is the clock of the emulated machine. The guest runs inside the Start
+handler; every ``poll_every`` instructions the actor looks at its inbox (so
+heartbeats flow and Stop is seen), and a guest idling in ``wfi`` for an
+external interrupt blocks on the inbox. UART output goes to this process's
+stdout as it comes, a line at a time. When the guest writes the exit device,
+the actor reports Finished with the guest's exit code and a report: icount,
+speed, and digests of the final registers and memory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Literal
+
+import msgspec
+
+from .._blocking import BlockingActor
+from ..schema import DmaData, DmaRead, DmaWrite, IrqLevel
+from . import elf
+from .machine import GuestHung, Machine
+from .window import RemoteWindow
+
+IDE_WINDOW = (0x1000_1000, 0x1000)
+IDE_SYNC_OFFSETS = frozenset({0x200, 0x208})  # bus-master command registers: they start DMA
+
+
+class Cpu(BlockingActor):
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        elf: bytes = b""  # the program image (``reel run`` sends it: no shared filesystem needed)
+        elf_path: str = ""  # or a path to read on this actor's host
+        name: str = ""  # what to call the program in messages
+        ram_mib: int = 16
+        poll_every: int = 65536
+        ide: str = ""  # the peer that serves the IDE window ("": no window)
+        max_instructions: int = 0  # 0: no limit
+        console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.machine: Machine | None = None
+        self._console = bytearray()
+
+    # --- the run -----------------------------------------------------------------
+
+    def started(self) -> None:
+        p = self.params
+        name = p.name or os.path.basename(p.elf_path) or "guest"
+        try:
+            image = p.elf or _read(p.elf_path)
+            program = elf.parse(image, name)
+        except (elf.ElfError, OSError) as e:
+            self.fail(str(e))
+            return
+        devices = ()
+        if p.ide:
+            devices = (RemoteWindow(*IDE_WINDOW, p.ide, self.call, self.send, IDE_SYNC_OFFSETS),)
+        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, self._idle,
+                                         p.poll_every, devices)
+        try:
+            machine.load(program)
+        except ValueError as e:
+            self.fail(f"{name}: {e}")
+            return
+        began = time.perf_counter()
+        try:
+            outcome = machine.run(p.max_instructions or None)
+        except GuestHung as e:
+            self._flush_console()
+            self.fail(f"{name}: {e}")
+            return
+        seconds = time.perf_counter() - began
+        self._flush_console()
+        report = self._report(seconds)
+        if outcome == "limit":
+            self.finish(124, f"{name} did not exit within {p.max_instructions} instructions", report)
+        else:
+            code = machine.exit_code or 0
+            self.finish(code, f"{name} exited with code {code}", report)
+
+    def _report(self, seconds: float) -> dict[str, object]:
+        m = self.machine
+        assert m is not None
+        icount = m.icount[0]
+        return {
+            "icount": icount,
+            "seconds": seconds,
+            "mips": icount / seconds / 1e6 if seconds > 0 else 0.0,
+            "pc": m.pc,
+            "state_digest": m.state_digest(),
+            "memory_digest": m.memory_digest(),
+            "interrupts": m.interrupts_taken,
+            "interrupt_log": [list(entry) for entry in m.interrupt_log],
+            "blocks_translated": m.translator.translated,
+        }
+
+    # --- what the machine calls ------------------------------------------------------
+
+    def _poll(self) -> None:
+        self._flush_console()
+        self.poll()
+        self._interrupts_seen()
+
+    def _idle(self) -> None:
+        """The guest waits for an external interrupt: block on the inbox
+        until something arrives (an IrqLevel, or Stop)."""
+        self._flush_console()
+        self._serve(block=True)
+        if self.stop_requested:
+            self.poll()  # raises ActorStopped
+        self._interrupts_seen()
+
+    def _interrupts_seen(self) -> None:
+        # The run loop looks for a due interrupt right after a poll or an
+        # idle turn: line changes made there need no further notice.
+        assert self.machine is not None
+        self.machine.irq_changed = False
+
+    def _console_byte(self, byte: int) -> None:
+        self._console.append(byte)
+        if byte == 0x0A or len(self._console) >= 4096:
+            self._flush_console()
+
+    def _flush_console(self) -> None:
+        if self._console:
+            stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
+            if stream is not None:
+                stream.buffer.write(self._console)
+                stream.flush()
+            self._console.clear()
+
+    def stopping(self) -> None:
+        self._flush_console()
+
+    # --- the device's side of the window (see actors.schema) -----------------------
+
+    def on_dma_read(self, msg: DmaRead, src: str) -> None:
+        assert self.machine is not None
+        try:
+            data = self.machine.bus.read_ram(msg.address, msg.length)
+        except ValueError as e:
+            self.send(src, DmaData(msg.address, b"", str(e)))
+            return
+        self.send(src, DmaData(msg.address, data))
+
+    def on_dma_write(self, msg: DmaWrite, src: str) -> None:
+        assert self.machine is not None
+        try:
+            self.machine.bus.write_ram(msg.address, msg.data)
+        except ValueError as e:
+            self.fail(f"DMA write from {src!r}: {e}")
+
+    def on_irq_level(self, msg: IrqLevel, src: str) -> None:
+        assert self.machine is not None
+        try:
+            self.machine.plic.set_level(msg.line, msg.high)
+        except ValueError as e:
+            self.fail(f"interrupt line from {src!r}: {e}")
+
+
+def _read(path: str) -> bytes:
+    if not path:
+        raise OSError("no program given (params elf or elf_path)")
+    with open(path, "rb") as f:
+        return f.read()

@@ -1,0 +1,44 @@
+"""Guest programs: the bundled ones (built from ``guests/`` and shipped in
+the package, so a fresh install runs them without a cross toolchain) or any
+RV32 ELF file."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from actors.cpu import ElfError, parse
+
+FOLDER = "guests"
+
+
+class GuestError(Exception):
+    """A guest that cannot be found or cannot run; the message says why."""
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files("launch") / FOLDER
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".elf"))
+
+
+def load(name_or_path: str) -> tuple[str, bytes]:
+    """(name, ELF image) of a guest given by path or bundled name; the image
+    is checked to be an RV32 executable."""
+    path = Path(name_or_path)
+    if path.exists() or "/" in name_or_path or name_or_path.endswith(".elf"):
+        try:
+            image = path.read_bytes()
+        except OSError as e:
+            raise GuestError(f"{name_or_path}: cannot read: {e.strerror}") from None
+        name = path.stem
+    else:
+        bundled = resources.files("launch") / FOLDER / f"{name_or_path}.elf"
+        if not bundled.is_file():
+            raise GuestError(f"{name_or_path}: no such file, and no bundled guest of that name "
+                             f"(bundled: {', '.join(bundled_names())})")
+        image, name = bundled.read_bytes(), name_or_path
+    try:
+        parse(image, name_or_path)
+    except ElfError as e:
+        raise GuestError(str(e)) from None
+    return name, image

@@ -1,0 +1,46 @@
+"""The cpu actor in a real topology: its device window, console and report."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+from launch import ActorConfig, LinkConfig, Topology, launch
+
+from .conftest import REPO, need_tool
+
+GUESTS_SRC = REPO / "guests"
+
+
+def build_test_guest(source: Path, out: Path) -> bytes:
+    gcc = need_tool("riscv64-unknown-elf-gcc")
+    subprocess.run([gcc, "-march=rv32im", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-ffreestanding", "-nostdlib",
+                    f"-I{GUESTS_SRC}", "-T", str(GUESTS_SRC / "link.ld"), "-Wl,--no-warn-rwx-segments",
+                    "-o", str(out), str(GUESTS_SRC / "start.S"), str(GUESTS_SRC / "rt.c"), str(source), "-lgcc"],
+                   check=True, capture_output=True, cwd=GUESTS_SRC)
+    return out.read_bytes()
+
+
+def test_window_reads_wait_dma_is_served_and_interrupts_come_right_after(tmp_path: Path, capfd) -> None:
+    image = build_test_guest(REPO / "tests" / "guests" / "window.c", tmp_path / "window.elf")
+    topology = Topology(
+        actor=[ActorConfig("cpu", "actors.cpu:Cpu", {"elf": image, "name": "window", "ide": "dev"}),
+               ActorConfig("dev", "tests.actors_for_tests:WindowDevice")],
+        link=[LinkConfig(("cpu", "dev"))],
+    )
+    result = launch(topology, log_level=logging.WARNING)
+    assert result.code == 0, result.reason
+    assert "window ok" in capfd.readouterr().out
+    assert result.report["interrupts"] == 1
+    assert result.stats["cpu"].received > 0 and result.stats["dev"].received > 0
+
+
+def test_a_guest_that_runs_too_long_is_stopped_with_124() -> None:
+    image = (REPO / "launch" / "guests" / "bench.elf").read_bytes()
+    topology = Topology(actor=[ActorConfig("cpu", "actors.cpu:Cpu",
+                                           {"elf": image, "max_instructions": 100_000, "console": "none"})])
+    result = launch(topology, log_level=logging.WARNING)
+    assert result.code == 124
+    assert "did not exit within 100000 instructions" in result.reason
+    assert result.report["icount"] == 100_000

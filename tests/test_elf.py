@@ -1,0 +1,54 @@
+"""Programs that cannot run are refused with a clear error."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from actors.cpu import ElfError, parse
+
+from .conftest import GUESTS, run_reel
+
+HELLO = (GUESTS / "hello.elf").read_bytes()
+
+
+def patched(offset: int, fmt: str, value: int) -> bytes:
+    data = bytearray(HELLO)
+    struct.pack_into(fmt, data, offset, value)
+    return bytes(data)
+
+
+BAD = {
+    "truncated": (HELLO[:40], "truncated: 40 bytes, shorter than an ELF32 header"),
+    "truncated-headers": (HELLO[:60], "truncated: program headers end at byte"),
+    "64-bit": (HELLO[:4] + b"\x02" + HELLO[5:], "a 64-bit ELF file; this machine runs RV32"),
+    "x86": (patched(18, "<H", 3), "an ELF file for x86, not RISC-V (e_machine 3, expected 243)"),
+    "not-elf": (b"#!/bin/sh\necho hi\n" * 4, "not an ELF file"),
+    "big-endian": (HELLO[:5] + b"\x02" + HELLO[6:], "big-endian ELF file"),
+    "relocatable": (patched(16, "<H", 1), "not an executable (e_type 1)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_elf_is_refused_by_reel_run(case: str, tmp_path: Path) -> None:
+    data, message = BAD[case]
+    path = tmp_path / f"{case}.elf"
+    path.write_bytes(data)
+    result = run_reel("run", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"reel: {path}: ") and message in result.stderr, result.stderr
+
+
+def test_segment_outside_ram_is_refused() -> None:
+    from actors.cpu import Machine
+
+    program = parse(HELLO)  # its segment (text, data, bss, stack) needs 66 KiB
+    with pytest.raises(ValueError, match=r"lies outside RAM \[0x80000000, 0x80010000\)"):
+        Machine(ram_size=64 << 10).load(program)
+
+
+def test_parse_names_the_file() -> None:
+    with pytest.raises(ElfError, match="^kernel.img: not an ELF file"):
+        parse(b"nope" * 20, "kernel.img")
