@@ -23,7 +23,7 @@ holds a read-only ``memoryview`` over that frame instead of ``bytes``.
 
 Kind numbers are the wire identity of a message: never reuse one. Ranges:
 1-15 runtime control, 16-31 supervision, 100-199 examples and benchmarks,
-200-219 cpu <-> devices.
+200-219 cpu <-> devices, 220-239 block devices.
 """
 
 from __future__ import annotations
@@ -338,10 +338,94 @@ class IrqLevel(Message, tag=207):
     high: bool
 
 
-DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, IrqLevel]
+class DmaStart(Message, tag=208):
+    """cpu -> ide: the guest set the start bit of ``channel``'s bus master
+    (it wrote ``command`` to the bus-master command register). The cpu's
+    side of the window attaches what the device would read from guest
+    memory at this moment: ``prd``, the PRD table as it stands, and for a
+    memory-to-device transfer ``data``, the bytes the table points to. The
+    ide answers MmioDone (the cpu waits: this write starts DMA)."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    channel: int
+    command: int
+    prd: bytes
+    data: bytes
 
 
-AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink]
+class PioFill(Message, tag=209):
+    """ide -> cpu: ``channel``'s data register now reads ``data`` (PIO data
+    in, one DRQ block). The cpu serves the guest's data reads from it and
+    posts PioDrained when it is empty: no message per data access."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    channel: int
+    transfer: int
+    data: bytes
+
+
+class PioDrained(Message, tag=210):
+    """cpu -> ide: the guest read the whole PioFill block ``transfer``."""
+
+    channel: int
+    transfer: int
+
+
+class PioExpect(Message, tag=211):
+    """ide -> cpu: collect ``length`` bytes of the guest's data-register
+    writes on ``channel`` (PIO data out, one DRQ block), then post them in
+    a PioData."""
+
+    channel: int
+    transfer: int
+    length: int
+
+
+class PioData(Message, tag=212):
+    """cpu -> ide: the bytes the guest wrote for PioExpect ``transfer``."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    channel: int
+    transfer: int
+    data: bytes
+
+
+DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, IrqLevel, DmaStart,
+                   PioFill, PioDrained, PioExpect, PioData]
+
+
+# --- ide <-> disk image (later: through blkreplay) ------------------------------
+
+
+class BlockRequest(Message, tag=220):
+    """ide (or blkreplay) -> image: do ``op`` ("read", "write" or "flush")
+    on ``length`` bytes at byte ``offset``; ``data`` holds what to write.
+    ``id`` names the request in its completion."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    id: int
+    op: str
+    offset: int
+    length: int
+    data: bytes = b""
+
+
+class BlockCompletion(Message, tag=221):
+    """image -> ide (or blkreplay): request ``id`` is done. ``status`` is 0
+    on success, else an errno value, with ``error`` saying what failed;
+    ``data`` holds what a read read."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    id: int
+    status: int
+    data: bytes = b""
+    error: str = ""
+
+
+BlockLink = Union[BlockRequest, BlockCompletion]
+
+
+AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink]
 """Every kind that may appear on the wire."""
 
 CONTROL_TYPES: frozenset[type] = frozenset(RuntimeControl.__args__ + Supervision.__args__)  # type: ignore[attr-defined]

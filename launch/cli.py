@@ -71,7 +71,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop the guest after N instructions (exit 124); default: no limit")
     r.add_argument("--poll-every", type=int, default=65536, metavar="N",
                    help="look at the inbox every N guest instructions (default 65536)")
+    r.add_argument("--disk", action="append", default=[], metavar="PATH|memory:SIZE",
+                   help="attach a disk (repeatable): a raw image file, or memory:SIZE; in order: channel 0 "
+                        "master, channel 1 master, channel 0 slave, channel 1 slave")
+    r.add_argument("--latency", default="none", metavar="SPEC",
+                   help="disk completion latency: none, fixed:DUR, uniform:MIN:MAX or exp:MEAN (e.g. uniform:0:2ms)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
     r.set_defaults(func=_run)
+
+    k = sub.add_parser("mkdisk", help="create a raw disk image (sparse)")
+    k.add_argument("path")
+    k.add_argument("size", help="like 8M, 512K, 1G (a multiple of 512 bytes)")
+    k.add_argument("--force", action="store_true", help="replace an existing file")
+    k.set_defaults(func=_mkdisk)
 
     b = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     bsub = b.add_subparsers(title="benchmarks", metavar="WHAT")
@@ -141,12 +153,23 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from .guests import GuestError, load
     from .machines import cpu_only
 
+    from actors.image import Latency, LatencyError
+
+    from . import disks
+    from .machines import ide_direct
+
     try:
         name, image = load(args.guest)
-    except GuestError as e:
+        Latency(args.latency)  # check the spec here, not in every disk actor
+        if args.disk:
+            attached = [disks.parse(spec) for spec in args.disk]
+            topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
+                                  args.latency, args.seed)
+        else:
+            topology = cpu_only(name, image, args.ram, args.max_instructions, args.poll_every)
+    except (GuestError, disks.DiskError, LatencyError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
-    topology = cpu_only(name, image, args.ram, args.max_instructions, args.poll_every)
     launcher = Launcher(topology, log_level=level, origin=f"run {name}")
 
     def body() -> RunResult:
@@ -159,6 +182,18 @@ def _run(args: argparse.Namespace, level: int) -> int:
     if result.finished_by != "cpu" or result.code != 0:
         print(f"reel: {result.reason}", file=sys.stderr)
     return guest_exit_status(result.code)
+
+
+def _mkdisk(args: argparse.Namespace, level: int) -> int:
+    from .disks import DiskError, make
+
+    try:
+        disk = make(args.path, args.size, args.force)
+    except DiskError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"reel: created {disk.path}: {disk.size} bytes ({disk.sectors} sectors)")
+    return EXIT_OK
 
 
 def guest_exit_status(code: int) -> int:

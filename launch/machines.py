@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .topology import ActorConfig, RunConfig, Topology
+from .disks import MAX_DISKS, Disk, DiskError
+from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
 
 def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int = 0,
@@ -12,3 +13,27 @@ def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int =
               "poll_every": poll_every, "console": console}
     return Topology(name=f"run {name}", run=RunConfig(),
                     actor=[ActorConfig("cpu", "actors.cpu:Cpu", params, cpu=cpu)])
+
+
+def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, max_instructions: int = 0,
+               poll_every: int = 65536, latency: str = "none", seed: int = 0, console: str = "stdout",
+               cpus: dict[str, int] | None = None) -> Topology:
+    """cpu -> ide -> one image actor per disk, no blkreplay: completions
+    reach the guest as soon as they come (the non-deterministic baseline).
+    Disks attach in order to channel 0 master, channel 1 master, channel 0
+    slave, channel 1 slave. Disk i draws its latency from seed + i."""
+    if not 1 <= len(disks) <= MAX_DISKS:
+        raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
+    pins = cpus or {}
+    cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "max_instructions": max_instructions,
+           "poll_every": poll_every, "console": console, "ide": "ide"}
+    slots = [{"peer": f"disk{i}", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
+    actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
+              ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots}, cpu=pins.get("ide"))]
+    links = [LinkConfig(("cpu", "ide"))]
+    for i, disk in enumerate(disks):
+        params = {"backend": disk.backend, "latency": latency, "seed": seed + i}
+        params.update({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})
+        actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
+        links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
+    return Topology(name=f"run {name}", run=RunConfig(), actor=actors, link=links)

@@ -12,6 +12,7 @@ from actors import BlockingActor, schema
 from actors.schema import (
     DmaData,
     DmaRead,
+    DmaStart,
     DmaWrite,
     IrqLevel,
     MmioDone,
@@ -112,13 +113,16 @@ class WindowDevice(BlockingActor):
             self.send(src, MmioValue(7))
         elif msg.offset == 16:
             self.send(src, MmioValue(self.dma_value))
+        elif msg.offset == 20:
+            data = self.call(src, DmaRead(0x8010_0000, 4), DmaData).data
+            self.send(src, MmioValue(int.from_bytes(data, "little")))
         else:
             self.send(src, MmioValue(0))
 
     def on_mmio_write(self, msg: MmioWrite, src: str) -> None:
         if msg.offset == 8:
             self.send(src, IrqLevel(1, False))
-        elif msg.sync:
-            data = self.call(src, DmaRead(0x8010_0004, 4), DmaData)
-            self.dma_value = int.from_bytes(data.data, "little")
-            self.send(src, MmioDone())
+
+    def on_dma_start(self, msg: DmaStart, src: str) -> None:
+        self.dma_value = int.from_bytes(msg.data[:4], "little")
+        self.send(src, MmioDone())

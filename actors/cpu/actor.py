@@ -19,13 +19,10 @@ from typing import Literal
 import msgspec
 
 from .._blocking import BlockingActor
-from ..schema import DmaData, DmaRead, DmaWrite, IrqLevel
+from ..schema import DmaData, DmaRead, DmaWrite, IrqLevel, PioExpect, PioFill
 from . import elf
 from .machine import GuestHung, Machine
-from .window import RemoteWindow
-
-IDE_WINDOW = (0x1000_1000, 0x1000)
-IDE_SYNC_OFFSETS = frozenset({0x200, 0x208})  # bus-master command registers: they start DMA
+from .ide_window import IdeWindow
 
 
 class Cpu(BlockingActor):
@@ -42,6 +39,7 @@ class Cpu(BlockingActor):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.machine: Machine | None = None
+        self.ide_window: IdeWindow | None = None
         self._console = bytearray()
 
     # --- the run -----------------------------------------------------------------
@@ -55,11 +53,10 @@ class Cpu(BlockingActor):
         except (elf.ElfError, OSError) as e:
             self.fail(str(e))
             return
-        devices = ()
+        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, self._idle, p.poll_every)
         if p.ide:
-            devices = (RemoteWindow(*IDE_WINDOW, p.ide, self.call, self.send, IDE_SYNC_OFFSETS),)
-        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, self._idle,
-                                         p.poll_every, devices)
+            self.ide_window = IdeWindow(p.ide, self.call, self.send, machine.bus.read_ram)
+            machine.bus.attach(self.ide_window)
         try:
             machine.load(program)
         except ValueError as e:
@@ -152,6 +149,14 @@ class Cpu(BlockingActor):
             self.machine.bus.write_ram(msg.address, msg.data)
         except ValueError as e:
             self.fail(f"DMA write from {src!r}: {e}")
+
+    def on_pio_fill(self, msg: PioFill, src: str) -> None:
+        if self.ide_window is not None:
+            self.ide_window.pio_fill(msg)
+
+    def on_pio_expect(self, msg: PioExpect, src: str) -> None:
+        if self.ide_window is not None:
+            self.ide_window.pio_expect(msg)
 
     def on_irq_level(self, msg: IrqLevel, src: str) -> None:
         assert self.machine is not None

@@ -40,6 +40,13 @@ class Bus:
         self.octets, self.halves, self.words = view, view.cast("H"), view.cast("I")
         self.devices = sorted(devices, key=lambda d: d.BASE)
 
+    def attach(self, device: Device) -> None:
+        """Add a device window (it must not overlap another)."""
+        for other in self.devices:
+            if device.BASE < other.BASE + other.SIZE and other.BASE < device.BASE + device.SIZE:
+                raise ValueError(f"device window {device.BASE:#x} overlaps {other.BASE:#x}")
+        self.devices = sorted([*self.devices, device], key=lambda d: d.BASE)
+
     def in_ram(self, address: int) -> bool:
         return 0 <= address - RAM_BASE < self.ram_size
 

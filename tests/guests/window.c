@@ -2,9 +2,10 @@
  * window: the IDE window forwarded to a stand-in device actor
  * (tests/actors_for_tests.py:WindowDevice). Checks that a read waits for
  * the device, that DMA the device does while the cpu waits lands in memory
- * before the read returns, that a sync write lets the device read memory,
- * and that an interrupt the device raises inside a read's window is taken
- * right after that read. Exit code = first failing check.
+ * before the read returns, that starting the bus master hands the device
+ * the PRD table and the memory it points to, and that an interrupt the
+ * device raises inside a read's window is taken right after that read.
+ * Exit code = first failing check.
  */
 #include "rt.h"
 
@@ -32,9 +33,15 @@ int main(void)
     if (*(volatile uint32_t *)SCRATCH != 0x21414d44u)      /* "DMA!" */
         return 2;
     *(volatile uint32_t *)(SCRATCH + 4) = 0xcafef00du;
-    mmio_write32(WIN + 0x200, 1);                           /* sync: starts "DMA" */
+    static volatile uint32_t prd[2] __attribute__((aligned(8)));
+    prd[0] = SCRATCH + 4;                                   /* one entry: 4 bytes, end of table */
+    prd[1] = 4u | (0x8000u << 16);
+    mmio_write32(WIN + 0x204, (uint32_t)prd);
+    mmio_write32(WIN + 0x200, 1);                           /* start, memory to device */
     if (mmio_read32(WIN + 16) != 0xcafef00du)
         return 3;
+    if (mmio_read32(WIN + 20) != 0x21414d44u)   /* the device reads memory itself meanwhile */
+        return 7;
 
     rt_set_trap_handler(on_trap);
     mmio_write32(PLIC + 4 * 1, 1);          /* priority of source 1 */

@@ -1,0 +1,95 @@
+"""The ide actor: the IDE controller between the cpu and the disks.
+
+Register accesses, PIO blocks and bus-master starts come from the cpu;
+disk requests go to one image actor (or blkreplay) per drive; DMA data,
+interrupt lines and PIO blocks go back to the cpu. The controller itself
+(``actors.ide.controller``) does no I/O; this actor turns its effects into
+messages.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .._blocking import BlockingActor
+from ..schema import (
+    BlockCompletion,
+    BlockRequest,
+    DmaStart,
+    DmaWrite,
+    IrqLevel,
+    MmioDone,
+    MmioRead,
+    MmioValue,
+    MmioWrite,
+    PioData,
+    PioDrained,
+    PioExpect,
+    PioFill,
+)
+from .controller import Controller
+from .drive import Drive
+
+
+class DiskSlot(msgspec.Struct, forbid_unknown_fields=True):
+    """A drive: the peer that holds its data and its size in sectors."""
+
+    peer: str
+    sectors: int
+    serial: str = ""
+
+
+class Ide(BlockingActor):
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        cpu: str = "cpu"
+        # In reel's order: channel 0 master, channel 1 master, channel 0 slave, channel 1 slave.
+        disks: list[DiskSlot | None] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        slots: list[DiskSlot | None] = list(self.params.disks)
+        drives = [Drive(s.sectors, serial=s.serial or f"REEL{i:04d}") if s else None for i, s in enumerate(slots)]
+        self.peers = [s.peer if s else "" for s in slots]
+        self.controller = Controller(drives, self)
+
+    # --- the controller's effects -------------------------------------------------
+
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
+        self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data))
+
+    def memory_write(self, address: int, data: bytes) -> None:
+        self.send(self.params.cpu, DmaWrite(address, data))
+
+    def irq(self, line: int, high: bool) -> None:
+        self.send(self.params.cpu, IrqLevel(line, high))
+
+    def pio_fill(self, channel: int, transfer: int, data: bytes) -> None:
+        self.send(self.params.cpu, PioFill(channel, transfer, data))
+
+    def pio_expect(self, channel: int, transfer: int, length: int) -> None:
+        self.send(self.params.cpu, PioExpect(channel, transfer, length))
+
+    # --- messages (see actors.schema) ---------------------------------------------
+
+    def on_mmio_read(self, msg: MmioRead, src: str) -> None:
+        self.send(src, MmioValue(self.controller.read(msg.offset, msg.size)))
+
+    def on_mmio_write(self, msg: MmioWrite, src: str) -> None:
+        self.controller.write(msg.offset, msg.size, msg.value)
+        if msg.sync:
+            self.send(src, MmioDone())
+
+    def on_dma_start(self, msg: DmaStart, src: str) -> None:
+        self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+        self.send(src, MmioDone())
+
+    def on_pio_drained(self, msg: PioDrained, src: str) -> None:
+        self.controller.pio_drained(msg.channel, msg.transfer)
+
+    def on_pio_data(self, msg: PioData, src: str) -> None:
+        self.controller.pio_data(msg.channel, msg.transfer, msg.data)
+
+    def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
+        if msg.status:
+            self.log.warning("disk %s: request %d failed: %s", src, msg.id, msg.error or f"errno {msg.status}")
+        self.controller.disk_done(msg.id, msg.status == 0, msg.data)

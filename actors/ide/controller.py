@@ -1,0 +1,534 @@
+"""The IDE controller as a state machine: two channels, each with a master
+and a slave drive, task-file registers, an SFF-8038i bus master, and one
+interrupt line. No I/O: everything it wants done (a disk request, a write
+to guest memory, a change of its interrupt line, a PIO block for the cpu's
+side of the window) goes through ``Effects``; everything that happens to it
+comes in through the methods named after the message that carries it.
+
+One command runs per channel at a time. Its phases:
+
+* PIO in (IDENTIFY, READ SECTORS): data is read from the disk in chunks of
+  up to ``CHUNK`` sectors; each sector is offered as a DRQ block
+  (``pio_fill``) with an interrupt; when it has been read the next follows.
+* PIO out (WRITE SECTORS): each sector is asked for (``pio_expect``; no
+  interrupt before the first), written to the disk, then the next is asked
+  for with an interrupt; the last write's completion interrupts.
+* DMA (READ/WRITE DMA): the command waits for the bus master's start bit
+  (``dma_start``, which brings the PRD table and, for writes, the data);
+  then one disk request; reads are scattered into guest memory; an
+  interrupt ends it.
+* Non-data (FLUSH CACHE, SET FEATURES, EXECUTE DEVICE DIAGNOSTIC): done at
+  once or on the disk's answer, with an interrupt.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import registers as r
+from .drive import LBA28_MAX, Drive
+
+CHUNK = 256  # sectors per disk request in a PIO data-in command
+
+# Commands: opcode -> (name, kind, lba48)
+COMMANDS: dict[int, tuple[str, str, bool]] = {
+    0xEC: ("IDENTIFY DEVICE", "identify", False),
+    0x20: ("READ SECTORS", "pio_in", False),
+    0x24: ("READ SECTORS EXT", "pio_in", True),
+    0x30: ("WRITE SECTORS", "pio_out", False),
+    0x34: ("WRITE SECTORS EXT", "pio_out", True),
+    0xC8: ("READ DMA", "dma_in", False),
+    0x25: ("READ DMA EXT", "dma_in", True),
+    0xCA: ("WRITE DMA", "dma_out", False),
+    0x35: ("WRITE DMA EXT", "dma_out", True),
+    0xE7: ("FLUSH CACHE", "flush", False),
+    0xEA: ("FLUSH CACHE EXT", "flush", True),
+    0xEF: ("SET FEATURES", "features", False),
+    0x90: ("EXECUTE DEVICE DIAGNOSTIC", "diagnostic", False),
+}
+
+
+class Effects(Protocol):
+    """What the controller asks of the world (the ide actor sends messages)."""
+
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
+        """Start a request on drive slot ``drive`` (0..3); answer with
+        ``Controller.disk_done(tag, ...)``."""
+
+    def memory_write(self, address: int, data: bytes) -> None:
+        """DMA ``data`` into guest memory."""
+
+    def irq(self, line: int, high: bool) -> None:
+        """The interrupt line (PLIC source) changed."""
+
+    def pio_fill(self, channel: int, transfer: int, data: bytes) -> None:
+        """Offer ``data`` as the channel's data register contents."""
+
+    def pio_expect(self, channel: int, transfer: int, length: int) -> None:
+        """Ask for ``length`` bytes of data register writes."""
+
+
+@dataclass
+class Command:
+    """The command in progress on a channel."""
+
+    opcode: int
+    kind: str
+    drive: Drive
+    slot: int
+    lba: int = 0
+    count: int = 0  # sectors
+    done: int = 0  # sectors transferred
+    buffer: bytes = b""  # PIO data in: the chunk read from disk
+    collected: bytearray = field(default_factory=bytearray)  # PIO data out: bytes written so far
+    transfer: int = 0  # PIO block number (matches PioDrained / PioData)
+    prd: list[tuple[int, int]] | None = None  # DMA: (address, length) of each PRD entry
+    data: bytes = b""  # DMA out: the bytes the PRD table pointed to
+    waiting_for: int | None = None  # the tag of the disk request in flight
+    failed: bool = False
+
+
+@dataclass
+class Channel:
+    index: int
+    drives: list[Drive | None]
+    slots: tuple[int, int]
+    # task file: current and previous ("high order", LBA48) bytes
+    features: list[int] = field(default_factory=lambda: [0, 0])
+    sector_count: list[int] = field(default_factory=lambda: [0, 0])
+    lba_low: list[int] = field(default_factory=lambda: [0, 0])
+    lba_mid: list[int] = field(default_factory=lambda: [0, 0])
+    lba_high: list[int] = field(default_factory=lambda: [0, 0])
+    device: int = 0
+    control: int = 0
+    pending: bool = False  # INTRQ of the selected device
+    line: bool = False  # what the cpu was last told
+    command: Command | None = None
+    pio: bytearray = field(default_factory=bytearray)  # data register served here (no proxy)
+    bm_command: int = 0
+    bm_status: int = 0
+    bm_prdt: int = 0
+    armed: tuple[list[tuple[int, int]], bytes] | None = None  # a bus-master start that came before its command
+
+    @property
+    def selected(self) -> int:
+        return 1 if self.device & r.DEV_SLAVE else 0
+
+    @property
+    def drive(self) -> Drive | None:
+        return self.drives[self.selected]
+
+
+class Controller:
+    """Two channels; drive slots in reel's order: 0 = channel 0 master,
+    1 = channel 1 master, 2 = channel 0 slave, 3 = channel 1 slave."""
+
+    def __init__(self, drives: list[Drive | None], effects: Effects) -> None:
+        slots = (drives + [None] * 4)[:4]
+        self.effects = effects
+        self.channels = [Channel(c, [slots[c], slots[c + 2]], (c, c + 2)) for c in range(r.CHANNELS)]
+        self.next_tag = 1
+        self.in_flight: dict[int, int] = {}  # tag -> channel
+        self.transfers = 0
+        for ch in self.channels:
+            for drive in ch.drives:
+                if drive is not None:
+                    drive.status = r.DRDY | r.DSC
+            ch.bm_status = (r.BMIS_DRIVE0_DMA if ch.drives[0] else 0) | (r.BMIS_DRIVE1_DMA if ch.drives[1] else 0)
+
+    # --- the guest's register accesses ----------------------------------------------
+
+    def read(self, offset: int, size: int) -> int:
+        area, c, reg = r.locate(offset)
+        ch = self.channels[c]
+        if area == "bm":
+            return self._read_bm(ch, reg, size)
+        if area != "task":
+            return 0
+        if reg == r.DATA:
+            return self._read_data(ch, size)
+        drive = ch.drive
+        if reg == r.STATUS:
+            value = drive.status if drive else 0
+            self._set_pending(ch, False)  # reading status acknowledges the interrupt
+            return value
+        if reg == r.ALT_STATUS:
+            return drive.status if drive else 0
+        if drive is None:
+            return 0
+        hob = 1 if ch.control & r.CTL_HOB else 0
+        if reg == r.ERROR:
+            return drive.error
+        if reg == r.SECTOR_COUNT:
+            return ch.sector_count[hob]
+        if reg == r.LBA_LOW:
+            return ch.lba_low[hob]
+        if reg == r.LBA_MID:
+            return ch.lba_mid[hob]
+        if reg == r.LBA_HIGH:
+            return ch.lba_high[hob]
+        if reg == r.DEVICE:
+            return ch.device | 0xA0
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        area, c, reg = r.locate(offset)
+        ch = self.channels[c]
+        if area == "bm":
+            self._write_bm(ch, reg, size, value)
+            return
+        if area != "task":
+            return
+        if reg == r.DATA:
+            self._write_data(ch, size, value)
+            return
+        value &= 0xFF
+        if reg == r.DEVICE_CONTROL:
+            self._write_control(ch, value)
+            return
+        if ch.command is not None and reg != r.COMMAND:
+            return  # the task file is not writable while a command runs (BSY/DRQ)
+        for reg_id, pair in ((r.FEATURES, ch.features), (r.SECTOR_COUNT, ch.sector_count), (r.LBA_LOW, ch.lba_low),
+                             (r.LBA_MID, ch.lba_mid), (r.LBA_HIGH, ch.lba_high)):
+            if reg == reg_id:
+                pair[1], pair[0] = pair[0], value  # the old value becomes the high-order byte
+                return
+        if reg == r.DEVICE:
+            ch.device = value
+        elif reg == r.COMMAND:
+            self._command(ch, value)
+
+    # --- commands ----------------------------------------------------------------
+
+    def _command(self, ch: Channel, opcode: int) -> None:
+        drive = ch.drive
+        if drive is None or ch.command is not None or ch.control & r.CTL_SRST:
+            return  # no device answers; or busy: the command is not accepted
+        self._set_pending(ch, False)
+        known = COMMANDS.get(opcode)
+        if known is None:
+            self._abort(ch, drive, r.ABRT)
+            return
+        _, kind, lba48 = known
+        slot = ch.slots[ch.selected]
+        cmd = Command(opcode, kind, drive, slot)
+        if kind in ("pio_in", "pio_out", "dma_in", "dma_out"):
+            if not ch.device & r.DEV_LBA:
+                self._abort(ch, drive, r.ABRT)  # CHS addressing is not implemented
+                return
+            cmd.lba, cmd.count = self._address(ch, lba48)
+            if cmd.lba + cmd.count > drive.sectors or (not lba48 and cmd.lba + cmd.count > LBA28_MAX + 1):
+                self._abort(ch, drive, r.IDNF)
+                return
+        getattr(self, "_start_" + kind)(ch, cmd)
+
+    def _address(self, ch: Channel, lba48: bool) -> tuple[int, int]:
+        if lba48:
+            lba = (ch.lba_high[1] << 40 | ch.lba_mid[1] << 32 | ch.lba_low[1] << 24
+                   | ch.lba_high[0] << 16 | ch.lba_mid[0] << 8 | ch.lba_low[0])
+            count = (ch.sector_count[1] << 8 | ch.sector_count[0]) or 65536
+        else:
+            lba = (ch.device & 0x0F) << 24 | ch.lba_high[0] << 16 | ch.lba_mid[0] << 8 | ch.lba_low[0]
+            count = ch.sector_count[0] or 256
+        return lba, count
+
+    def _start_identify(self, ch: Channel, cmd: Command) -> None:
+        cmd.buffer, cmd.count = cmd.drive.identify(), 1
+        ch.command = cmd
+        self._offer_sector(ch, cmd)
+
+    def _start_pio_in(self, ch: Channel, cmd: Command) -> None:
+        ch.command = cmd
+        self._read_chunk(ch, cmd)
+
+    def _start_pio_out(self, ch: Channel, cmd: Command) -> None:
+        ch.command = cmd
+        self._ask_sector(ch, cmd, interrupt=False)
+
+    def _start_dma_in(self, ch: Channel, cmd: Command) -> None:
+        cmd.drive.status = r.DRDY | r.BSY | r.DSC
+        ch.command = cmd
+        if ch.bm_command & r.BMIC_START and ch.bm_status & r.BMIS_ACTIVE:
+            self._dma_go(ch, cmd)
+
+    _start_dma_out = _start_dma_in
+
+    def _start_flush(self, ch: Channel, cmd: Command) -> None:
+        cmd.drive.status = r.DRDY | r.BSY | r.DSC
+        ch.command = cmd
+        self._disk(ch, cmd, "flush", 0, 0)
+
+    def _start_features(self, ch: Channel, cmd: Command) -> None:
+        feature = ch.features[0]
+        drive = cmd.drive
+        if feature == 0x03 and drive.set_transfer_mode(ch.sector_count[0]) or feature in (0x02, 0x82):
+            if feature in (0x02, 0x82):
+                drive.write_cache = feature == 0x02
+            self._finish(ch, drive)
+        else:
+            self._abort(ch, drive, r.ABRT)
+
+    def _start_diagnostic(self, ch: Channel, cmd: Command) -> None:
+        self._reset_channel(ch)
+        for drive in ch.drives:
+            if drive is not None:
+                drive.status, drive.error = r.DRDY | r.DSC, 0x01  # passed (device 0: device 1 passed or absent)
+        ch.device &= ~r.DEV_SLAVE
+        self._set_pending(ch, True)
+
+    # --- PIO ---------------------------------------------------------------------
+
+    def _read_chunk(self, ch: Channel, cmd: Command) -> None:
+        sectors = min(CHUNK, cmd.count - cmd.done)
+        cmd.drive.status = r.DRDY | r.BSY | r.DSC
+        self._disk(ch, cmd, "read", (cmd.lba + cmd.done) * r.SECTOR, sectors * r.SECTOR)
+
+    def _offer_sector(self, ch: Channel, cmd: Command) -> None:
+        """Raise DRQ for the next sector of data in, with an interrupt."""
+        start = (cmd.done % CHUNK) * r.SECTOR if cmd.kind == "pio_in" else 0
+        sector = cmd.buffer[start:start + r.SECTOR]
+        cmd.drive.status = r.DRDY | r.DRQ | r.DSC
+        self.transfers += 1
+        cmd.transfer = self.transfers
+        ch.pio = bytearray(sector)
+        self.effects.pio_fill(ch.index, cmd.transfer, sector)
+        self._set_pending(ch, True)
+
+    def pio_drained(self, channel: int, transfer: int) -> None:
+        """The guest read the whole block offered as ``transfer``."""
+        ch = self.channels[channel]
+        cmd = ch.command
+        if cmd is None or cmd.transfer != transfer or cmd.kind not in ("pio_in", "identify"):
+            return  # stale: the command was reset meanwhile
+        ch.pio.clear()
+        cmd.done += 1
+        if cmd.done == cmd.count:
+            self._finish(ch, cmd.drive, interrupt=False)
+        elif cmd.done % CHUNK == 0:
+            self._read_chunk(ch, cmd)
+        else:
+            self._offer_sector(ch, cmd)
+
+    def _ask_sector(self, ch: Channel, cmd: Command, interrupt: bool) -> None:
+        cmd.drive.status = r.DRDY | r.DRQ | r.DSC
+        self.transfers += 1
+        cmd.transfer = self.transfers
+        cmd.collected.clear()
+        self.effects.pio_expect(ch.index, cmd.transfer, r.SECTOR)
+        if interrupt:
+            self._set_pending(ch, True)
+
+    def pio_data(self, channel: int, transfer: int, data: bytes) -> None:
+        """The guest wrote a whole sector for ``transfer``."""
+        ch = self.channels[channel]
+        cmd = ch.command
+        if cmd is None or cmd.transfer != transfer or cmd.kind != "pio_out":
+            return
+        cmd.drive.status = r.DRDY | r.BSY | r.DSC
+        self._disk(ch, cmd, "write", (cmd.lba + cmd.done) * r.SECTOR, r.SECTOR, bytes(data[:r.SECTOR]))
+
+    def _read_data(self, ch: Channel, size: int) -> int:
+        """A data-register read that reached the controller itself (no
+        cpu-side proxy for this block)."""
+        cmd = ch.command
+        width = 4 if size == 4 else 2
+        if cmd is None or not ch.pio:
+            return 0
+        value = int.from_bytes(ch.pio[:width], "little")
+        del ch.pio[:width]
+        if not ch.pio:
+            self.pio_drained(ch.index, cmd.transfer)
+        return value
+
+    def _write_data(self, ch: Channel, size: int, value: int) -> None:
+        cmd = ch.command
+        if cmd is None or cmd.kind != "pio_out" or cmd.drive.status & r.BSY:
+            return
+        width = 4 if size == 4 else 2
+        cmd.collected += (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        if len(cmd.collected) >= r.SECTOR:
+            self.pio_data(ch.index, cmd.transfer, bytes(cmd.collected))
+
+    # --- DMA ---------------------------------------------------------------------
+
+    def _read_bm(self, ch: Channel, reg: int, size: int) -> int:
+        if reg == r.BM_COMMAND:
+            return ch.bm_command
+        if reg == r.BM_STATUS:
+            return ch.bm_status
+        if reg == r.BM_PRDT:
+            return ch.bm_prdt
+        return 0
+
+    def _write_bm(self, ch: Channel, reg: int, size: int, value: int) -> None:
+        if reg == r.BM_COMMAND:
+            value &= r.BMIC_START | r.BMIC_TO_MEMORY
+            if not value & r.BMIC_START:
+                ch.bm_status &= ~r.BMIS_ACTIVE  # stop: an unfinished transfer is abandoned
+            ch.bm_command = value
+        elif reg == r.BM_STATUS:
+            keep = ch.bm_status & r.BMIS_ACTIVE
+            cleared = ch.bm_status & (r.BMIS_ERROR | r.BMIS_INTERRUPT) & ~value
+            ch.bm_status = keep | cleared | (value & (r.BMIS_DRIVE0_DMA | r.BMIS_DRIVE1_DMA))
+        elif reg == r.BM_PRDT:
+            ch.bm_prdt = value & ~3
+
+    def dma_start(self, channel: int, command: int, prd: bytes, data: bytes) -> None:
+        """The guest set the start bit; ``prd`` is the PRD table read at that
+        moment and ``data`` what it points to (memory-to-device only)."""
+        ch = self.channels[channel]
+        ch.bm_command = command & (r.BMIC_START | r.BMIC_TO_MEMORY)
+        if not command & r.BMIC_START:
+            return
+        ch.bm_status |= r.BMIS_ACTIVE
+        entries = parse_prd(prd)
+        cmd = ch.command
+        if cmd is not None and cmd.kind in ("dma_in", "dma_out") and cmd.prd is None:
+            cmd.prd, cmd.data = entries, data
+            self._dma_go(ch, cmd)
+        else:
+            ch.armed = (entries, data)
+
+    def _dma_go(self, ch: Channel, cmd: Command) -> None:
+        if cmd.prd is None:
+            cmd.prd, cmd.data = ch.armed or ([], b"")
+            ch.armed = None
+        to_memory = cmd.kind == "dma_in"
+        length = cmd.count * r.SECTOR
+        if bool(ch.bm_command & r.BMIC_TO_MEMORY) != to_memory or sum(n for _, n in cmd.prd) < length:
+            self._dma_end(ch, cmd, ok=False)  # wrong direction, or the PRD table is too short
+            return
+        if to_memory:
+            self._disk(ch, cmd, "read", cmd.lba * r.SECTOR, length)
+        else:
+            self._disk(ch, cmd, "write", cmd.lba * r.SECTOR, length, cmd.data[:length])
+
+    def _dma_end(self, ch: Channel, cmd: Command, ok: bool, error: int = r.ABRT) -> None:
+        ch.bm_status = (ch.bm_status & ~r.BMIS_ACTIVE) | r.BMIS_INTERRUPT | (0 if ok else r.BMIS_ERROR)
+        if ok:
+            self._finish(ch, cmd.drive)
+        else:
+            self._abort(ch, cmd.drive, error)
+
+    # --- disk requests -----------------------------------------------------------
+
+    def _disk(self, ch: Channel, cmd: Command, op: str, offset: int, length: int, data: bytes = b"") -> None:
+        tag = self.next_tag
+        self.next_tag += 1
+        cmd.waiting_for = tag
+        self.in_flight[tag] = ch.index
+        self.effects.disk(cmd.slot, op, offset, length, data, tag)
+
+    def disk_done(self, tag: int, ok: bool, data: bytes = b"") -> None:
+        """A disk request finished (``ok`` False: the backend failed)."""
+        channel = self.in_flight.pop(tag, None)
+        if channel is None:
+            return
+        ch = self.channels[channel]
+        cmd = ch.command
+        if cmd is None or cmd.waiting_for != tag:
+            return  # the command was reset meanwhile
+        cmd.waiting_for = None
+        if cmd.kind == "pio_in":
+            if not ok:
+                self._abort(ch, cmd.drive, r.UNC)
+                return
+            cmd.buffer = bytes(data)
+            self._offer_sector(ch, cmd)
+        elif cmd.kind == "pio_out":
+            if not ok:
+                self._abort(ch, cmd.drive, r.UNC)
+                return
+            cmd.done += 1
+            if cmd.done == cmd.count:
+                self._finish(ch, cmd.drive)
+            else:
+                self._ask_sector(ch, cmd, interrupt=True)
+        elif cmd.kind == "dma_in":
+            if ok:
+                assert cmd.prd is not None
+                scatter(cmd.prd, bytes(data), self.effects.memory_write)
+            self._dma_end(ch, cmd, ok, r.UNC)
+        elif cmd.kind == "dma_out":
+            self._dma_end(ch, cmd, ok, r.UNC)
+        elif cmd.kind == "flush":
+            if ok:
+                self._finish(ch, cmd.drive)
+            else:
+                self._abort(ch, cmd.drive, r.ABRT)
+
+    # --- endings, resets, the interrupt line -----------------------------------------
+
+    def _finish(self, ch: Channel, drive: Drive, interrupt: bool = True) -> None:
+        drive.status, drive.error = r.DRDY | r.DSC, 0
+        ch.command = None
+        ch.pio.clear()
+        if interrupt:
+            self._set_pending(ch, True)
+
+    def _abort(self, ch: Channel, drive: Drive, error: int) -> None:
+        drive.status, drive.error = r.DRDY | r.DSC | r.ERR, error
+        ch.command = None
+        ch.pio.clear()
+        self._set_pending(ch, True)
+
+    def _write_control(self, ch: Channel, value: int) -> None:
+        was_reset = ch.control & r.CTL_SRST
+        ch.control = value
+        if value & r.CTL_SRST and not was_reset:
+            self._reset_channel(ch)
+            for drive in ch.drives:
+                if drive is not None:
+                    drive.status = r.BSY
+        elif was_reset and not value & r.CTL_SRST:
+            for drive in ch.drives:
+                if drive is not None:
+                    drive.status, drive.error = r.DRDY | r.DSC, 0x01
+            ch.device &= ~r.DEV_SLAVE
+        self._update_line(ch)
+
+    def _reset_channel(self, ch: Channel) -> None:
+        """Abandon the channel's command; the ATA signature in the task file."""
+        if ch.command is not None and ch.command.waiting_for is not None:
+            self.in_flight.pop(ch.command.waiting_for, None)
+        ch.command = None
+        ch.pio.clear()
+        ch.pending = False
+        ch.sector_count[0], ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = 1, 1, 0, 0
+        ch.bm_status &= ~r.BMIS_ACTIVE
+
+    def _set_pending(self, ch: Channel, pending: bool) -> None:
+        ch.pending = pending
+        if pending:
+            ch.bm_status |= r.BMIS_INTERRUPT
+        self._update_line(ch)
+
+    def _update_line(self, ch: Channel) -> None:
+        line = ch.pending and not ch.control & r.CTL_NIEN
+        if line != ch.line:
+            ch.line = line
+            self.effects.irq(r.IRQ_LINE[ch.index], line)
+
+
+def parse_prd(table: bytes) -> list[tuple[int, int]]:
+    """(address, length) of each PRD entry up to the end-of-table bit."""
+    entries = []
+    for i in range(0, len(table) - len(table) % r.PRD_ENTRY, r.PRD_ENTRY):
+        address, count, flags = struct.unpack_from("<IHH", table, i)
+        entries.append((address & ~1, count or 0x10000))
+        if flags & r.PRD_EOT:
+            break
+    return entries
+
+
+def scatter(prd: list[tuple[int, int]], data: bytes, write: object) -> None:
+    """Write ``data`` into the PRD regions in order."""
+    offset = 0
+    for address, length in prd:
+        if offset >= len(data):
+            break
+        piece = data[offset:offset + length]
+        write(address, piece)  # type: ignore[operator]
+        offset += len(piece)

@@ -1,0 +1,76 @@
+"""The IDE window's register layout and the ATA constants, shared by the
+ide actor and the cpu's side of the window.
+
+Offsets from the window base 0x10001000 (see ../shared/ARCHITECTURE.md):
+channel 0's task file at 0x000-0x00E, channel 1's at 0x100-0x10E; the
+bus-master registers (SFF-8038i) of channel 0 at 0x200, of channel 1 at
+0x208. Byte registers sit one byte apart, like PC I/O ports; the data
+register is 16 bits wide and a 32-bit access moves two words.
+"""
+
+from __future__ import annotations
+
+WINDOW_BASE = 0x1000_1000
+WINDOW_SIZE = 0x1000
+CHANNELS = 2
+TASK_FILE = (0x000, 0x100)  # channel -> base of its task file
+BUS_MASTER = (0x200, 0x208)  # channel -> base of its bus-master registers
+IRQ_LINE = (1, 2)  # channel -> PLIC source
+
+# Task-file registers (offset from the channel's base).
+DATA = 0x0
+ERROR = FEATURES = 0x1
+SECTOR_COUNT = 0x2
+LBA_LOW = 0x3
+LBA_MID = 0x4
+LBA_HIGH = 0x5
+DEVICE = 0x6
+STATUS = COMMAND = 0x7
+ALT_STATUS = DEVICE_CONTROL = 0xE
+
+# Bus-master registers (offset from the channel's bus-master base).
+BM_COMMAND = 0x0
+BM_STATUS = 0x2
+BM_PRDT = 0x4
+
+BMIC_START = 0x01
+BMIC_TO_MEMORY = 0x08  # the device writes memory (READ DMA)
+BMIS_ACTIVE = 0x01
+BMIS_ERROR = 0x02
+BMIS_INTERRUPT = 0x04
+BMIS_DRIVE0_DMA = 0x20
+BMIS_DRIVE1_DMA = 0x40
+
+# Status and error bits.
+BSY = 0x80
+DRDY = 0x40
+DF = 0x20
+DSC = 0x10
+DRQ = 0x08
+ERR = 0x01
+ABRT = 0x04
+IDNF = 0x10
+UNC = 0x40
+
+# Device register and device control.
+DEV_LBA = 0x40
+DEV_SLAVE = 0x10
+CTL_NIEN = 0x02
+CTL_SRST = 0x04
+CTL_HOB = 0x80
+
+SECTOR = 512
+PRD_ENTRY = 8
+PRD_EOT = 0x8000
+
+
+def locate(offset: int) -> tuple[str, int, int]:
+    """("task"|"bm"|"none", channel, register offset) for a window offset."""
+    for channel in range(CHANNELS):
+        base = TASK_FILE[channel]
+        if base <= offset < base + 0x10:
+            return "task", channel, offset - base
+        base = BUS_MASTER[channel]
+        if base <= offset < base + 8:
+            return "bm", channel, offset - base
+    return "none", 0, 0

@@ -1,0 +1,7 @@
+"""The image actor: a disk's backend (raw file or memory) behind block requests."""
+
+from .actor import Image
+from .backends import Memory, RawFile, Result
+from .latency import Latency, LatencyError
+
+__all__ = ["Image", "Latency", "LatencyError", "Memory", "RawFile", "Result"]

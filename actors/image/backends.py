@@ -1,0 +1,101 @@
+"""Where a disk's bytes live: a raw image file, or memory.
+
+Every request is checked against the disk's size before it runs; an I/O
+error becomes a failed result, never an exception out of the backend.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import NamedTuple, Protocol
+
+
+class Result(NamedTuple):
+    status: int  # 0, or an errno value
+    data: bytes = b""
+    error: str = ""
+
+
+class Backend(Protocol):
+    size: int
+
+    def read(self, offset: int, length: int) -> Result: ...
+
+    def write(self, offset: int, data: bytes | memoryview) -> Result: ...
+
+    def flush(self) -> Result: ...
+
+    def close(self) -> None: ...
+
+
+def check(size: int, op: str, offset: int, length: int, data_length: int) -> Result | None:
+    """None when the request is well-formed, else the failed Result saying why."""
+    if op not in ("read", "write", "flush"):
+        return Result(errno.EINVAL, error=f"unknown operation {op!r}")
+    if op == "flush":
+        return None
+    if offset < 0 or length < 0 or offset + length > size:
+        return Result(errno.EINVAL, error=f"{op} of {length} bytes at {offset} is outside the disk ({size} bytes)")
+    if op == "write" and data_length != length:
+        return Result(errno.EINVAL, error=f"write of {length} bytes carries {data_length}")
+    return None
+
+
+class RawFile:
+    """A raw image file, read and written in place with pread/pwrite."""
+
+    def __init__(self, path: str, writable: bool = True) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
+        self.size = os.fstat(self.fd).st_size
+
+    def read(self, offset: int, length: int) -> Result:
+        try:
+            data = os.pread(self.fd, length, offset)
+        except OSError as e:
+            return Result(e.errno or errno.EIO, error=f"{self.path}: read at {offset}: {e.strerror}")
+        if len(data) != length:
+            return Result(errno.EIO, error=f"{self.path}: short read at {offset}: {len(data)} of {length} bytes")
+        return Result(0, data)
+
+    def write(self, offset: int, data: bytes | memoryview) -> Result:
+        try:
+            written = os.pwrite(self.fd, data, offset)
+        except OSError as e:
+            return Result(e.errno or errno.EIO, error=f"{self.path}: write at {offset}: {e.strerror}")
+        if written != len(data):
+            return Result(errno.EIO, error=f"{self.path}: short write at {offset}: {written} of {len(data)} bytes")
+        return Result(0)
+
+    def flush(self) -> Result:
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            return Result(e.errno or errno.EIO, error=f"{self.path}: flush: {e.strerror}")
+        return Result(0)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Memory:
+    """A disk in RAM: for tests, and for runs that need no file."""
+
+    def __init__(self, size: int, content: bytes = b"") -> None:
+        self.size = size
+        self.data = bytearray(size)
+        self.data[:len(content)] = content[:size]
+
+    def read(self, offset: int, length: int) -> Result:
+        return Result(0, bytes(self.data[offset:offset + length]))
+
+    def write(self, offset: int, data: bytes | memoryview) -> Result:
+        self.data[offset:offset + len(data)] = data
+        return Result(0)
+
+    def flush(self) -> Result:
+        return Result(0)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,54 @@
+"""Seeded, reproducible completion latency for a disk backend.
+
+A spec is ``none``, ``fixed:DUR``, ``uniform:MIN:MAX`` or ``exp:MEAN``, with
+durations like ``200us``, ``1.5ms`` or ``0.01s``. The delay of each request
+is drawn, in arrival order, from ``random.Random(seed)``: the same seed and
+the same requests give the same delays.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+class LatencyError(ValueError):
+    pass
+
+
+def duration(text: str) -> float:
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)(s|ms|us|ns)", text.strip())
+    if not m:
+        raise LatencyError(f"{text!r} is not a duration (like 200us, 1.5ms, 0.01s)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+class Latency:
+    """Draws one delay (seconds) per request."""
+
+    def __init__(self, spec: str = "none", seed: int = 0) -> None:
+        self.spec = spec
+        self.rng = random.Random(seed)
+        kind, _, rest = spec.partition(":")
+        args = rest.split(":") if rest else []
+        if kind == "none" and not args:
+            self.draw = lambda: 0.0
+        elif kind == "fixed" and len(args) == 1:
+            value = duration(args[0])
+            self.draw = lambda: value
+        elif kind == "uniform" and len(args) == 2:
+            low, high = duration(args[0]), duration(args[1])
+            if high < low:
+                raise LatencyError(f"latency {spec!r}: the maximum is below the minimum")
+            self.draw = lambda: self.rng.uniform(low, high)
+        elif kind == "exp" and len(args) == 1:
+            mean = duration(args[0])
+            self.draw = lambda: self.rng.expovariate(1 / mean) if mean > 0 else 0.0
+        else:
+            raise LatencyError(f"latency {spec!r}: expected none, fixed:DUR, uniform:MIN:MAX or exp:MEAN")
+
+    @property
+    def zero(self) -> bool:
+        return self.spec == "none"

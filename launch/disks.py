@@ -1,0 +1,80 @@
+"""Disks for a run: how they are named on the command line, checked, created."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import msgspec
+
+SECTOR = 512
+MAX_DISKS = 4
+
+_SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B?)$", re.IGNORECASE)
+_UNIT = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+class DiskError(ValueError):
+    """A disk that cannot be used; the message says which and why."""
+
+
+class Disk(msgspec.Struct):
+    """A disk of a run: a raw image file, or ``size`` bytes of memory."""
+
+    backend: str  # "raw" | "memory"
+    path: str = ""
+    size: int = 0
+
+    @property
+    def sectors(self) -> int:
+        return self.size // SECTOR
+
+    @property
+    def label(self) -> str:
+        return self.path if self.backend == "raw" else f"memory:{self.size}"
+
+
+def parse_size(text: str) -> int:
+    """``8M``, ``512K``, ``1G``, ``4096`` (bytes); binary units."""
+    m = _SIZE.match(text.strip())
+    if not m:
+        raise DiskError(f"{text!r} is not a size (like 8M, 512K, 1G or a number of bytes)")
+    return int(m.group(1)) * _UNIT[m.group(2)[:1].upper()]
+
+
+def parse(spec: str) -> Disk:
+    """``PATH`` (a raw image file) or ``memory:SIZE``; checked."""
+    if spec.startswith("memory:"):
+        size = parse_size(spec[len("memory:"):])
+        disk = Disk("memory", size=size)
+    else:
+        path = Path(spec)
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise DiskError(f"disk {spec}: {e.strerror}") from None
+        if not path.is_file():
+            raise DiskError(f"disk {spec}: not a regular file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise DiskError(f"disk {spec}: not readable and writable by this user")
+        disk = Disk("raw", str(path.resolve()), size)
+    if disk.size == 0 or disk.size % SECTOR:
+        raise DiskError(f"disk {spec}: {disk.size} bytes is not a positive multiple of {SECTOR}")
+    return disk
+
+
+def make(path: str, size_text: str, force: bool = False) -> Disk:
+    """Create a raw image of the given size (sparse: it takes no space until written)."""
+    size = parse_size(size_text)
+    if size == 0 or size % SECTOR:
+        raise DiskError(f"size {size_text}: {size} bytes is not a positive multiple of {SECTOR}")
+    target = Path(path)
+    if target.exists() and not force:
+        raise DiskError(f"{path}: already exists (use --force to replace it)")
+    try:
+        with open(target, "wb") as f:
+            f.truncate(size)
+    except OSError as e:
+        raise DiskError(f"{path}: {e.strerror}") from None
+    return Disk("raw", str(target.resolve()), size)

@@ -1,0 +1,302 @@
+"""The IDE controller's state machine, driven without processes: register
+accesses and the device-side messages go in, the effects it asks for are
+recorded and answered by hand."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from actors.ide import Controller, Drive
+from actors.ide import registers as r
+
+SECTORS = 16384  # an 8 MiB disk
+
+
+class World:
+    """Records the controller's effects; plays disk and cpu by hand."""
+
+    def __init__(self) -> None:
+        self.disk_requests: list[tuple[int, str, int, int, bytes, int]] = []
+        self.memory: dict[int, bytes] = {}
+        self.lines: dict[int, bool] = {1: False, 2: False}
+        self.fills: list[tuple[int, int, bytes]] = []
+        self.expects: list[tuple[int, int, int]] = []
+
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
+        self.disk_requests.append((drive, op, offset, length, data, tag))
+
+    def memory_write(self, address: int, data: bytes) -> None:
+        self.memory[address] = bytes(data)
+
+    def irq(self, line: int, high: bool) -> None:
+        assert self.lines[line] != high, "the controller reported a line change that is no change"
+        self.lines[line] = high
+
+    def pio_fill(self, channel: int, transfer: int, data: bytes) -> None:
+        self.fills.append((channel, transfer, bytes(data)))
+
+    def pio_expect(self, channel: int, transfer: int, length: int) -> None:
+        self.expects.append((channel, transfer, length))
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def ide(world: World) -> Controller:
+    # drive slots: 0 = ch0 master, 1 = ch1 master, 2 = ch0 slave (absent), 3 = ch1 slave
+    return Controller([Drive(SECTORS), Drive(SECTORS // 2), None, Drive(64)], world)
+
+
+def task(channel: int, reg: int) -> int:
+    return r.TASK_FILE[channel] + reg
+
+
+def bm(channel: int, reg: int) -> int:
+    return r.BUS_MASTER[channel] + reg
+
+
+def issue(ide: Controller, opcode: int, lba: int = 0, count: int = 1, channel: int = 0, slave: bool = False,
+          lba48: bool = False) -> None:
+    if lba48:  # each register twice: the high-order byte, then the low-order one
+        for reg, value, shift in ((r.SECTOR_COUNT, count, 8), (r.LBA_LOW, lba, 24), (r.LBA_MID, lba >> 8, 24),
+                                  (r.LBA_HIGH, lba >> 16, 24)):
+            ide.write(task(channel, reg), 1, (value >> shift) & 0xFF)
+            ide.write(task(channel, reg), 1, value & 0xFF)
+        ide.write(task(channel, r.DEVICE), 1, r.DEV_LBA | (r.DEV_SLAVE if slave else 0))
+    else:
+        ide.write(task(channel, r.SECTOR_COUNT), 1, count & 0xFF)
+        ide.write(task(channel, r.LBA_LOW), 1, lba & 0xFF)
+        ide.write(task(channel, r.LBA_MID), 1, (lba >> 8) & 0xFF)
+        ide.write(task(channel, r.LBA_HIGH), 1, (lba >> 16) & 0xFF)
+        ide.write(task(channel, r.DEVICE), 1, r.DEV_LBA | (r.DEV_SLAVE if slave else 0) | ((lba >> 24) & 0x0F))
+    ide.write(task(channel, r.COMMAND), 1, opcode)
+
+
+def status(ide: Controller, channel: int = 0) -> int:
+    return ide.read(task(channel, r.STATUS), 1)
+
+
+def alt_status(ide: Controller, channel: int = 0) -> int:
+    return ide.read(task(channel, r.ALT_STATUS), 1)
+
+
+def answer_disk(ide: Controller, world: World, ok: bool = True, fill: int | None = None) -> tuple:
+    request = world.disk_requests.pop(0)
+    drive, op, offset, length, data, tag = request
+    payload = bytes([fill if fill is not None else (offset // 512) & 0xFF]) * length if op == "read" else b""
+    ide.disk_done(tag, ok, payload)
+    return request
+
+
+# --- IDENTIFY -------------------------------------------------------------------
+
+
+def test_identify_block_fields_and_checksum(ide: Controller, world: World) -> None:
+    ide.write(task(0, r.DEVICE), 1, r.DEV_LBA)
+    ide.write(task(0, r.COMMAND), 1, 0xEC)
+    assert alt_status(ide) == r.DRDY | r.DSC | r.DRQ
+    assert world.lines[1] is True  # PIO in: an interrupt with each DRQ block
+    (channel, transfer, block), = world.fills
+    words = struct.unpack("<256H", block)
+    assert words[60] | words[61] << 16 == SECTORS
+    assert sum(words[100 + i] << (16 * i) for i in range(4)) == SECTORS
+    assert words[83] & (1 << 10) and words[86] & (1 << 10)  # LBA48 supported and enabled
+    assert words[49] & 0x0300 == 0x0300  # LBA and DMA
+    model = b"".join(struct.pack(">H", w) for w in words[27:47]).decode().strip()
+    assert model == "reel virtual disk"
+    assert block[510] == 0xA5 and sum(block) % 256 == 0
+    assert status(ide) & r.DRQ and world.lines[1] is False  # reading status acknowledges
+    ide.pio_drained(0, transfer)
+    assert alt_status(ide) == r.DRDY | r.DSC and world.lines[1] is False  # no interrupt after the last block
+
+
+def test_identify_through_the_data_register_without_a_proxy(ide: Controller, world: World) -> None:
+    ide.write(task(0, r.DEVICE), 1, r.DEV_LBA)
+    ide.write(task(0, r.COMMAND), 1, 0xEC)
+    expected = world.fills[0][2]
+    got = b"".join(ide.read(task(0, r.DATA), 4).to_bytes(4, "little") for _ in range(64))  # 32-bit: two words
+    got += b"".join(ide.read(task(0, r.DATA), 2).to_bytes(2, "little") for _ in range(128))
+    assert got == expected
+    assert alt_status(ide) == r.DRDY | r.DSC  # drained by the last read
+
+
+def test_an_absent_drive_reads_zero_and_ignores_commands(ide: Controller, world: World) -> None:
+    ide.write(task(0, r.DEVICE), 1, r.DEV_LBA | r.DEV_SLAVE)
+    assert status(ide) == 0
+    ide.write(task(0, r.COMMAND), 1, 0xEC)
+    assert world.fills == [] and world.lines[1] is False
+
+
+# --- PIO ------------------------------------------------------------------------
+
+
+def test_read_sectors_lba28_gives_one_block_per_sector(ide: Controller, world: World) -> None:
+    issue(ide, 0x20, lba=100, count=2)
+    assert alt_status(ide) & r.BSY
+    drive, op, offset, length, _, _ = answer_disk(ide, world)
+    assert (drive, op, offset, length) == (0, "read", 100 * 512, 1024)
+    assert len(world.fills) == 1 and world.fills[0][2] == bytes([100 & 0xFF]) * 512
+    assert status(ide) == r.DRDY | r.DSC | r.DRQ
+    ide.pio_drained(0, world.fills[0][1])
+    assert world.lines[1] is True and len(world.fills) == 2  # the second sector, with its interrupt
+    ide.pio_drained(0, world.fills[1][1])
+    assert status(ide) == r.DRDY | r.DSC
+
+
+def test_read_sectors_ext_uses_48_bit_addresses(ide: Controller, world: World) -> None:
+    big = Controller([Drive(1 << 33)], world)
+    lba = 0x1_2345_6789
+    issue(big, 0x24, lba=lba, count=0x0102, lba48=True)
+    _, op, offset, length, _, _ = world.disk_requests[0]
+    assert offset == lba * 512 and op == "read"
+    assert length == 256 * 512  # the first chunk of 0x102 sectors
+
+
+def test_hob_reads_back_the_high_order_bytes(ide: Controller) -> None:
+    ide.write(task(0, r.DEVICE), 1, r.DEV_LBA)
+    ide.write(task(0, r.LBA_LOW), 1, 0xAA)
+    ide.write(task(0, r.LBA_LOW), 1, 0xBB)
+    assert ide.read(task(0, r.LBA_LOW), 1) == 0xBB
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_HOB)
+    assert ide.read(task(0, r.LBA_LOW), 1) == 0xAA
+
+
+def test_write_sectors_asks_for_each_sector_and_interrupts_after_each_write(ide: Controller, world: World) -> None:
+    issue(ide, 0x30, lba=7, count=2)
+    assert world.lines[1] is False  # no interrupt before the first sector
+    (_, transfer, length), = world.expects
+    assert length == 512 and status(ide) == r.DRDY | r.DSC | r.DRQ
+    ide.pio_data(0, transfer, b"\x01" * 512)
+    assert alt_status(ide) & r.BSY
+    _, op, offset, _, data, _ = answer_disk(ide, world)
+    assert (op, offset, data) == ("write", 7 * 512, b"\x01" * 512)
+    assert world.lines[1] is True and len(world.expects) == 2
+    status(ide)
+    ide.pio_data(0, world.expects[1][1], b"\x02" * 512)
+    _, _, offset, _, data, _ = answer_disk(ide, world)
+    assert offset == 8 * 512 and data == b"\x02" * 512
+    assert world.lines[1] is True and alt_status(ide) == r.DRDY | r.DSC
+
+
+def test_write_sectors_through_the_data_register(ide: Controller, world: World) -> None:
+    issue(ide, 0x30, lba=1, count=1)
+    for i in range(256):
+        ide.write(task(0, r.DATA), 2, i)
+    _, _, _, _, data, _ = world.disk_requests[0]
+    assert data == b"".join(i.to_bytes(2, "little") for i in range(256))
+
+
+# --- DMA ------------------------------------------------------------------------
+
+
+def prd(*entries: tuple[int, int]) -> bytes:
+    table = b""
+    for i, (address, length) in enumerate(entries):
+        flags = r.PRD_EOT if i == len(entries) - 1 else 0
+        table += struct.pack("<IHH", address, length & 0xFFFF, flags)
+    return table
+
+
+def test_read_dma_scatters_into_the_prd_regions(ide: Controller, world: World) -> None:
+    issue(ide, 0xC8, lba=10, count=3)
+    assert alt_status(ide) & r.BSY and world.disk_requests == []  # waits for the bus master
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 1024), (0x80008000, 512)), b"")
+    assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ACTIVE
+    _, op, offset, length, _, _ = answer_disk(ide, world, fill=0x5A)
+    assert (op, offset, length) == ("read", 10 * 512, 1536)
+    assert world.memory == {0x80001000: b"\x5a" * 1024, 0x80008000: b"\x5a" * 512}
+    bmis = ide.read(bm(0, r.BM_STATUS), 1)
+    assert bmis & r.BMIS_INTERRUPT and not bmis & (r.BMIS_ACTIVE | r.BMIS_ERROR)
+    assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC and world.lines[1] is False
+    ide.write(bm(0, r.BM_STATUS), 1, r.BMIS_INTERRUPT)  # write 1 to clear
+    assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+
+
+def test_write_dma_started_before_its_command(ide: Controller, world: World) -> None:
+    ide.dma_start(1, r.BMIC_START, prd((0x80002000, 0)), b"\x33" * 0x10000)  # count 0 = 64 KiB
+    issue(ide, 0x35, lba=5, count=128, channel=1, lba48=True)
+    drive, op, offset, length, data, _ = answer_disk(ide, world)
+    assert (drive, op, offset, length) == (1, "write", 5 * 512, 65536) and data == b"\x33" * 65536
+    assert world.lines[2] is True and ide.read(bm(1, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+
+
+def test_a_prd_table_too_short_is_a_bus_master_error(ide: Controller, world: World) -> None:
+    issue(ide, 0xC8, lba=0, count=4)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
+    assert world.disk_requests == []
+    assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
+    assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
+
+
+def test_a_failing_disk_is_reported_as_unc(ide: Controller, world: World) -> None:
+    issue(ide, 0xC8, lba=0, count=1)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
+    answer_disk(ide, world, ok=False)
+    assert world.memory == {}
+    assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
+    assert status(ide) == r.DRDY | r.DSC | r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
+    issue(ide, 0x20, lba=0, count=1)
+    answer_disk(ide, world, ok=False)
+    assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
+
+
+# --- errors, features, resets ----------------------------------------------------
+
+
+@pytest.mark.parametrize("opcode,lba48", [(0x20, False), (0x24, True), (0xC8, False), (0x25, True), (0x30, False)])
+def test_past_the_end_is_idnf(ide: Controller, world: World, opcode: int, lba48: bool) -> None:
+    issue(ide, opcode, lba=SECTORS - 1, count=2, lba48=lba48)
+    assert world.disk_requests == [] and world.lines[1] is True
+    assert status(ide) == r.DRDY | r.DSC | r.ERR and ide.read(task(0, r.ERROR), 1) == r.IDNF
+
+
+def test_unknown_command_is_abrt_and_the_drive_stays_usable(ide: Controller, world: World) -> None:
+    issue(ide, 0xFF)
+    assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
+    issue(ide, 0x20, lba=3, count=1)
+    answer_disk(ide, world)
+    assert alt_status(ide) == r.DRDY | r.DSC | r.DRQ
+
+
+def test_flush_set_features_and_diagnostic(ide: Controller, world: World) -> None:
+    issue(ide, 0xE7)
+    assert world.disk_requests[0][1] == "flush"
+    answer_disk(ide, world)
+    assert status(ide) == r.DRDY | r.DSC
+    ide.write(task(0, r.FEATURES), 1, 0x03)
+    issue(ide, 0xEF, count=0x42)  # UDMA mode 2
+    assert status(ide) == r.DRDY | r.DSC
+    issue(ide, 0xEC)
+    words = struct.unpack("<256H", world.fills[-1][2])
+    assert words[88] & (0x0100 << 2)
+    ide.pio_drained(0, world.fills[-1][1])
+    ide.write(task(0, r.FEATURES), 1, 0x03)
+    issue(ide, 0xEF, count=0x77)  # no such mode
+    assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
+    issue(ide, 0x90)
+    assert ide.read(task(0, r.ERROR), 1) == 0x01 and status(ide) == r.DRDY | r.DSC
+
+
+def test_nien_masks_the_line_without_losing_the_interrupt(ide: Controller, world: World) -> None:
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_NIEN)
+    issue(ide, 0xE7)
+    answer_disk(ide, world)
+    assert world.lines[1] is False and ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+    ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
+    assert world.lines[1] is True
+
+
+def test_software_reset_abandons_the_command(ide: Controller, world: World) -> None:
+    issue(ide, 0x20, lba=9, count=1)
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_SRST)
+    assert alt_status(ide) == r.BSY
+    ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
+    assert status(ide) == r.DRDY | r.DSC and ide.read(task(0, r.ERROR), 1) == 0x01
+    assert (ide.read(task(0, r.SECTOR_COUNT), 1), ide.read(task(0, r.LBA_LOW), 1)) == (1, 1)  # signature
+    answer_disk(ide, world)  # the old request's answer changes nothing
+    assert world.fills == [] and alt_status(ide) == r.DRDY | r.DSC
