@@ -92,7 +92,9 @@ class Actor(abc.ABC):
     # --- for implementations ---------------------------------------------------
 
     def started(self) -> None:
-        """Hook: every actor is connected; begin work."""
+        """Hook: every actor is connected; begin work. A peer may already
+        have sent messages (its own Start can come first): handlers must
+        not assume ``started`` ran before them."""
 
     def stopping(self) -> None:
         """Hook: the run ends; nothing can be sent after this returns."""

@@ -8,8 +8,10 @@ import signal
 
 import msgspec
 
-from actors import BlockingActor, schema
+from actors import AsyncActor, BlockingActor, schema
 from actors.schema import (
+    BlockCompletion,
+    BlockRequest,
     DmaData,
     DmaRead,
     DmaStart,
@@ -126,3 +128,26 @@ class WindowDevice(BlockingActor):
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
         self.dma_value = int.from_bytes(msg.data[:4], "little")
         self.send(src, MmioDone())
+
+
+class BlockClient(AsyncActor):
+    """Sends block requests to a disk and reports what came back, in order of
+    arrival: to see concurrency, error completions and data."""
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        disk: str = "disk"
+        requests: list[tuple[str, int, int, bytes]] = []  # (op, offset, length, data)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.answers: list[list[object]] = []
+
+    def started(self) -> None:
+        for request_id, (op, offset, length, data) in enumerate(self.params.requests):
+            self.send(self.params.disk, BlockRequest(request_id, op, offset, length, data))
+
+    def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
+        self.answers.append([msg.id, msg.status, bytes(msg.data).hex() if len(msg.data) <= 64 else
+                             f"{len(msg.data)} bytes", msg.error])
+        if len(self.answers) == len(self.params.requests):
+            self.finish(0, "all answered", {"answers": self.answers})

@@ -43,6 +43,13 @@ class Image(AsyncActor):
         self.errors = 0
 
     def started(self) -> None:
+        self._open()
+
+    def _open(self) -> None:
+        """Open the backend: at Start, or at the first request if a peer's
+        Start came first (peers may talk before our own Start arrives)."""
+        if self.backend is not None or self.pool is not None:
+            return
         p = self.params
         try:
             self.latency = Latency(p.latency, p.seed)
@@ -65,6 +72,8 @@ class Image(AsyncActor):
             self.backend.close()
 
     def on_block_request(self, msg: BlockRequest, src: str) -> object:
+        if self.backend is None:
+            self._open()
         backend = self.backend
         self.requests += 1
         if backend is None:

@@ -1,7 +1,7 @@
 """Seeded, reproducible completion latency for a disk backend.
 
 A spec is ``none``, ``fixed:DUR``, ``uniform:MIN:MAX`` or ``exp:MEAN``, with
-durations like ``200us``, ``1.5ms`` or ``0.01s``. The delay of each request
+durations like ``200us``, ``1.5ms`` or ``0.01s`` (a bare number is seconds). The delay of each request
 is drawn, in arrival order, from ``random.Random(seed)``: the same seed and
 the same requests give the same delays.
 """
@@ -19,10 +19,10 @@ class LatencyError(ValueError):
 
 
 def duration(text: str) -> float:
-    m = re.fullmatch(r"([0-9]*\.?[0-9]+)(s|ms|us|ns)", text.strip())
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)(s|ms|us|ns)?", text.strip())
     if not m:
         raise LatencyError(f"{text!r} is not a duration (like 200us, 1.5ms, 0.01s)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 class Latency:
