@@ -4,7 +4,8 @@
  * The controller is reel's IDE window at 0x10001000: two channels, each
  * with a task file of byte registers one byte apart (like PC I/O ports)
  * and an SFF-8038i bus-master DMA engine.  Channel 0 interrupts on PLIC
- * source 1, channel 1 on source 2.  See ../shared/ARCHITECTURE.md.
+ * source 1, channel 1 on source 2.  (The layout: shared/ARCHITECTURE.md,
+ * "The IDE window"; actors/ide/registers.py.)
  *
  * What the driver does:
  *   - probe a drive (select, status, IDENTIFY DEVICE with its checksum,
@@ -42,9 +43,9 @@
 
 /* ---- the window ---- */
 #define ATA_BASE        0x10001000u
-#define ATA_TASK(ch)    (ATA_BASE + 0x100u * (ch))    /* task file */
-#define ATA_BM(ch)      (ATA_BASE + 0x200u + 8u * (ch)) /* bus master */
-#define ATA_IRQ(ch)     (1u + (ch))                   /* PLIC source */
+#define ATA_TASK(ch)    (ATA_BASE + 0x100u * (uint32_t)(ch))      /* task file */
+#define ATA_BM(ch)      (ATA_BASE + 0x200u + 8u * (uint32_t)(ch)) /* bus master */
+#define ATA_IRQ(ch)     (1u + (uint32_t)(ch))                     /* PLIC source */
 
 /* Task-file registers, offsets from ATA_TASK(ch). */
 #define ATA_REG_DATA     0x0
@@ -111,7 +112,7 @@
 #define ATA_FEAT_XFER_MODE        0x03   /* SET FEATURES: count = mode */
 
 #define ATA_SECTOR      512u
-#define ATA_POLL_LIMIT  20000000u
+#define ATA_POLL_LIMIT  2000000u
 
 /* ---- results ---- */
 enum {
@@ -185,9 +186,11 @@ uint32_t ata_prd_total(const struct ata_prd *table);
 
 /* Polled DMA: issues READ DMA [EXT] / WRITE DMA [EXT] of `count` sectors
  * through `table` (whose total must be count * 512), starts the bus
- * master and polls its status until the interrupt bit is set; then stops
- * the engine and checks the bus-master error bit and the ATA status.
- * Works with or without ata_irq_enable. */
+ * master and polls its status until the interrupt bit is set (or the
+ * device shows ERR with BSY and DRQ clear: a command that failed before
+ * any transfer); then stops the engine and checks the ATA status, the
+ * bus-master error bit, and that the engine went idle by itself.  Works
+ * with or without ata_irq_enable. */
 int ata_dma_read(struct ata_drive *d, uint64_t lba, uint32_t count,
                  const struct ata_prd *table, int ext);
 int ata_dma_write(struct ata_drive *d, uint64_t lba, uint32_t count,

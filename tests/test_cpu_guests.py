@@ -13,7 +13,7 @@ import pytest
 from .conftest import GUESTS, MANIFEST, REPO, need_tool, run_machine, run_reel
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST))
+@pytest.mark.parametrize("name", sorted(n for n, e in MANIFEST.items() if "disks" not in e))
 def test_guest_passes_on_reel(name: str) -> None:
     entry = MANIFEST[name]
     machine, outcome, console = run_machine(name, limit=200_000_000)

@@ -367,6 +367,7 @@ class Controller:
             value &= r.BMIC_START | r.BMIC_TO_MEMORY
             if not value & r.BMIC_START:
                 ch.bm_status &= ~r.BMIS_ACTIVE  # stop: an unfinished transfer is abandoned
+                ch.armed = None
             ch.bm_command = value
         elif reg == r.BM_STATUS:
             keep = ch.bm_status & r.BMIS_ACTIVE
@@ -498,6 +499,7 @@ class Controller:
         ch.pending = False
         ch.sector_count[0], ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = 1, 1, 0, 0
         ch.bm_status &= ~r.BMIS_ACTIVE
+        ch.armed = None
 
     def _set_pending(self, ch: Channel, pending: bool) -> None:
         ch.pending = pending
