@@ -63,7 +63,7 @@ class AsyncActor(Actor):
         self._waiting: dict[tuple[str, type], collections.deque[asyncio.Future[Any]]] = collections.defaultdict(
             collections.deque
         )
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._serving = False
         pusher = BacklogPusher(self.spawn, self.node.liveness)
         self.node.push_factory = pusher.push_for
@@ -73,7 +73,7 @@ class AsyncActor(Actor):
         self.node.on_first_queued = self._flush_outside_serve
         self._introduce()
         inbox_fd = self.node.inbox.getsockopt(zmq.FD)
-        loop.add_reader(inbox_fd, self._wake.set)
+        loop.add_reader(inbox_fd, lambda: self._waiter is not None and _wake(self._waiter))
         ticker = loop.create_task(self._ticker())
         try:
             while self._stop_reason is None:
@@ -124,12 +124,16 @@ class AsyncActor(Actor):
 
     async def _inbox_readable(self) -> None:
         """Wait until the inbox's FD fires (edge-triggered: EVENTS was checked
-        just before) or TICK_SECONDS pass."""
-        self._wake.clear()
+        just before) or TICK_SECONDS pass. A bare future and a timer handle:
+        ``asyncio.wait_for`` would create a task per wait."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(TICK_SECONDS, _wake, waiter)
         try:
-            await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
-        except asyncio.TimeoutError:
-            pass
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def _flush_outside_serve(self) -> None:
         if not self._serving:
@@ -179,3 +183,8 @@ class AsyncActor(Actor):
             self._handler_crashed(*origin, exc)
         else:
             self.fail(f"{type(exc).__name__}: {exc} (in {what})")
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

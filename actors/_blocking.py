@@ -46,6 +46,23 @@ class BlockingActor(Actor):
         if self._stop_reason is not None:
             raise ActorStopped(self._stop_reason)
 
+    def wait(self) -> None:
+        """Block until something arrives, handle it (and whatever else its
+        frame held), then return. Raises ``ActorStopped`` once the run is
+        being stopped."""
+        node = self.node
+        while not node.pending:
+            try:
+                if not node.receive():
+                    self._housekeeping()
+            except (LinkGap, HandshakeRefused) as e:
+                self.fail(str(e))
+            if self._stop_reason is not None:
+                raise ActorStopped(self._stop_reason)
+        self._serve(block=False)
+        if self._stop_reason is not None:
+            raise ActorStopped(self._stop_reason)
+
     def call(self, peer: str, msg: msgspec.Struct, reply_type: type[T]) -> T:
         """Send ``msg`` to ``peer`` and return its first ``reply_type`` message,
         serving other messages while waiting. Raises ``ActorStopped`` when the

@@ -331,6 +331,17 @@ class DmaWrite(Message, tag=206):
     data: bytes
 
 
+class DmaScatter(Message, tag=215):
+    """device -> cpu: write ``data`` to guest memory in pieces: the first
+    ``ranges[0][1]`` bytes at ``ranges[0][0]``, the next ones at
+    ``ranges[1][0]``, and so on (a PRD table's regions). One message, one
+    bulk frame, however many regions. No answer, as for DmaWrite."""
+
+    BULK_FIELD: ClassVar[str | None] = "data"
+    ranges: list[tuple[int, int]]
+    data: bytes
+
+
 class IrqLevel(Message, tag=207):
     """device -> cpu: interrupt line ``line`` (a PLIC source) is now high or low."""
 
@@ -390,8 +401,31 @@ class PioData(Message, tag=212):
     data: bytes
 
 
-DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, IrqLevel, DmaStart,
-                   PioFill, PioDrained, PioExpect, PioData]
+class RegisterSnapshot(Message, tag=213):
+    """ide -> cpu: a command on ``channel`` ended; its status, error and
+    bus-master status registers (of drive ``slave``) read as given, and its
+    interrupt is ``pending``, until the cpu next writes a command or device
+    control to the channel or selects the other drive. The cpu answers reads
+    of them from this (sent just before the IrqLevel that announces it)."""
+
+    channel: int
+    slave: bool
+    status: int
+    error: int
+    bm_status: int
+    pending: bool
+
+
+class InterruptAck(Message, tag=214):
+    """cpu -> ide: the guest read ``channel``'s status register from the
+    snapshot, which acknowledges the interrupt; the cpu has lowered the
+    line itself."""
+
+    channel: int
+
+
+DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, DmaScatter, IrqLevel, DmaStart,
+                   PioFill, PioDrained, PioExpect, PioData, RegisterSnapshot, InterruptAck]
 
 
 # --- ide <-> disk image (later: through blkreplay) ------------------------------

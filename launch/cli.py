@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="split: client and server on two cores (default); same: both on core 0")
     t.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported (default 5)")
     t.set_defaults(func=_bench_transport)
+    d = bsub.add_parser("disk", help="DMA through cpu -> ide -> image: QD1 latency and sequential throughput")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.set_defaults(func=_bench_disk)
     c = bsub.add_parser("cpu", help="guest instructions per second of the bundled bench guest")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=_bench_cpu)
@@ -222,6 +225,26 @@ def _bench_cpu(args: argparse.Namespace, level: int) -> int:
     return EXIT_OK
 
 
+def _bench_disk(args: argparse.Namespace, level: int) -> int:
+    from . import bench
+
+    try:
+        report = bench.disk(log_level=level)
+    except RuntimeError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    _print_bench(report, args.json, [
+        ("latency_over_rt", "QD1 4 KiB read / raw round trip", "<= 4"),
+        ("seq_read_over_hop", "1 MiB reads / raw 1 MiB hop", ">= 0.25"),
+        ("qd1_latency_us", "QD1 4 KiB DMA read, us", ""),
+        ("raw_rt_us", "raw pyzmq round trip, us", ""),
+        ("seq_read_mbps", "sequential 1 MiB DMA reads, MB/s", ""),
+        ("raw_hop_mbps", "raw pyzmq 1 MiB hop, MB/s", ""),
+        ("raw_pread_mbps", "raw pread, MB/s", ""),
+    ])
+    return EXIT_OK
+
+
 def _bench_transport(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
@@ -249,7 +272,8 @@ def _print_bench(report: dict[str, Any], as_json: bool, rows: list[tuple[str, st
     if as_json:
         print(json.dumps(report))
         return
-    print(f"placement: {report.get('placement')}; medians of {report.get('rounds')} rounds")
+    rounds = f"; medians of {report['rounds']} rounds" if "rounds" in report else ""
+    print(f"placement: {report.get('placement')}{rounds}")
     for key, label, target in rows:
         value = report[key]
         shown = f"{value:.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}"

@@ -23,12 +23,16 @@ class World:
         self.lines: dict[int, bool] = {1: False, 2: False}
         self.fills: list[tuple[int, int, bytes]] = []
         self.expects: list[tuple[int, int, int]] = []
+        self.snapshots: list[tuple] = []
 
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
         self.disk_requests.append((drive, op, offset, length, data, tag))
 
-    def memory_write(self, address: int, data: bytes) -> None:
-        self.memory[address] = bytes(data)
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
+        offset = 0
+        for address, length in ranges:
+            self.memory[address] = bytes(data[offset:offset + length])
+            offset += length
 
     def irq(self, line: int, high: bool) -> None:
         assert self.lines[line] != high, "the controller reported a line change that is no change"
@@ -39,6 +43,9 @@ class World:
 
     def pio_expect(self, channel: int, transfer: int, length: int) -> None:
         self.expects.append((channel, transfer, length))
+
+    def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
+        self.snapshots.append((channel, slave, status, error, bm_status, pending))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Literal
 import msgspec
 
 from .._blocking import BlockingActor
-from ..schema import DmaData, DmaRead, DmaWrite, IrqLevel, PioExpect, PioFill
+from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
@@ -55,7 +55,8 @@ class Cpu(BlockingActor):
             return
         machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, self._idle, p.poll_every)
         if p.ide:
-            self.ide_window = IdeWindow(p.ide, self.call, self.send, machine.bus.read_ram)
+            self.ide_window = IdeWindow(p.ide, self.call, self.send, machine.bus.read_ram,
+                                        lambda line: machine.plic.set_level(line, False))
             machine.bus.attach(self.ide_window)
         try:
             machine.load(program)
@@ -105,9 +106,7 @@ class Cpu(BlockingActor):
         """The guest waits for an external interrupt: block on the inbox
         until something arrives (an IrqLevel, or Stop)."""
         self._flush_console()
-        self._serve(block=True)
-        if self.stop_requested:
-            self.poll()  # raises ActorStopped
+        self.wait()
         self._interrupts_seen()
 
     def _interrupts_seen(self) -> None:
@@ -150,6 +149,10 @@ class Cpu(BlockingActor):
         except ValueError as e:
             self.fail(f"DMA write from {src!r}: {e}")
 
+    def on_register_snapshot(self, msg: RegisterSnapshot, src: str) -> None:
+        if self.ide_window is not None:
+            self.ide_window.snapshot(msg)
+
     def on_pio_fill(self, msg: PioFill, src: str) -> None:
         if self.ide_window is not None:
             self.ide_window.pio_fill(msg)
@@ -157,6 +160,16 @@ class Cpu(BlockingActor):
     def on_pio_expect(self, msg: PioExpect, src: str) -> None:
         if self.ide_window is not None:
             self.ide_window.pio_expect(msg)
+
+    def on_dma_scatter(self, msg: DmaScatter, src: str) -> None:
+        assert self.machine is not None
+        data, offset = memoryview(msg.data), 0
+        try:
+            for address, length in msg.ranges:
+                self.machine.bus.write_ram(address, data[offset:offset + length])
+                offset += length
+        except ValueError as e:
+            self.fail(f"DMA write from {src!r}: {e}")
 
     def on_irq_level(self, msg: IrqLevel, src: str) -> None:
         assert self.machine is not None

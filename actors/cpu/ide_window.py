@@ -9,6 +9,14 @@ access on the paths where guests make many:
   expects one (PioExpect), data-register writes are collected and posted in
   one PioData. A command or device-control write drops the block: the
   device abandons it too.
+* Settled registers: when a command ends the ide sends a RegisterSnapshot
+  (before the interrupt); until the guest writes a command or device control
+  to that channel, or selects the other drive, reads of status, alternate
+  status, error and bus-master status are answered from it, and bus-master
+  writes are applied to it by the same rules the ide applies. Reading the
+  status acknowledges the interrupt: the line is lowered here and an
+  InterruptAck posted. So after a DMA completes, the guest's status reads
+  cost no round trip.
 * Bus-master start: the write that sets the start bit carries, in one
   DmaStart, the PRD table as it stands in guest memory and, for a
   memory-to-device transfer, the bytes it points to. The cpu waits for the
@@ -24,7 +32,7 @@ from typing import Callable
 import msgspec
 
 from ..ide import registers as r
-from ..schema import DmaStart, MmioDone, PioData, PioDrained, PioExpect, PioFill
+from ..schema import DmaStart, InterruptAck, MmioDone, PioData, PioDrained, PioExpect, PioFill, RegisterSnapshot
 from .window import RemoteWindow
 
 PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
@@ -32,9 +40,11 @@ PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
 
 class IdeWindow(RemoteWindow):
     def __init__(self, peer: str, call: Callable[..., msgspec.Struct], send: Callable[[str, msgspec.Struct], None],
-                 read_ram: Callable[[int, int], bytes]) -> None:
+                 read_ram: Callable[[int, int], bytes], lower_irq: Callable[[int], None]) -> None:
         super().__init__(r.WINDOW_BASE, r.WINDOW_SIZE, peer, call, send, frozenset())
         self.read_ram = read_ram
+        self.lower_irq = lower_irq
+        self.settled: list[RegisterSnapshot | None] = [None] * r.CHANNELS
         self.prdt = [0] * r.CHANNELS
         self.fill: list[tuple[int, bytearray] | None] = [None] * r.CHANNELS
         self.expect: list[tuple[int, int, bytearray] | None] = [None] * r.CHANNELS
@@ -45,6 +55,16 @@ class IdeWindow(RemoteWindow):
         area, channel, reg = r.locate(offset)
         if area == "task" and reg == r.DATA and self.fill[channel] is not None:
             return self._read_fill(channel, size)
+        settled = self.settled[channel]
+        if settled is not None:
+            if area == "bm" and reg == r.BM_STATUS:
+                return settled.bm_status
+            if area == "task" and reg in (r.STATUS, r.ALT_STATUS, r.ERROR):
+                if reg == r.STATUS and settled.pending:
+                    settled.pending = False  # reading status acknowledges the interrupt
+                    self.lower_irq(r.IRQ_LINE[channel])
+                    self.send(self.peer, InterruptAck(channel))
+                return settled.error if reg == r.ERROR else settled.status
         return super().read(offset, size)
 
     def write(self, offset: int, size: int, value: int) -> None:
@@ -55,12 +75,22 @@ class IdeWindow(RemoteWindow):
                 return
             if reg in (r.COMMAND, r.DEVICE_CONTROL):
                 self.fill[channel] = self.expect[channel] = None
+                self.settled[channel] = None
+            settled = self.settled[channel]
+            if reg == r.DEVICE and settled is not None and bool(value & r.DEV_SLAVE) != settled.slave:
+                self.settled[channel] = None
         elif area == "bm":
+            settled = self.settled[channel]
             if reg == r.BM_PRDT:
                 self.prdt[channel] = value & ~3
             elif reg == r.BM_COMMAND and value & r.BMIC_START:
+                self.settled[channel] = None
                 self._start_dma(channel, value)
                 return
+            elif reg == r.BM_COMMAND and settled is not None:
+                settled.bm_status = r.bm_command_written(settled.bm_status, value)
+            elif reg == r.BM_STATUS and settled is not None:
+                settled.bm_status = r.bm_status_written(settled.bm_status, value)
         super().write(offset, size, value)
 
     def _read_fill(self, channel: int, size: int) -> int:
@@ -116,6 +146,9 @@ class IdeWindow(RemoteWindow):
         return bytes(out)
 
     # --- the device's PIO blocks (messages from the ide) ---------------------------
+
+    def snapshot(self, msg: RegisterSnapshot) -> None:
+        self.settled[msg.channel] = msg
 
     def pio_fill(self, msg: PioFill) -> None:
         self.fill[msg.channel] = (msg.transfer, bytearray(msg.data))

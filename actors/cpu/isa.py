@@ -8,6 +8,7 @@ declared once too, in ``actors.cpu.translate``.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 # Trap causes (mcause values) from the RISC-V privileged spec.
@@ -112,3 +113,10 @@ def decode(word: int) -> Insn:
         if funct3 in _CSR:
             return Insn(_CSR[funct3], rd, rs1, imm=rs1, csr=word >> 20)
     raise IllegalInstruction(word)
+
+
+@functools.lru_cache(maxsize=4096)
+def decode_cached(word: int) -> Insn:
+    """``decode``, remembered: for instructions the hart runs outside
+    translated code (system instructions) again and again."""
+    return decode(word)

@@ -70,6 +70,7 @@ class Machine:
         self.next_poll = poll_every
         self.wfi = False
         self.irq_changed = False
+        self.deadline_in_force: int | None = None  # the timer deadline the running stop was computed with
         self.interrupts_taken = 0
         self.interrupt_log: list[tuple[int, int]] = []  # (icount, cause), the first INTERRUPT_LOG
         self.exit_device = ExitDevice()
@@ -126,7 +127,7 @@ class Machine:
                     self.poll()
                 continue
             hard = limit
-            deadline = self._timer_deadline()
+            deadline = self.deadline_in_force = self._timer_deadline()
             if deadline is not None and (hard is None or deadline < hard):
                 hard = deadline
             self._execute(self.next_poll, hard)
@@ -236,7 +237,7 @@ class Machine:
             raise IrqChange(None)
 
     def _system(self, pc: int, word: int) -> int:
-        insn = isa.decode(word)
+        insn = isa.decode_cached(word)
         op = insn.op
         if op == "ecall":
             raise Trap(isa.ECALL_FROM_M, 0)
@@ -250,9 +251,15 @@ class Machine:
             self.translator.flush()
             raise Completed("fence.i")
         self.hart.csr_op(insn, self.regs)
-        if insn.csr in INTERRUPT_CSRS:
-            raise Completed("csr")  # an interrupt may have become takeable
+        if insn.csr in INTERRUPT_CSRS and self._interrupt_state_moved():
+            raise Completed("csr")
         return (pc + 4) & M32
+
+    def _interrupt_state_moved(self) -> bool:
+        """After a write to mstatus/mie/mip: must the run loop look again?
+        Yes if an interrupt is now due, or if the timer deadline the current
+        stop was computed with is no longer the one in force."""
+        return self.hart.interrupt_due() is not None or self._timer_deadline() != self.deadline_in_force
 
     # --- inspection ----------------------------------------------------------------
 

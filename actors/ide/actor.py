@@ -16,7 +16,8 @@ from ..schema import (
     BlockCompletion,
     BlockRequest,
     DmaStart,
-    DmaWrite,
+    DmaScatter,
+    InterruptAck,
     IrqLevel,
     MmioDone,
     MmioRead,
@@ -26,6 +27,7 @@ from ..schema import (
     PioDrained,
     PioExpect,
     PioFill,
+    RegisterSnapshot,
 )
 from .controller import Controller
 from .drive import Drive
@@ -57,8 +59,9 @@ class Ide(BlockingActor):
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
         self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data))
 
-    def memory_write(self, address: int, data: bytes) -> None:
-        self.send(self.params.cpu, DmaWrite(address, data))
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
+        # The disk's buffer goes on as it came: one message, no copy here.
+        self.send(self.params.cpu, DmaScatter(ranges, data))
 
     def irq(self, line: int, high: bool) -> None:
         self.send(self.params.cpu, IrqLevel(line, high))
@@ -79,9 +82,18 @@ class Ide(BlockingActor):
         if msg.sync:
             self.send(src, MmioDone())
 
+    def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
+        self.send(self.params.cpu, RegisterSnapshot(channel, slave, status, error, bm_status, pending))
+
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
-        self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+        # The cpu needs only to know that the start is taken: answer first,
+        # so that its wake-up does not wait behind the disk's.
         self.send(src, MmioDone())
+        self.flush()
+        self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+
+    def on_interrupt_ack(self, msg: InterruptAck, src: str) -> None:
+        self.controller.interrupt_acknowledged(msg.channel)
 
     def on_pio_drained(self, msg: PioDrained, src: str) -> None:
         self.controller.pio_drained(msg.channel, msg.transfer)

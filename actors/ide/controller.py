@@ -57,8 +57,8 @@ class Effects(Protocol):
         """Start a request on drive slot ``drive`` (0..3); answer with
         ``Controller.disk_done(tag, ...)``."""
 
-    def memory_write(self, address: int, data: bytes) -> None:
-        """DMA ``data`` into guest memory."""
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
+        """DMA ``data`` into guest memory, piece after piece into ``ranges``."""
 
     def irq(self, line: int, high: bool) -> None:
         """The interrupt line (PLIC source) changed."""
@@ -68,6 +68,9 @@ class Effects(Protocol):
 
     def pio_expect(self, channel: int, transfer: int, length: int) -> None:
         """Ask for ``length`` bytes of data register writes."""
+
+    def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
+        """A command ended: the registers the cpu may answer from now on."""
 
 
 @dataclass
@@ -365,14 +368,12 @@ class Controller:
     def _write_bm(self, ch: Channel, reg: int, size: int, value: int) -> None:
         if reg == r.BM_COMMAND:
             value &= r.BMIC_START | r.BMIC_TO_MEMORY
+            ch.bm_status = r.bm_command_written(ch.bm_status, value)  # stop: an unfinished transfer is abandoned
             if not value & r.BMIC_START:
-                ch.bm_status &= ~r.BMIS_ACTIVE  # stop: an unfinished transfer is abandoned
                 ch.armed = None
             ch.bm_command = value
         elif reg == r.BM_STATUS:
-            keep = ch.bm_status & r.BMIS_ACTIVE
-            cleared = ch.bm_status & (r.BMIS_ERROR | r.BMIS_INTERRUPT) & ~value
-            ch.bm_status = keep | cleared | (value & (r.BMIS_DRIVE0_DMA | r.BMIS_DRIVE1_DMA))
+            ch.bm_status = r.bm_status_written(ch.bm_status, value)
         elif reg == r.BM_PRDT:
             ch.bm_prdt = value & ~3
 
@@ -450,7 +451,7 @@ class Controller:
         elif cmd.kind == "dma_in":
             if ok:
                 assert cmd.prd is not None
-                scatter(cmd.prd, bytes(data), self.effects.memory_write)
+                self.effects.memory_write(pieces(cmd.prd, len(data)), data)
             self._dma_end(ch, cmd, ok, r.UNC)
         elif cmd.kind == "dma_out":
             self._dma_end(ch, cmd, ok, r.UNC)
@@ -505,7 +506,16 @@ class Controller:
         ch.pending = pending
         if pending:
             ch.bm_status |= r.BMIS_INTERRUPT
+            drive = ch.drive
+            if ch.command is None and drive is not None:  # a command ended: registers settle
+                self.effects.snapshot(ch.index, bool(ch.selected), drive.status, drive.error, ch.bm_status, True)
         self._update_line(ch)
+
+    def interrupt_acknowledged(self, channel: int) -> None:
+        """The cpu read the status from the snapshot and lowered the line."""
+        ch = self.channels[channel]
+        ch.pending = False
+        ch.line = False
 
     def _update_line(self, ch: Channel) -> None:
         line = ch.pending and not ch.control & r.CTL_NIEN
@@ -525,12 +535,12 @@ def parse_prd(table: bytes) -> list[tuple[int, int]]:
     return entries
 
 
-def scatter(prd: list[tuple[int, int]], data: bytes, write: object) -> None:
-    """Write ``data`` into the PRD regions in order."""
-    offset = 0
-    for address, length in prd:
-        if offset >= len(data):
+def pieces(prd: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The PRD regions that ``length`` bytes fill, the last one cut short."""
+    out = []
+    for address, size in prd:
+        if length <= 0:
             break
-        piece = data[offset:offset + length]
-        write(address, piece)  # type: ignore[operator]
-        offset += len(piece)
+        out.append((address, min(size, length)))
+        length -= size
+    return out

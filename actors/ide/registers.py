@@ -74,3 +74,16 @@ def locate(offset: int) -> tuple[str, int, int]:
         if base <= offset < base + 8:
             return "bm", channel, offset - base
     return "none", 0, 0
+
+
+def bm_command_written(status: int, value: int) -> int:
+    """Bus-master status after the guest writes ``value`` to the bus-master
+    command register: stopping the engine clears ``active``."""
+    return status if value & BMIC_START else status & ~BMIS_ACTIVE
+
+
+def bm_status_written(status: int, value: int) -> int:
+    """Bus-master status after the guest writes ``value`` to it: error and
+    interrupt are cleared by writing 1, the drive DMA bits take the value."""
+    cleared = status & (BMIS_ERROR | BMIS_INTERRUPT) & ~value
+    return (status & BMIS_ACTIVE) | cleared | (value & (BMIS_DRIVE0_DMA | BMIS_DRIVE1_DMA))

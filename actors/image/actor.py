@@ -22,7 +22,7 @@ from ..schema import BlockCompletion, BlockRequest
 from .backends import Backend, Memory, RawFile, Result, check
 from .latency import Latency, LatencyError
 
-INLINE_MAX = 64 * 1024
+INLINE_MAX = 1 << 20
 
 
 class Image(AsyncActor):
