@@ -23,7 +23,7 @@ holds a read-only ``memoryview`` over that frame instead of ``bytes``.
 
 Kind numbers are the wire identity of a message: never reuse one. Ranges:
 1-15 runtime control, 16-31 supervision, 100-199 examples and benchmarks,
-200-219 cpu <-> devices, 220-239 block devices.
+200-219 cpu <-> devices, 220-229 block devices, 230-249 record and replay.
 """
 
 from __future__ import annotations
@@ -434,7 +434,8 @@ DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, D
 class BlockRequest(Message, tag=220):
     """ide (or blkreplay) -> image: do ``op`` ("read", "write" or "flush")
     on ``length`` bytes at byte ``offset``; ``data`` holds what to write.
-    ``id`` names the request in its completion."""
+    ``id`` names the request in its completion; ``disk`` says which of the
+    sender's drives it is for (blkreplay serves them all)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int
@@ -442,6 +443,7 @@ class BlockRequest(Message, tag=220):
     offset: int
     length: int
     data: bytes = b""
+    disk: int = 0
 
 
 class BlockCompletion(Message, tag=221):
@@ -456,10 +458,115 @@ class BlockCompletion(Message, tag=221):
     error: str = ""
 
 
-BlockLink = Union[BlockRequest, BlockCompletion]
+class DiskDigestRequest(Message, tag=222):
+    """logger -> image: report the digest of the disk's whole content."""
 
 
-AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink]
+class DiskDigest(Message, tag=223):
+    """image -> logger: xxh3-128 of the disk's content, and its size."""
+
+    digest: str
+    size: int
+
+
+BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest]
+
+
+# --- record and replay: cpu, ide, blkreplay, logger ---------------------------
+#
+# A checkpoint is (seq, icount): the cpu stops there, blkreplay hands the
+# completions of that checkpoint to the ide in one order, the ide applies
+# them (DMA, registers, interrupt line) and tells the cpu, which goes on.
+# The logger records (or, replaying, prescribes) the events and compares
+# every actor's digest, off the critical path.
+
+
+class EventsPending(Message, tag=230):
+    """blkreplay -> cpu (recording): completions are queued; checkpoint soon."""
+
+
+class Checkpoint(Message, tag=231):
+    """cpu -> blkreplay: stopped at ``icount``; deliver checkpoint ``seq``'s
+    completions now (recording: the queue; replaying: what Expect said)."""
+
+    seq: int
+    icount: int
+
+
+class Settle(Message, tag=232):
+    """blkreplay -> ide, after the checkpoint's BlockCompletions: when they
+    are applied, tell the cpu (Settled)."""
+
+    seq: int
+
+
+class Settled(Message, tag=233):
+    """ide -> cpu: checkpoint ``seq``'s completions are applied; everything
+    they did to the cpu (DMA, registers, interrupt) came before this."""
+
+    seq: int
+
+
+class Recorded(Message, tag=234):
+    """blkreplay -> logger (recording): checkpoint ``seq`` at ``icount``
+    delivered ``events``, (request id, status) in delivery order."""
+
+    seq: int
+    icount: int
+    events: list[tuple[int, int]]
+
+
+class RunTo(Message, tag=235):
+    """logger -> cpu (replaying): run to exactly ``icount`` and checkpoint
+    there as ``seq``. ``seq`` -1: the recording ended normally at ``icount``
+    (run on to the guest's exit); -2: the log ends there without an end
+    record (stop at it and report)."""
+
+    seq: int
+    icount: int
+
+
+class Expect(Message, tag=236):
+    """logger -> blkreplay (replaying): checkpoint ``seq`` delivers
+    ``events``, (request id, status) in this order; wait for late ones,
+    hold early ones, and give the guest the recorded status."""
+
+    seq: int
+    events: list[tuple[int, int]]
+
+
+class CheckpointDigest(Message, tag=237):
+    """cpu, ide, blkreplay -> logger: the sender's running digest as it
+    stood at checkpoint ``seq`` (cpu: on Settled; ide: on Settle;
+    blkreplay: when it delivered)."""
+
+    seq: int
+    digest: str
+
+
+class GuestExit(Message, tag=238):
+    """cpu -> logger: the guest exited with ``code`` at ``icount``; its final
+    state and memory digests."""
+
+    icount: int
+    code: int
+    state: str
+    memory: str
+
+
+class ReplayStuck(Message, tag=239):
+    """blkreplay -> logger (replaying): waited longer than the bound for
+    checkpoint ``seq``'s events; ``what`` says for which, and what is in flight."""
+
+    seq: int
+    what: str
+
+
+Replay = Union[EventsPending, Checkpoint, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest, GuestExit,
+               ReplayStuck]
+
+
+AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink, Replay]
 """Every kind that may appear on the wire."""
 
 CONTROL_TYPES: frozenset[type] = frozenset(RuntimeControl.__args__ + Supervision.__args__)  # type: ignore[attr-defined]

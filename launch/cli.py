@@ -79,6 +79,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
     r.set_defaults(func=_run)
 
+    rec = sub.add_parser("record", help="run a guest recording its disk completions to a replay log",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rec.add_argument("guest", help="an RV32 ELF file, or a bundled guest")
+    rec.add_argument("--disk", action="append", default=[], required=True, metavar="PATH",
+                     help="a base disk image (repeatable); it is never written: the run works on a copy")
+    rec.add_argument("--log", required=True, metavar="RUN.reel", help="where to write the replay log")
+    _disk_timing(rec)
+    rec.set_defaults(func=_record)
+
+    rep = sub.add_parser("replay", help="replay a log: same console, same state, checked checkpoint by checkpoint",
+                         epilog=EXIT_CODES + REPLAY_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("log", metavar="RUN.reel")
+    rep.add_argument("--disk", action="append", default=[], metavar="PATH",
+                     help="the base disks (default: the paths the log names); checked against the log")
+    _disk_timing(rep)
+    rep.set_defaults(func=_replay)
+
+    ins = sub.add_parser("inspect", help="print a replay log's header, counts and records")
+    ins.add_argument("log", metavar="RUN.reel")
+    ins.add_argument("--json", action="store_true", help="print one JSON object")
+    ins.set_defaults(func=_inspect)
+
     k = sub.add_parser("mkdisk", help="create a raw disk image (sparse)")
     k.add_argument("path")
     k.add_argument("size", help="like 8M, 512K, 1G (a multiple of 512 bytes)")
@@ -185,6 +207,107 @@ def _run(args: argparse.Namespace, level: int) -> int:
     if result.finished_by != "cpu" or result.code != 0:
         print(f"reel: {result.reason}", file=sys.stderr)
     return guest_exit_status(result.code)
+
+
+REPLAY_CODES = """\
+replay verdicts:
+  0    the replay matched the recording
+  3    it diverged (the report names the checkpoint, icount and actor)
+  4    it matched as far as a truncated log goes
+  5    it waited too long for a disk completion (the report says which)
+"""
+
+
+def _disk_timing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--latency", default="none", metavar="SPEC",
+                   help="disk completion latency: none, fixed:DUR, uniform:MIN:MAX or exp:MEAN")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latency draws (disk i uses seed + i)")
+    p.add_argument("--backend", choices=["raw", "memory"], default="raw",
+                   help="work on a copy of each base file (raw, default) or on it loaded into memory")
+
+
+def _run_with_signals(launcher: Launcher) -> RunResult:
+    def body() -> RunResult:
+        with launcher:
+            if launcher.start():
+                launcher.wait()
+        return launcher.result()
+
+    return _with_signals(launcher, body)
+
+
+def _record(args: argparse.Namespace, level: int) -> int:
+    from actors.image import Latency, LatencyError
+
+    from . import recording
+    from .disks import DiskError
+    from .guests import GuestError, load
+
+    try:
+        name, image = load(args.guest)
+        Latency(args.latency)
+        result = recording.record(name, image, args.disk, args.log, args.latency, args.seed, args.backend, 16,
+                                  level, _run_with_signals)
+    except (GuestError, DiskError, LatencyError, OSError) as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"reel: {result.reason}", file=sys.stderr)
+    return guest_exit_status(result.code) if result.finished_by == "logger" else result.code
+
+
+def _replay(args: argparse.Namespace, level: int) -> int:
+    from actors.image import Latency, LatencyError
+
+    from . import recording
+    from .disks import DiskError
+
+    try:
+        Latency(args.latency)
+        result = recording.replay(args.log, args.disk, args.latency, args.seed, args.backend, level,
+                                  _run_with_signals)
+    except (recording.LogError, DiskError, LatencyError, OSError) as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"reel: {result.reason}", file=sys.stderr)
+    compare = result.report.get("compare", {})
+    for what, pair in compare.items():
+        same = "same" if pair["replay"] == pair["recording"] else "DIFFERENT"
+        print(f"reel:   {what:<10} replay {pair['replay']}  recording {pair['recording']}  {same}", file=sys.stderr)
+    return result.code
+
+
+def _inspect(args: argparse.Namespace, level: int) -> int:
+    from . import recording
+
+    try:
+        out = recording.inspect(args.log)
+    except recording.LogError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(out))
+        return EXIT_OK
+    h, summary = out["header"], out["summary"]
+    print(f"log {summary['path']}: {summary['bytes']} bytes, format {h['format']}, reel {h['reel_version']}")
+    print(f"guest {h['guest']} (sha256 {h['guest_sha256'][:16]}...), RAM {h['ram_mib']} MiB, "
+          f"latency {h['latency']} seed {h['seed']}")
+    for i, d in enumerate(h["disks"]):
+        print(f"disk {i}: {d['path']} ({d['size']} bytes, digest {d['digest']})")
+    per_event = summary["bytes_per_event"]
+    print(f"{summary['checkpoints']} checkpoints, {summary['events']} events ({summary['failed_events']} failed), "
+          + (f"{per_event:.2f} bytes per event, " if per_event else "")
+          + ("complete" if summary["complete"] else f"INCOMPLETE: {summary['truncated'] or 'no end record'}"))
+    for record in out["records"]:
+        if "checkpoint" in record:
+            events = " ".join(f"{r}" + (f"!{s}" if s else "") for r, s in record["events"]) or "-"
+            print(f"  checkpoint {record['checkpoint']:>6} icount {record['icount']:>12}  events {events}")
+        elif "digests_at" in record:
+            print(f"  digests at {record['digests_at']}: " + " ".join(f"{a}={d[:8]}" for a, d in
+                                                                     record["digests"].items()))
+        else:
+            print(f"  end: icount {record['icount']}, exit code {record['exit_code']}, state {record['state'][:8]}, "
+                  f"memory {record['memory'][:8]}")
+    return EXIT_OK
 
 
 def _mkdisk(args: argparse.Namespace, level: int) -> int:

@@ -37,3 +37,40 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
         actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
         links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
     return Topology(name=f"run {name}", run=RunConfig(), actor=actors, link=links)
+
+
+def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: str, header: dict | None = None,
+                  ram_mib: int = 16, latency: str = "none", seed: int = 0, poll_every: int = 65536,
+                  console: str = "stdout", memory_bases: bool = False, wait_bound: float = 10.0,
+                  cpus: dict[str, int] | None = None) -> Topology:
+    """cpu -> ide -> blkreplay -> one image actor per disk, with the logger
+    recording (``mode`` "record") or prescribing ("replay"). ``disks`` are
+    the working copies the run may write (or, ``memory_bases``, base files
+    loaded into memory disks). The logger's links, and those that carry
+    the host's timing (disk completions, EventsPending), are not digested."""
+    if not 1 <= len(disks) <= MAX_DISKS:
+        raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
+    pins = cpus or {}
+    images = [f"disk{i}" for i in range(len(disks))]
+    cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "poll_every": poll_every, "console": console,
+           "ide": "ide", "mode": mode, "logger": "logger"}
+    slots = [{"peer": "blkreplay", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
+    actors = [
+        ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
+        ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "blkreplay": "blkreplay",
+                                              "logger": "logger"}, cpu=pins.get("ide")),
+        ActorConfig("blkreplay", "actors.blkreplay:BlkReplay",
+                    {"mode": mode, "disks": images, "wait_bound": wait_bound}, cpu=pins.get("blkreplay")),
+        ActorConfig("logger", "actors.logger:Logger",
+                    {"mode": mode, "path": log, "header": header or {}, "disks": images}, cpu=pins.get("logger")),
+    ]
+    links = [LinkConfig(("cpu", "ide")), LinkConfig(("ide", "blkreplay")),
+             LinkConfig(("cpu", "blkreplay"), digest=False)]
+    links += [LinkConfig((actor, "logger"), digest=False) for actor in ("cpu", "ide", "blkreplay")]
+    for i, disk in enumerate(disks):
+        params = {"backend": "memory", "base": disk.path, "latency": latency, "seed": seed + i} if memory_bases \
+            else {"backend": disk.backend, "latency": latency, "seed": seed + i,
+                  **({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})}
+        actors.append(ActorConfig(images[i], "actors.image:Image", params, cpu=pins.get("disk")))
+        links += [LinkConfig(("blkreplay", images[i]), digest=False), LinkConfig(("logger", images[i]), digest=False)]
+    return Topology(name=f"{mode} {name}", run=RunConfig(), actor=actors, link=links)

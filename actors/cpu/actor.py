@@ -19,8 +19,9 @@ from typing import Literal
 import msgspec
 
 from .._blocking import BlockingActor
-from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, IrqLevel, PioExpect, PioFill, RegisterSnapshot
+from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
+from .clocks import CLOCKS, Divergence
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
 
@@ -35,11 +36,14 @@ class Cpu(BlockingActor):
         ide: str = ""  # the peer that serves the IDE window ("": no window)
         max_instructions: int = 0  # 0: no limit
         console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
+        mode: Literal["direct", "record", "replay"] = "direct"  # see actors.cpu.clocks
+        logger: str = "logger"  # recording or replaying: the logger's name
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.machine: Machine | None = None
         self.ide_window: IdeWindow | None = None
+        self.clock = CLOCKS[self.params.mode](self)
         self._console = bytearray()
 
     # --- the run -----------------------------------------------------------------
@@ -53,7 +57,9 @@ class Cpu(BlockingActor):
         except (elf.ElfError, OSError) as e:
             self.fail(str(e))
             return
-        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, self._idle, p.poll_every)
+        hooks = {"idle": self._idle, **self.clock.hooks()}
+        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, poll_every=p.poll_every,
+                                         **hooks)  # type: ignore[arg-type]
         if p.ide:
             self.ide_window = IdeWindow(p.ide, self.call, self.send, machine.bus.read_ram,
                                         lambda line: machine.plic.set_level(line, False))
@@ -63,21 +69,32 @@ class Cpu(BlockingActor):
         except ValueError as e:
             self.fail(f"{name}: {e}")
             return
+        self.name_of_guest = name
         began = time.perf_counter()
         try:
-            outcome = machine.run(p.max_instructions or None)
-        except GuestHung as e:
-            self._flush_console()
+            outcome = self.clock.run(machine)
+        except (GuestHung, Divergence) as e:
+            self.flush_console()
             self.fail(f"{name}: {e}")
             return
-        seconds = time.perf_counter() - began
-        self._flush_console()
-        report = self._report(seconds)
-        if outcome == "limit":
-            self.finish(124, f"{name} did not exit within {p.max_instructions} instructions", report)
+        self.flush_console()
+        report = self._report(time.perf_counter() - began)
+        report["outcome"] = outcome
+        self.clock.exited(machine, report)
+
+    def finish_guest(self, machine: Machine, report: dict[str, object]) -> None:
+        name = self.name_of_guest
+        if report["outcome"] == "limit":
+            self.finish(124, f"{name} did not exit within {self.params.max_instructions} instructions", report)
         else:
             code = machine.exit_code or 0
             self.finish(code, f"{name} exited with code {code}", report)
+
+    def on_events_pending(self, msg: EventsPending, src: str) -> None:
+        self.clock.events_pending()
+
+    def on_run_to(self, msg: RunTo, src: str) -> None:
+        self.clock.run_to(msg)
 
     def _report(self, seconds: float) -> dict[str, object]:
         m = self.machine
@@ -98,14 +115,14 @@ class Cpu(BlockingActor):
     # --- what the machine calls ------------------------------------------------------
 
     def _poll(self) -> None:
-        self._flush_console()
+        self.flush_console()
         self.poll()
         self._interrupts_seen()
 
     def _idle(self) -> None:
         """The guest waits for an external interrupt: block on the inbox
         until something arrives (an IrqLevel, or Stop)."""
-        self._flush_console()
+        self.flush_console()
         self.wait()
         self._interrupts_seen()
 
@@ -118,9 +135,9 @@ class Cpu(BlockingActor):
     def _console_byte(self, byte: int) -> None:
         self._console.append(byte)
         if byte == 0x0A or len(self._console) >= 4096:
-            self._flush_console()
+            self.flush_console()
 
-    def _flush_console(self) -> None:
+    def flush_console(self) -> None:
         if self._console:
             stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
             if stream is not None:
@@ -129,7 +146,7 @@ class Cpu(BlockingActor):
             self._console.clear()
 
     def stopping(self) -> None:
-        self._flush_console()
+        self.flush_console()
 
     # --- the device's side of the window (see actors.schema) -----------------------
 

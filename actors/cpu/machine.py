@@ -52,11 +52,18 @@ class Machine:
     ``poll_every`` instructions (the owner looks at its inbox there).
     ``idle()`` is called when the hart waits for an external interrupt and
     nothing else can happen; it returns when something may have changed.
+    ``before_idle()`` is called first whenever the hart is about to idle (a
+    checkpoint may be due there). Setting ``wants_stop`` (from a poll, or
+    while a device access waits) makes the machine call ``stop_hook()`` at
+    the next instruction boundary: right after that access, or at the next
+    poll.
     """
 
     def __init__(self, ram_size: int = 16 << 20, console: Callable[[int], None] = lambda b: None,
                  poll: Callable[[], None] | None = None, idle: Callable[[], None] | None = None,
-                 poll_every: int = 65536, devices: tuple[Device, ...] = ()) -> None:
+                 poll_every: int = 65536, devices: tuple[Device, ...] = (),
+                 stop_hook: Callable[[], None] | None = None,
+                 before_idle: Callable[[], None] | None = None) -> None:
         self.icount = [0]
         self.fault_index = [0]  # index in its block of the instruction that raised
         # Instructions a running block has retired but not yet added to
@@ -66,6 +73,9 @@ class Machine:
         self.pc = RAM_BASE
         self.poll = poll
         self.idle = idle
+        self.stop_hook = stop_hook  # called at the next instruction boundary once wants_stop is set
+        self.before_idle = before_idle  # called when the hart is about to idle in wfi
+        self.wants_stop = False
         self.poll_every = poll_every
         self.next_poll = poll_every
         self.wfi = False
@@ -112,6 +122,10 @@ class Machine:
         while True:
             if self.exit_device.code is not None:
                 return "exit"
+            if self.wants_stop and self.stop_hook is not None:
+                self.wants_stop = False
+                self.stop_hook()
+                continue
             cause = self.hart.interrupt_due()
             if cause is not None:
                 self._take_interrupt(cause)
@@ -192,6 +206,10 @@ class Machine:
         if self.hart.may_wake():
             self.wfi = False
             return
+        if self.before_idle is not None:
+            self.before_idle()
+            if self.hart.may_wake() or self.exit_device.code is not None:
+                return
         mie = self.hart.mie
         if mie & MIP_MTIP and self.clint.deadline_icount() is not None:
             self.clint.idle_ticks += max(0, self.clint.mtimecmp - self.clint.mtime())
@@ -220,7 +238,7 @@ class Machine:
             value = self.bus.load(address, size)
         finally:
             self.in_block[0] = 0
-        if self.irq_changed:
+        if self.irq_changed or self.wants_stop:
             self.irq_changed = False
             raise IrqChange(value)
         return value
@@ -232,7 +250,7 @@ class Machine:
             self.bus.store(address, size, value)
         finally:
             self.in_block[0] = 0
-        if self.irq_changed:
+        if self.irq_changed or self.wants_stop:
             self.irq_changed = False
             raise IrqChange(None)
 

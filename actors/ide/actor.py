@@ -15,6 +15,8 @@ from .._blocking import BlockingActor
 from ..schema import (
     BlockCompletion,
     BlockRequest,
+    Checkpoint,
+    CheckpointDigest,
     DmaStart,
     DmaScatter,
     InterruptAck,
@@ -28,6 +30,8 @@ from ..schema import (
     PioExpect,
     PioFill,
     RegisterSnapshot,
+    Settle,
+    Settled,
 )
 from .controller import Controller
 from .drive import Drive
@@ -44,6 +48,8 @@ class DiskSlot(msgspec.Struct, forbid_unknown_fields=True):
 class Ide(BlockingActor):
     class Params(msgspec.Struct, forbid_unknown_fields=True):
         cpu: str = "cpu"
+        blkreplay: str = ""  # recording or replaying: where checkpoints go
+        logger: str = ""  # ... and where this actor's digest at each one goes
         # In reel's order: channel 0 master, channel 1 master, channel 0 slave, channel 1 slave.
         disks: list[DiskSlot | None] = []
 
@@ -57,7 +63,7 @@ class Ide(BlockingActor):
     # --- the controller's effects -------------------------------------------------
 
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
-        self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data))
+        self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data, drive))
 
     def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
         # The disk's buffer goes on as it came: one message, no copy here.
@@ -91,6 +97,17 @@ class Ide(BlockingActor):
         self.send(src, MmioDone())
         self.flush()
         self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+
+    def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
+        # From the cpu, after everything it sent before stopping: so every
+        # request those writes made has gone to blkreplay before this does.
+        self.send(self.params.blkreplay, msg)
+
+    def on_settle(self, msg: Settle, src: str) -> None:
+        # The checkpoint's completions (just before this, in order) are
+        # applied: their DMA, registers and interrupt went to the cpu first.
+        self.send(self.params.cpu, Settled(msg.seq))
+        self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
 
     def on_interrupt_ack(self, msg: InterruptAck, src: str) -> None:
         self.controller.interrupt_acknowledged(msg.channel)

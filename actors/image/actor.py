@@ -18,8 +18,8 @@ from typing import Literal
 import msgspec
 
 from .._async import AsyncActor
-from ..schema import BlockCompletion, BlockRequest
-from .backends import Backend, Memory, RawFile, Result, check
+from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest
+from .backends import Backend, Memory, RawFile, Result, check, content_digest
 from .latency import Latency, LatencyError
 
 INLINE_MAX = 1 << 20
@@ -30,6 +30,7 @@ class Image(AsyncActor):
         backend: Literal["raw", "memory"] = "raw"
         path: str = ""  # raw: the image file on this actor's host
         size: int = 0  # memory: the disk's size in bytes
+        base: str = ""  # memory: a file whose content the disk starts with
         latency: str = "none"  # see actors.image.latency
         seed: int = 0
         threads: int = 4
@@ -59,9 +60,14 @@ class Image(AsyncActor):
                 self.backend = RawFile(p.path)
                 self.pool = concurrent.futures.ThreadPoolExecutor(p.threads, thread_name_prefix=f"{self.name}-io")
             else:
-                if p.size <= 0:
-                    raise ValueError(f"the memory backend needs a positive size, not {p.size}")
-                self.backend = Memory(p.size)
+                content = b""
+                if p.base:
+                    with open(p.base, "rb") as f:
+                        content = f.read()
+                size = p.size or len(content)
+                if size <= 0:
+                    raise ValueError(f"the memory backend needs a positive size, not {size}")
+                self.backend = Memory(size, content)
         except (OSError, ValueError, LatencyError) as e:
             self.fail(f"disk {self.name}: {e}")
 
@@ -95,6 +101,17 @@ class Image(AsyncActor):
         else:
             result = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, msg)
         self._complete(src, msg.id, result)
+
+    def on_disk_digest_request(self, msg: DiskDigestRequest, src: str) -> object:
+        return self._digest(src)
+
+    async def _digest(self, src: str) -> None:
+        if self.backend is None:
+            self._open()
+        backend = self.backend
+        assert backend is not None
+        digest = await asyncio.get_running_loop().run_in_executor(None, content_digest, backend)
+        self.send(src, DiskDigest(digest, backend.size))
 
     def _run(self, msg: BlockRequest) -> Result:
         assert self.backend is not None

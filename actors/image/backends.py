@@ -99,3 +99,29 @@ class Memory:
 
     def close(self) -> None:
         pass
+
+
+def content_digest(backend: Backend, chunk: int = 1 << 20) -> str:
+    """xxh3-128 of a disk's whole content, read a chunk at a time."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    for offset in range(0, backend.size, chunk):
+        result = backend.read(offset, min(chunk, backend.size - offset))
+        if result.status:
+            raise OSError(result.status, result.error)
+        h.update(result.data)
+    return h.hexdigest()
+
+
+def file_digest(path: str, chunk: int = 1 << 20) -> tuple[int, str]:
+    """(size, xxh3-128) of a file's content: a disk's identity."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()

@@ -1,0 +1,196 @@
+"""blkreplay: the filter between the ide and the disks that makes block
+completions deterministic (QEMU's block/blkreplay.c, over processes).
+
+Requests from the ide get ids in submission order, one counter for all
+drives, and go on to the drive's image actor; a request whose byte range
+overlaps one still in flight on the same drive waits for it, so that what
+the guest reads depends on nothing but the log. Completions never go
+straight to the ide:
+
+* recording, they are queued in the order the disks answer, and the cpu is
+  told (EventsPending); at the next checkpoint (which reaches us through
+  the ide, after everything the ide had to send us) the queue is handed to
+  the ide in that order and reported to the logger;
+* replaying, the logger says beforehand which ids each checkpoint delivers
+  (Expect); at the checkpoint they are handed over in that order, with the
+  recorded status (an I/O error seen when recording is seen again), waiting
+  for late ones and holding early ones. Waiting past the bound is reported
+  with what is awaited and what is in flight, never a silent hang.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from .._blocking import BlockingActor
+from ..schema import (
+    BlockCompletion,
+    BlockRequest,
+    Checkpoint,
+    CheckpointDigest,
+    EventsPending,
+    Expect,
+    Recorded,
+    ReplayStuck,
+    Settle,
+)
+
+
+@dataclass
+class Request:
+    id: int
+    tag: int  # the ide's name for it
+    disk: int
+    op: str
+    offset: int
+    length: int
+    data: bytes
+    issued: bool = False
+
+    def overlaps(self, other: Request) -> bool:
+        """Must wait for ``other``: same drive, and a byte in common (a flush
+        orders itself against everything on its drive)."""
+        if self.disk != other.disk:
+            return False
+        if "flush" in (self.op, other.op):
+            return True
+        return self.offset < other.offset + other.length and other.offset < self.offset + self.length
+
+
+class BlkReplay(BlockingActor):
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        mode: Literal["record", "replay"]
+        disks: list[str]  # image peer of each drive slot
+        ide: str = "ide"
+        cpu: str = "cpu"
+        logger: str = "logger"
+        wait_bound: float = 10.0  # seconds a replay waits for a completion before saying so
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.next_id = 0
+        self.requests: dict[int, Request] = {}  # not yet delivered
+        self.held: list[Request] = []  # waiting for an overlapping one to finish, in submission order
+        self.queue: list[BlockCompletion] = []  # recording: completions in arrival order
+        self.told_cpu = False
+        self.arrived: dict[int, BlockCompletion] = {}  # replaying: completions not yet delivered
+        self.expected: dict[int, list[tuple[int, int]]] = {}
+        self.due: tuple[int, int, float] | None = None  # replaying: (seq, icount, since) of a checkpoint waiting
+
+    # --- requests ---------------------------------------------------------------
+
+    def on_block_request(self, msg: BlockRequest, src: str) -> None:
+        request = Request(self.next_id, msg.id, msg.disk, msg.op, msg.offset, msg.length, bytes(msg.data))
+        self.next_id += 1
+        self.requests[request.id] = request
+        self._issue_or_hold(request)
+
+    def _issue_or_hold(self, request: Request) -> None:
+        busy = any(r.issued and r.overlaps(request) for r in self.requests.values() if r is not request)
+        if busy or any(h.overlaps(request) for h in self.held):
+            self.held.append(request)
+            return
+        request.issued = True
+        self.send(self.params.disks[request.disk],
+                  BlockRequest(request.id, request.op, request.offset, request.length, request.data))
+        request.data = b""
+
+    def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
+        request = self.requests.get(msg.id)
+        if request is None or not request.issued:
+            self.log.warning("completion for unknown request %d from %s; dropped", msg.id, src)
+            return
+        request.issued = False  # answered: no longer in flight at the disk
+        held, self.held = self.held, []
+        for waiting in held:
+            self._issue_or_hold(waiting)
+        if self.params.mode == "record":
+            self.queue.append(msg)
+            if not self.told_cpu:
+                self.told_cpu = True
+                self.send(self.params.cpu, EventsPending())
+        else:
+            self.arrived[msg.id] = msg
+            if self.due is not None:
+                self._deliver_expected()
+
+    # --- checkpoints ---------------------------------------------------------------
+
+    def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
+        if self.params.mode == "record":
+            queue, self.queue, self.told_cpu = self.queue, [], False
+            for completion in queue:
+                self._deliver(completion.id, completion.status, completion)
+            self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
+            self._settle(msg.seq)
+        else:
+            self.due = (msg.seq, msg.icount, time.monotonic())
+            self._deliver_expected()
+
+    def on_expect(self, msg: Expect, src: str) -> None:
+        self.expected[msg.seq] = msg.events
+        if self.due is not None and self.due[0] == msg.seq:
+            self._deliver_expected()
+
+    def _deliver_expected(self) -> None:
+        assert self.due is not None
+        seq, icount, _ = self.due
+        events = self.expected.get(seq)
+        if events is None or any(request not in self.arrived for request, _ in events):
+            return  # wait: the Expect, or a completion, is still to come
+        for request, status in events:
+            completion = self.arrived.pop(request)
+            if completion.status and not status:
+                self.send(self.params.logger, ReplayStuck(seq, f"request {request} failed now ({completion.error}) "
+                                                               "but succeeded when recording"))
+                return
+            self._deliver(request, status, completion)
+        del self.expected[seq]
+        self.due = None
+        self._settle(seq)
+
+    def _deliver(self, request_id: int, status: int, completion: BlockCompletion) -> None:
+        """Hand one completion to the ide, with ``status`` (the recorded one
+        when replaying: a recorded failure is failed again, without data)."""
+        request = self.requests.pop(request_id)
+        if status:
+            error = completion.error if completion.status else f"recorded failure (status {status})"
+            self.send(self.params.ide, BlockCompletion(request.tag, status, b"", error))
+        else:
+            self.send(self.params.ide, BlockCompletion(request.tag, 0, completion.data))
+
+    def _settle(self, seq: int) -> None:
+        self.send(self.params.ide, Settle(seq))
+        self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
+
+    # --- the replay's wait bound -------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        super()._housekeeping()
+        if self.due is None:
+            return
+        seq, icount, since = self.due
+        if time.monotonic() - since > self.params.wait_bound:
+            self.send(self.params.logger, ReplayStuck(seq, self._waiting_for(seq, icount)))
+            self.due = (seq, icount, float("inf"))  # said once
+
+    def _waiting_for(self, seq: int, icount: int) -> str:
+        bound = f"{self.params.wait_bound:g} s"
+        events = self.expected.get(seq)
+        if events is None:
+            return f"checkpoint {seq} (icount {icount}): no Expect from the logger after {bound}"
+        missing = [request for request, _ in events if request not in self.arrived]
+        parts = []
+        for request in missing:
+            r = self.requests.get(request)
+            if r is None:
+                parts.append(f"request {request} (never issued: the guest made {self.next_id} requests so far)")
+            else:
+                parts.append(f"request {request} (disk {r.disk} {r.op} of {r.length} bytes at {r.offset})")
+        flight = [f"{r.id}" for r in self.requests.values() if r.issued]
+        return (f"checkpoint {seq} (icount {icount}) waited {bound} for " + ", ".join(parts)
+                + f"; in flight at the disks: {', '.join(flight) or 'none'}")

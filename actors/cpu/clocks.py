@@ -1,0 +1,163 @@
+"""How the cpu actor's run meets the outside world's non-determinism: one
+strategy per mode, chosen once.
+
+* ``Direct``: completions reach the guest whenever they arrive (at a poll,
+  or in a device access's window). No checkpoints, no logger.
+* ``Record``: when blkreplay says completions are queued, the cpu stops at
+  the next instruction boundary it reaches (right after a device access, at
+  the next poll, or where it would idle in ``wfi``) and makes a checkpoint
+  there; the icount it chose is recorded.
+* ``Replay``: the logger says at which icounts the recording made its
+  checkpoints; the cpu runs to exactly each one and makes it there.
+
+A checkpoint is the same in both: Checkpoint(seq, icount) to the ide (which
+forwards it to blkreplay after everything the cpu sent before), then serve
+the ide's DMA, registers and interrupt line until Settled(seq), then report
+this actor's digest to the logger.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING
+
+from ..schema import Checkpoint, CheckpointDigest, GuestExit, RunTo, Settled
+
+if TYPE_CHECKING:
+    from .actor import Cpu
+    from .machine import Machine
+
+
+class Divergence(Exception):
+    """The guest does something the recording did not."""
+
+
+class Direct:
+    """No record, no replay."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+
+    def hooks(self) -> dict[str, object]:
+        return {}
+
+    def run(self, machine: Machine) -> str:
+        return machine.run(self.cpu.params.max_instructions or None)
+
+    def exited(self, machine: Machine, report: dict[str, object]) -> None:
+        self.cpu.finish_guest(machine, report)
+
+    def events_pending(self) -> None:
+        pass
+
+    def run_to(self, msg: RunTo) -> None:
+        pass
+
+
+class _Checkpointing(Direct):
+    def __init__(self, cpu: Cpu) -> None:
+        super().__init__(cpu)
+        self.seq = 0
+
+    def checkpoint(self, seq: int) -> None:
+        cpu, machine = self.cpu, self.cpu.machine
+        assert machine is not None
+        cpu.flush_console()
+        # Frame edges enter the digests. A recording may have flushed what
+        # the guest posted just before this point (it idled in wfi waiting
+        # for the completions, and waiting flushes) where the replay runs
+        # straight into the checkpoint: flushing here makes both the same.
+        cpu.node.flush()
+        cpu.send(cpu.params.ide, Checkpoint(seq, machine.icount[0]))
+        settled = cpu.wait_for(cpu.params.ide, Settled)
+        if settled.seq != seq:
+            raise Divergence(f"checkpoint {seq}: the ide settled checkpoint {settled.seq}")
+        cpu.send(cpu.params.logger, CheckpointDigest(seq, cpu.node.digest.hexdigest()))
+        machine.irq_changed = False  # the run loop looks for a due interrupt right after this
+        self.seq = seq + 1
+
+    def exited(self, machine: Machine, report: dict[str, object]) -> None:
+        """The logger has the last word on a recorded or replayed run."""
+        code = machine.exit_code if machine.exit_code is not None else -1
+        self.cpu.send(self.cpu.params.logger, GuestExit(machine.icount[0], code, machine.state_digest(),
+                                                        machine.memory_digest()))
+
+
+class Record(_Checkpointing):
+    def __init__(self, cpu: Cpu) -> None:
+        super().__init__(cpu)
+        self.pending = False
+
+    def hooks(self) -> dict[str, object]:
+        return {"stop_hook": self._stop, "before_idle": self._before_idle}
+
+    def events_pending(self) -> None:
+        self.pending = True
+        assert self.cpu.machine is not None
+        self.cpu.machine.wants_stop = True
+
+    def _stop(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.checkpoint(self.seq)
+
+    def _before_idle(self) -> None:
+        # Whether completions were queued when the guest went idle is a fact
+        # of this recording: the checkpoint here records it.
+        self._stop()
+
+
+class Replay(_Checkpointing):
+    def __init__(self, cpu: Cpu) -> None:
+        super().__init__(cpu)
+        self.targets: collections.deque[RunTo] = collections.deque()
+
+    def hooks(self) -> dict[str, object]:
+        return {"before_idle": self._before_idle, "idle": self._idle}
+
+    def run_to(self, msg: RunTo) -> None:
+        self.targets.append(msg)
+
+    def _next(self) -> RunTo:
+        while not self.targets:
+            self.cpu.wait()
+        return self.targets[0]
+
+    def run(self, machine: Machine) -> str:
+        while True:
+            target = self._next()
+            if target.seq == -1:  # the recording ran on to the guest's exit
+                outcome = machine.run(target.icount + 1)
+                if outcome != "exit":
+                    raise Divergence(f"the recording's guest exited at icount {target.icount}; this one ran past it")
+                return outcome
+            if target.seq == -2:  # the log ends: stop here
+                return "end of log"
+            outcome = machine.run(target.icount)
+            if outcome == "exit":
+                raise Divergence(f"the guest exited at icount {machine.icount[0]}; the recording has checkpoint "
+                                 f"{target.seq} at icount {target.icount}")
+            self._checkpoint_if_due(machine)
+
+    def _checkpoint_if_due(self, machine: Machine) -> bool:
+        target = self._next()
+        if target.seq >= 0 and target.icount == machine.icount[0]:
+            self.targets.popleft()
+            self.checkpoint(target.seq)
+            return True
+        return False
+
+    def _before_idle(self) -> None:
+        assert self.cpu.machine is not None
+        self._checkpoint_if_due(self.cpu.machine)
+
+    def _idle(self) -> None:
+        machine = self.cpu.machine
+        assert machine is not None
+        if not self._checkpoint_if_due(machine):
+            target = self.targets[0]
+            raise Divergence(f"the guest waits for an interrupt at icount {machine.icount[0]}, but the recording's "
+                             f"next checkpoint is at icount {target.icount}")
+
+
+CLOCKS = {"direct": Direct, "record": Record, "replay": Replay}

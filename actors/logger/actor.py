@@ -1,0 +1,214 @@
+"""The logger: writes the replay log while recording; while replaying,
+prescribes the recording's checkpoints and checks every actor against it.
+
+It is off the critical path both ways. Recording, blkreplay reports each
+checkpoint's events (Recorded) and the cpu, ide and blkreplay their digests
+at it; a record is appended, and flushed, once all of its parts are in, in
+checkpoint order. Replaying, it sends RunTo to the cpu and Expect to
+blkreplay up to ``lookahead`` checkpoints ahead, and compares each digest
+as it arrives: the first mismatch ends the run with a report, as does
+blkreplay waiting too long for a completion. Either way it has the last
+word: when the guest exits it collects the disks' digests and finishes the
+run with the guest's exit code (recording) or the verdict (replaying).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from .._async import AsyncActor
+from ..schema import (
+    CheckpointDigest,
+    DiskDigest,
+    DiskDigestRequest,
+    Expect,
+    GuestExit,
+    Recorded,
+    ReplayStuck,
+    RunTo,
+)
+from . import logfile
+from .logfile import CheckpointRecord, DigestsRecord, EndRecord, LogHeader, LogWriter
+
+EXIT_DIVERGED = 3  # a replay did something the recording did not
+EXIT_TRUNCATED = 4  # a replay matched as far as a truncated log goes
+EXIT_STUCK = 5  # a replay waited too long for an event
+
+
+class Logger(AsyncActor):
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        mode: Literal["record", "replay"]
+        path: str
+        header: dict[str, Any] = {}  # recording: the LogHeader's fields
+        digested: list[str] = msgspec.field(default_factory=lambda: ["cpu", "ide", "blkreplay"])
+        disks: list[str] = []  # image peers, in drive order
+        cpu: str = "cpu"
+        blkreplay: str = "blkreplay"
+        digest_every: int = 16
+        lookahead: int = 64
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.digests: dict[int, dict[str, str]] = {}
+        self.events: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        self.writer: LogWriter | None = None
+        self.next_record = 0
+        self.exit: GuestExit | None = None
+        self.cpu_seq = -1  # the last checkpoint the cpu reported
+        self.done = False
+        self.recording: logfile.Log | None = None
+        self.checkpoints: list[CheckpointRecord] = []
+        self.full: dict[int, list[str]] = {}
+        self.next_prescribed = 0
+        self.matched = 0
+
+    # --- both modes ------------------------------------------------------------------
+
+    def started(self) -> None:
+        try:
+            if self.params.mode == "record":
+                header = msgspec.convert(self.params.header, LogHeader)
+                self.writer = LogWriter(self.params.path, header)
+            else:
+                self._start_replay()
+        except (OSError, msgspec.ValidationError, logfile.LogError) as e:
+            self.fail(f"log {self.params.path}: {e}")
+
+    def on_checkpoint_digest(self, msg: CheckpointDigest, src: str) -> None:
+        self.digests.setdefault(msg.seq, {})[src] = msg.digest
+        if src == self.params.cpu:
+            self.cpu_seq = max(self.cpu_seq, msg.seq)
+        if self.params.mode == "record":
+            self._write_ready()
+        else:
+            self._check(msg.seq, src, msg.digest)
+
+    def on_guest_exit(self, msg: GuestExit, src: str) -> object:
+        self.exit = msg
+        if self.params.mode == "record":
+            self._write_ready()
+            return None
+        return self._replay_verdict()
+
+    async def _disk_digests(self) -> list[str]:
+        return [(await self.ask(disk, DiskDigestRequest(), DiskDigest)).digest for disk in self.params.disks]
+
+    def _finish_once(self, code: int, reason: str, report: dict[str, Any]) -> None:
+        if not self.done:
+            self.done = True
+            if self.writer is not None:
+                self.writer.close()
+            self.finish(code, reason, report)
+
+    # --- recording -------------------------------------------------------------------
+
+    def on_recorded(self, msg: Recorded, src: str) -> None:
+        self.events[msg.seq] = (msg.icount, msg.events)
+        self._write_ready()
+
+    def _write_ready(self) -> None:
+        """Append every record whose parts are all in, in order; after the
+        guest's exit and its last checkpoint, the end."""
+        writer = self.writer
+        if writer is None:
+            return
+        while self.next_record in self.events:
+            digests = self.digests.get(self.next_record, {})
+            if any(actor not in digests for actor in self.params.digested):
+                return
+            seq = self.next_record
+            icount, events = self.events.pop(seq)
+            ordered = [digests[actor] for actor in self.params.digested]
+            writer.checkpoint(CheckpointRecord(seq, icount, events, logfile.fingerprint(ordered)))
+            if (seq + 1) % self.params.digest_every == 0:
+                writer.digests(DigestsRecord(seq, ordered))
+            del self.digests[seq]
+            self.next_record += 1
+        if self.exit is not None and self.next_record > self.cpu_seq and not self.done:
+            self.done = True  # the end is being written
+            self.spawn(self._write_end(self.exit), "writing the end of the log")
+
+    async def _write_end(self, exit: GuestExit) -> None:
+        writer = self.writer
+        assert writer is not None
+        disks = await self._disk_digests()
+        writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks))
+        size = writer.size
+        writer.close()
+        report = {"log": self.params.path, "checkpoints": writer.records, "events": writer.events,
+                  "log_bytes": size, "bytes_per_event": size / writer.events if writer.events else None,
+                  "icount": exit.icount, "state_digest": exit.state, "memory_digest": exit.memory, "disks": disks,
+                  "guest_code": exit.code}
+        self.finish(exit.code, f"guest exited with code {exit.code}; recorded {writer.records} checkpoints, "
+                               f"{writer.events} events, {size} bytes to {self.params.path}", report)
+
+    # --- replaying -------------------------------------------------------------------
+
+    def _start_replay(self) -> None:
+        log = self.recording = logfile.read(self.params.path)
+        self.checkpoints = log.checkpoints
+        self.full = {r.seq: r.digests for r in log.records if isinstance(r, DigestsRecord)}
+        for _ in range(self.params.lookahead):
+            self._prescribe_next()
+
+    def _prescribe_next(self) -> None:
+        seq = self.next_prescribed
+        if seq < len(self.checkpoints):
+            record = self.checkpoints[seq]
+            self.send(self.params.blkreplay, Expect(seq, record.events))
+            self.send(self.params.cpu, RunTo(seq, record.icount))
+        elif seq == len(self.checkpoints):
+            assert self.recording is not None
+            end = self.recording.end
+            self.send(self.params.cpu, RunTo(-1, end.icount) if end else RunTo(-2, 0))
+        else:
+            return
+        self.next_prescribed += 1
+
+    def _check(self, seq: int, actor: str, digest: str) -> None:
+        if seq >= len(self.checkpoints) or actor not in self.params.digested:
+            return
+        record = self.checkpoints[seq]
+        index = self.params.digested.index(actor)
+        expected_full = self.full.get(seq, [None] * len(self.params.digested))[index]
+        if bytes.fromhex(digest)[0] != record.fingerprints[index] or (expected_full and expected_full != digest):
+            expected = expected_full or f"{record.fingerprints[index]:02x}... (this checkpoint keeps a fingerprint)"
+            self._finish_once(EXIT_DIVERGED, (
+                f"divergence at checkpoint {seq} (icount {record.icount}): {actor}'s digest is {digest}, "
+                f"the recording's was {expected}"),
+                {"checkpoint": seq, "icount": record.icount, "actor": actor, "digest": digest,
+                 "expected": expected, "matched_checkpoints": self.matched})
+            return
+        if all(a in self.digests.get(seq, {}) for a in self.params.digested):
+            del self.digests[seq]
+            self.matched += 1
+            self._prescribe_next()
+
+    def on_replay_stuck(self, msg: ReplayStuck, src: str) -> None:
+        self._finish_once(EXIT_STUCK, f"replay stuck: {msg.what}", {"checkpoint": msg.seq, "what": msg.what})
+
+    async def _replay_verdict(self) -> None:
+        exit, log = self.exit, self.recording
+        assert exit is not None and log is not None
+        end = log.end
+        if end is None:
+            why = log.truncated or "it has no end record"
+            self._finish_once(EXIT_TRUNCATED, (
+                f"replayed {self.matched} checkpoints, all matching, to the last whole one (icount {exit.icount}); "
+                f"the log ends there: {why}"), {"matched_checkpoints": self.matched, "icount": exit.icount})
+            return
+        disks = await self._disk_digests()
+        pairs = {"icount": (exit.icount, end.icount), "exit code": (exit.code, end.code),
+                 "cpu state": (exit.state, end.state), "memory": (exit.memory, end.memory)}
+        pairs.update({f"disk {i}": (now, then) for i, (now, then) in enumerate(zip(disks, end.disks))})
+        differ = [name for name, (now, then) in pairs.items() if now != then]
+        report = {"matched_checkpoints": self.matched, "checkpoints": len(self.checkpoints),
+                  "compare": {name: {"replay": now, "recording": then} for name, (now, then) in pairs.items()}}
+        if differ:
+            self._finish_once(EXIT_DIVERGED, f"replay ended differently from the recording: {', '.join(differ)}",
+                              report)
+        else:
+            self._finish_once(0, f"replay matched the recording: {self.matched} checkpoints, final cpu state, "
+                                 f"memory and {len(disks)} disk(s)", report)

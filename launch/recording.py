@@ -1,0 +1,125 @@
+"""``reel record`` and ``reel replay``: the runs, their disks and their logs.
+
+A recording never writes its base disks: each run works on a copy (raw) or
+in memory loaded from the base. The log's header names each base by size
+and content digest, and a replay refuses a base that differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from actors import VERSION
+from actors.image.backends import file_digest
+from actors.logger import DiskIdentity, LogError, read
+
+from .disks import SECTOR, Disk, DiskError, parse
+from .launcher import Launcher, RunResult
+from .machines import ide_blkreplay
+
+COPY_CHUNK = 1 << 20
+
+
+def identity(disk: Disk) -> DiskIdentity:
+    size, digest = file_digest(disk.path)
+    return DiskIdentity(disk.path, size, digest)
+
+
+def working_copy(base: str, folder: str, index: int) -> Disk:
+    """A sparse copy of ``base`` for a run to write."""
+    target = os.path.join(folder, f"disk{index}.img")
+    with open(base, "rb") as src, open(target, "wb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        while block := src.read(COPY_CHUNK):
+            if block.count(0) == len(block):
+                dst.seek(len(block), os.SEEK_CUR)  # leave a hole
+            else:
+                dst.write(block)
+        dst.truncate(size)
+    return Disk("raw", target, size)
+
+
+def _bases(specs: list[str]) -> list[Disk]:
+    disks = [parse(spec) for spec in specs]
+    for spec, disk in zip(specs, disks):
+        if disk.backend != "raw":
+            raise DiskError(f"disk {spec}: record and replay start from a disk image file")
+    return disks
+
+
+def _launch(topology, level: int, run_with) -> RunResult:  # type: ignore[no-untyped-def]
+    launcher = Launcher(topology, log_level=level, origin=topology.name)
+    return run_with(launcher)
+
+
+def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
+           ram_mib: int, level: int, run_with) -> RunResult:  # type: ignore[no-untyped-def]
+    bases = _bases(disk_specs)
+    identities = [identity(d) for d in bases]
+    header = {"format": 1, "reel_version": VERSION, "guest_name": name,
+              "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
+              "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
+              "digested": ["cpu", "ide", "blkreplay"], "digest_every": 16, "ram_mib": ram_mib,
+              "latency": latency, "seed": seed}
+    log_path = str(Path(log).resolve())
+    with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
+        disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
+        topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
+                                 memory_bases=backend == "memory")
+        return _launch(topology, level, run_with)
+
+
+def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
+           run_with, console: str = "stdout") -> RunResult:  # type: ignore[no-untyped-def]
+    recorded = read(log)
+    header = recorded.header
+    specs = disk_specs or [d.path for d in header.disks]
+    if len(specs) != len(header.disks):
+        raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
+    bases = _bases(specs)
+    for index, (base, then) in enumerate(zip(bases, header.disks)):
+        now = identity(base)
+        if (now.size, now.digest) != (then.size, then.digest):
+            raise DiskError(f"disk {index}: {base.path} (size {now.size}, digest {now.digest}) is not the base the "
+                            f"recording started from ({then.path}: size {then.size}, digest {then.digest})")
+    with tempfile.TemporaryDirectory(prefix="reel-replay-") as folder:
+        disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
+        topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
+                                 None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
+                                 console=console)
+        return _launch(topology, level, run_with)
+
+
+def inspect(log: str) -> dict[str, Any]:
+    from actors.logger import describe
+    from actors.logger.logfile import CheckpointRecord, DigestsRecord, EndRecord
+
+    recorded = read(log)
+    h = recorded.header
+    out: dict[str, Any] = {
+        "header": {"format": h.format, "reel_version": h.reel_version, "guest": h.guest_name,
+                   "guest_sha256": h.guest_sha256, "ram_mib": h.ram_mib, "latency": h.latency, "seed": h.seed,
+                   "topology": h.topology, "digested": h.digested, "digest_every": h.digest_every,
+                   "faults": h.faults,
+                   "disks": [{"path": d.path, "size": d.size, "digest": d.digest} for d in h.disks]},
+        "summary": describe(recorded),
+        "records": [],
+    }
+    for record in recorded.records:
+        if isinstance(record, CheckpointRecord):
+            out["records"].append({"checkpoint": record.seq, "icount": record.icount,
+                                   "events": [list(e) for e in record.events],
+                                   "fingerprints": record.fingerprints.hex()})
+        elif isinstance(record, DigestsRecord):
+            out["records"].append({"digests_at": record.seq, "digests": dict(zip(h.digested, record.digests))})
+        elif isinstance(record, EndRecord):
+            out["records"].append({"end": True, "icount": record.icount, "exit_code": record.code,
+                                   "state": record.state, "memory": record.memory, "disks": record.disks})
+    return out
+
+
+__all__ = ["LogError", "inspect", "record", "replay", "SECTOR"]
