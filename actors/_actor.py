@@ -37,6 +37,8 @@ from .schema import (
     Failed,
     Finished,
     Ready,
+    Recent,
+    RecentRequest,
     Start,
     StatsReply,
     StatsRequest,
@@ -141,6 +143,10 @@ class Actor(abc.ABC):
 
     def _on_stats_request(self, msg: StatsRequest, src: str) -> None:
         self.node.send(src, StatsReply(msg.token, self.node.stats()))
+
+    def on_recent_request(self, msg: RecentRequest, src: str) -> None:
+        # Any actor can say what it last exchanged: the logger asks at a divergence.
+        self.send(src, Recent(self.node.recent_lines()))
 
     def request_stop(self, reason: str) -> None:
         """Ask the driver to run the stop sequence at its next turn."""

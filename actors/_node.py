@@ -86,6 +86,9 @@ BATCH_MESSAGES = 64
 TICK_SECONDS = 0.02
 """Housekeeping runs at most this often."""
 
+RECENT_FRAMES = 32
+"""Digested frames a node keeps to report what it last exchanged."""
+
 
 class CurveKeys(msgspec.Struct, array_like=True):
     """The run's CURVE key pair (z85 text). Every node of a run serves its
@@ -126,6 +129,10 @@ class Node:
         }
         self.digest = RunningDigest()
         self._digest_update = self.digest.update
+        # The last digested frames, to say what an actor did just before a
+        # divergence. Frames are kept as they are; decoding waits for a request.
+        self.recent: collections.deque[tuple[bool, bytes]] = collections.deque(maxlen=RECENT_FRAMES)
+        self._recent = self.recent.append
         self.pending: collections.deque[tuple[msgspec.Struct, str]] = collections.deque()
         self._dirty: list[Link] = []
         self._open: dict[str, Link] = {}  # the links a message can be sent on now
@@ -264,6 +271,7 @@ class Node:
         queue.clear()
         if link.digest:
             self._digest_update(frame)
+            self._recent((True, frame))
         try:
             link.push(frame)  # type: ignore[misc]
         except zmq.Again:
@@ -288,6 +296,7 @@ class Node:
         link.sent_seq += 1
         if link.digest:
             self.digest.add(head, payload)
+            self._recent((True, head))
         try:
             self.push_bulk(link, head, payload)
         except zmq.Again:
@@ -340,6 +349,7 @@ class Node:
         link.recv_seq += len(msgs)
         if link.digest:
             self._digest_update(head)
+            self._recent((False, head))
         if len(msgs) == 1:
             self.pending.append((msgs[0], env.src))
         else:
@@ -368,6 +378,7 @@ class Node:
         link.recv_seq = env.seq + count - 1
         if link.digest and not skip:
             self.digest.add(head, bulk)
+            self._recent((False, bytes(head)))
         self.pending.extend(zip(env.msgs[skip:], itertools.repeat(env.src)))
 
     def _take_salvaged(self, head: bytes, error: msgspec.MsgspecError, sock: zmq.Socket) -> None:
@@ -469,6 +480,20 @@ class Node:
         self.malformed[bad.kind] = self.malformed.get(bad.kind, 0) + 1
         if first:
             self.log.warning("dropped a malformed frame (%s; further ones of this kind are counted silently)", bad)
+
+    def recent_lines(self, width: int = 160) -> list[str]:
+        """The frames in ``recent``, oldest first, a line per message."""
+        lines = []
+        for sent, frame in self.recent:
+            try:
+                env = self._decode_envelope(frame)
+            except msgspec.MsgspecError:
+                lines.append(f"{'sent' if sent else 'took'} an undecodable frame of {len(frame)} bytes")
+                continue
+            arrow = f"-> {env.dst}" if sent else f"<- {env.src}"
+            for number, msg in enumerate(env.msgs, start=env.seq):
+                lines.append(f"{arrow} #{number} {repr(msg)[:width]}")
+        return lines
 
     def count_unhandled(self, msg: msgspec.Struct, src: str) -> None:
         """The owner has no handler for this kind: count it, log it once."""

@@ -529,7 +529,8 @@ class RunTo(Message, tag=235):
 class Expect(Message, tag=236):
     """logger -> blkreplay (replaying): checkpoint ``seq`` delivers
     ``events``, (request id, status) in this order; wait for late ones,
-    hold early ones, and give the guest the recorded status."""
+    hold early ones, and give the guest the recorded status. ``seq`` -1:
+    the recording delivers nothing more (requests not yet listed succeed)."""
 
     seq: int
     events: list[tuple[int, int]]
@@ -552,6 +553,7 @@ class GuestExit(Message, tag=238):
     code: int
     state: str
     memory: str
+    checkpoints: int  # how many the run made (the recording's log ends after as many)
 
 
 class ReplayStuck(Message, tag=239):
@@ -562,8 +564,20 @@ class ReplayStuck(Message, tag=239):
     what: str
 
 
+class RecentRequest(Message, tag=240):
+    """logger -> cpu, ide or blkreplay (replaying, at a divergence): send
+    me the digested messages you exchanged most recently."""
+
+
+class Recent(Message, tag=241):
+    """Actor -> logger: its most recent digested messages, oldest first,
+    one line each (direction, peer, message)."""
+
+    lines: list[str]
+
+
 Replay = Union[EventsPending, Checkpoint, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest, GuestExit,
-               ReplayStuck]
+               ReplayStuck, RecentRequest, Recent]
 
 
 AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink, Replay]

@@ -4,12 +4,13 @@ measured in the same run."""
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import threading
 import time
 from typing import Any
 
-from .launcher import Launcher
+from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
 PLACEMENTS = {
@@ -195,3 +196,84 @@ def _raw_pread(path: str) -> float:
         return 4 * size / (time.perf_counter() - t0) / 1e6
     finally:
         os.close(fd)
+
+
+REPLAY_GUEST = "diskqd1"  # 2000 reads at queue depth 1: one checkpoint each, the most of the bundled guests
+REPLAY_PLACEMENT = "cpu 0, others 1"
+
+
+def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latency: str = "none") -> dict[str, Any]:
+    """The cost of recording and replaying: the same guest in ide-direct,
+    record and replay, interleaved ``repetitions`` times; medians.
+
+    The time of a run is its ``run_seconds``: from the launcher's Start to
+    the finishing actor's report (the cpu's in direct, the logger's in
+    record and replay, which includes its final disk digests), so that
+    starting and stopping the actor processes do not count."""
+    from . import guests, recording
+
+    name, image = guests.load(REPLAY_GUEST)
+    seconds: dict[str, list[float]] = {"direct": [], "record": [], "replay": []}
+    checkpoint_rates: list[float] = []
+    bytes_per_event: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
+        base = _random_disk(os.path.join(tmp, "base.img"), size_mib)
+        for rep in range(repetitions):
+            seconds["direct"].append(_direct_seconds(name, image, base, os.path.join(tmp, f"direct{rep}"),
+                                                     latency, log_level))
+            log = os.path.join(tmp, f"run{rep}.reel")
+            recorded = recording.record(name, image, [base], log, latency, 0, "raw", 16, log_level, _placed,
+                                        console="none")
+            _check(recorded, "record", "logger")
+            replayed = recording.replay(log, [], latency, 0, "raw", log_level, _placed, console="none")
+            _check(replayed, "replay", "logger")
+            summary = recording.inspect(log)["summary"]
+            seconds["record"].append(recorded.run_seconds)
+            seconds["replay"].append(replayed.run_seconds)
+            checkpoint_rates.append(summary["checkpoints"] / recorded.run_seconds)
+            bytes_per_event.append(summary["bytes_per_event"])
+    medians = {mode: statistics.median(values) for mode, values in seconds.items()}
+    return {
+        "record_over_direct": medians["record"] / medians["direct"],
+        "replay_over_record": medians["replay"] / medians["record"],
+        "checkpoints_per_s": statistics.median(checkpoint_rates),
+        "log_bytes_per_event": statistics.median(bytes_per_event),
+        "direct_s": medians["direct"], "record_s": medians["record"], "replay_s": medians["replay"],
+        "seconds": seconds, "repetitions": repetitions, "guest": REPLAY_GUEST, "disk_mib": size_mib,
+        "latency": latency, "placement": REPLAY_PLACEMENT,
+        "timing": "wall time from the launcher's Start to the finishing actor's report (cpu in direct, logger in "
+                  "record/replay, its final disk digests included); actor start-up and stop excluded",
+    }
+
+
+def _random_disk(path: str, size_mib: int) -> str:
+    with open(path, "wb") as f:  # real data, soon in the page cache: the host disk is not what we measure
+        for _ in range(size_mib):
+            f.write(os.urandom(1 << 20))
+    return path
+
+
+def _direct_seconds(name: str, image: bytes, base: str, folder: str, latency: str, log_level: int) -> float:
+    from .machines import ide_direct
+    from .recording import working_copy
+
+    os.mkdir(folder)
+    copy = working_copy(base, folder, 0)  # as record and replay do: the same page-cache state to read from
+    result = _placed(Launcher(ide_direct(name, image, [copy], latency=latency, console="none"),
+                              log_level=log_level, origin="bench replay"))
+    _check(result, "direct", "cpu")
+    return result.run_seconds
+
+
+def _placed(launcher: Launcher) -> RunResult:
+    """Run with the cpu actor alone on core 0 and every other actor on
+    core 1, whatever the topology (record and replay build their own)."""
+    ncpu = os.cpu_count() or 1
+    for actor in launcher.topology.actor:
+        actor.cpu = 0 if actor.name == "cpu" else 1 % ncpu
+    return launcher.run()
+
+
+def _check(result: RunResult, mode: str, finisher: str) -> None:
+    if result.code != 0 or result.finished_by != finisher:
+        raise RuntimeError(f"{REPLAY_GUEST} in {mode} failed (exit {result.code}): {result.reason}")

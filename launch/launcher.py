@@ -53,6 +53,7 @@ class RunResult(msgspec.Struct):
     stats: dict[str, ActorStats] = {}
     failures: list[str] = []
     seconds: float = 0.0
+    run_seconds: float = 0.0  # from Start to the end: the actors' startup and stop left out
     pids: dict[str, int] = {}
 
 
@@ -83,6 +84,7 @@ class Launcher:
         self._stopping = False
         self._signal: int | None = None
         self._started_at = time.monotonic()
+        self._running_since: float | None = None  # when Start went out
         self._next_process_check = 0.0
         self._handlers = dispatch_table(self)
 
@@ -109,6 +111,7 @@ class Launcher:
             self.node.send(actor.name, Wire(peers))
         if not self._serve_until(lambda: len(self._connected) == len(self.procs), deadline, "connected"):
             return False
+        self._running_since = time.monotonic()
         for actor in self.topology.actor:
             self.node.send(actor.name, Start())
         self.log.debug("run %s started: %s", self.run_id, ", ".join(f"{n} (pid {p.pid})" for n, p in self.procs.items()))
@@ -199,7 +202,8 @@ class Launcher:
     def _end(self, code: int, reason: str, finished_by: str = "", report: dict[str, Any] | None = None) -> None:
         """Record how the run ends; later failures are kept as secondary."""
         if self._outcome is None:
-            self._outcome = RunResult(code, reason, finished_by, report or {})
+            ran = time.monotonic() - self._running_since if self._running_since is not None else 0.0
+            self._outcome = RunResult(code, reason, finished_by, report or {}, run_seconds=ran)
             (self.log.debug if code == 0 else self.log.error)("%s", reason)
         elif code != EXIT_OK:
             self._failures.append(reason)

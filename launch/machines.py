@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from .disks import MAX_DISKS, Disk, DiskError
+from .faults import PlannedFault, for_disk
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
 
@@ -17,7 +20,7 @@ def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int =
 
 def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, max_instructions: int = 0,
                poll_every: int = 65536, latency: str = "none", seed: int = 0, console: str = "stdout",
-               cpus: dict[str, int] | None = None) -> Topology:
+               cpus: dict[str, int] | None = None, faults: list[PlannedFault] | None = None) -> Topology:
     """cpu -> ide -> one image actor per disk, no blkreplay: completions
     reach the guest as soon as they come (the non-deterministic baseline).
     Disks attach in order to channel 0 master, channel 1 master, channel 0
@@ -32,7 +35,7 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
               ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots}, cpu=pins.get("ide"))]
     links = [LinkConfig(("cpu", "ide"))]
     for i, disk in enumerate(disks):
-        params = {"backend": disk.backend, "latency": latency, "seed": seed + i}
+        params = {"backend": disk.backend, "latency": latency, "seed": seed + i, **_faults(faults, i)}
         params.update({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})
         actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
         links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
@@ -42,6 +45,7 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
 def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: str, header: dict | None = None,
                   ram_mib: int = 16, latency: str = "none", seed: int = 0, poll_every: int = 65536,
                   console: str = "stdout", memory_bases: bool = False, wait_bound: float = 10.0,
+                  digest_every: int = 64, faults: list[PlannedFault] | None = None,
                   cpus: dict[str, int] | None = None) -> Topology:
     """cpu -> ide -> blkreplay -> one image actor per disk, with the logger
     recording (``mode`` "record") or prescribing ("replay"). ``disks`` are
@@ -53,16 +57,18 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
     pins = cpus or {}
     images = [f"disk{i}" for i in range(len(disks))]
     cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "poll_every": poll_every, "console": console,
-           "ide": "ide", "mode": mode, "logger": "logger"}
+           "ide": "ide", "mode": mode, "logger": "logger", "digest_every": digest_every}
     slots = [{"peer": "blkreplay", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
     actors = [
         ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
         ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "blkreplay": "blkreplay",
                                               "logger": "logger"}, cpu=pins.get("ide")),
         ActorConfig("blkreplay", "actors.blkreplay:BlkReplay",
-                    {"mode": mode, "disks": images, "wait_bound": wait_bound}, cpu=pins.get("blkreplay")),
+                    {"mode": mode, "disks": images, "wait_bound": wait_bound, "digest_every": digest_every},
+                    cpu=pins.get("blkreplay")),
         ActorConfig("logger", "actors.logger:Logger",
-                    {"mode": mode, "path": log, "header": header or {}, "disks": images}, cpu=pins.get("logger")),
+                    {"mode": mode, "path": log, "header": header or {}, "disks": images, "digest_every": digest_every},
+                    cpu=pins.get("logger")),
     ]
     links = [LinkConfig(("cpu", "ide")), LinkConfig(("ide", "blkreplay")),
              LinkConfig(("cpu", "blkreplay"), digest=False)]
@@ -71,6 +77,13 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
         params = {"backend": "memory", "base": disk.path, "latency": latency, "seed": seed + i} if memory_bases \
             else {"backend": disk.backend, "latency": latency, "seed": seed + i,
                   **({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})}
+        params.update(_faults(faults, i))
         actors.append(ActorConfig(images[i], "actors.image:Image", params, cpu=pins.get("disk")))
         links += [LinkConfig(("blkreplay", images[i]), digest=False), LinkConfig(("logger", images[i]), digest=False)]
     return Topology(name=f"{mode} {name}", run=RunConfig(), actor=actors, link=links)
+
+
+def _faults(faults: list[PlannedFault] | None, disk: int) -> dict[str, object]:
+    """The image actor's ``faults`` parameter for ``disk`` (nothing when none)."""
+    mine = for_disk(faults or [], disk)
+    return {"faults": msgspec.to_builtins(mine)} if mine else {}

@@ -16,12 +16,15 @@ from typing import Any
 from actors import VERSION
 from actors.image.backends import file_digest
 from actors.logger import DiskIdentity, LogError, read
+from actors.logger.logfile import FORMAT_VERSION
 
 from .disks import SECTOR, Disk, DiskError, parse
+from .faults import FaultError, plan
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
 COPY_CHUNK = 1 << 20
+DIGEST_EVERY = 64  # checkpoints between the log's seals (every actor's digest and a checksum)
 
 
 def identity(disk: Disk) -> DiskIdentity:
@@ -57,19 +60,22 @@ def _launch(topology, level: int, run_with) -> RunResult:  # type: ignore[no-unt
 
 
 def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
-           ram_mib: int, level: int, run_with) -> RunResult:  # type: ignore[no-untyped-def]
+           ram_mib: int, level: int, run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
+           fault_specs: list[str] | None = None) -> RunResult:
     bases = _bases(disk_specs)
+    faults = plan(fault_specs or [], len(bases))
     identities = [identity(d) for d in bases]
-    header = {"format": 1, "reel_version": VERSION, "guest_name": name,
+    header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
               "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
               "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
-              "digested": ["cpu", "ide", "blkreplay"], "digest_every": 16, "ram_mib": ram_mib,
-              "latency": latency, "seed": seed}
+              "digested": ["cpu", "ide", "blkreplay"], "digest_every": DIGEST_EVERY, "ram_mib": ram_mib,
+              "latency": latency, "seed": seed, "faults": [f.fault.spec for f in faults]}
     log_path = str(Path(log).resolve())
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
-                                 memory_bases=backend == "memory")
+                                 memory_bases=backend == "memory", console=console, digest_every=DIGEST_EVERY,
+                                 faults=faults)
         return _launch(topology, level, run_with)
 
 
@@ -88,15 +94,16 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                             f"recording started from ({then.path}: size {then.size}, digest {then.digest})")
     with tempfile.TemporaryDirectory(prefix="reel-replay-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
+        # No fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
                                  None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
-                                 console=console)
+                                 console=console, digest_every=header.digest_every)
         return _launch(topology, level, run_with)
 
 
 def inspect(log: str) -> dict[str, Any]:
     from actors.logger import describe
-    from actors.logger.logfile import CheckpointRecord, DigestsRecord, EndRecord
+    from actors.logger.logfile import CheckpointRecord, EndRecord, SealRecord
 
     recorded = read(log)
     h = recorded.header
@@ -113,8 +120,8 @@ def inspect(log: str) -> dict[str, Any]:
         if isinstance(record, CheckpointRecord):
             out["records"].append({"checkpoint": record.seq, "icount": record.icount,
                                    "events": [list(e) for e in record.events],
-                                   "fingerprints": record.fingerprints.hex()})
-        elif isinstance(record, DigestsRecord):
+                                   "fingerprint": f"{record.fingerprint:02x}"})
+        elif isinstance(record, SealRecord):
             out["records"].append({"digests_at": record.seq, "digests": dict(zip(h.digested, record.digests))})
         elif isinstance(record, EndRecord):
             out["records"].append({"end": True, "icount": record.icount, "exit_code": record.code,
@@ -122,4 +129,4 @@ def inspect(log: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["LogError", "inspect", "record", "replay", "SECTOR"]
+__all__ = ["FaultError", "LogError", "inspect", "record", "replay", "SECTOR"]

@@ -3,9 +3,12 @@ completions deterministic (QEMU's block/blkreplay.c, over processes).
 
 Requests from the ide get ids in submission order, one counter for all
 drives, and go on to the drive's image actor; a request whose byte range
-overlaps one still in flight on the same drive waits for it, so that what
-the guest reads depends on nothing but the log. Completions never go
-straight to the ide:
+overlaps an earlier one still in flight (or still waiting) on the same
+drive waits for it, so that what the guest reads depends on nothing but
+the log. Replaying, a request also waits until the logger has said how it
+ended when recording: one that failed then fails again without reaching
+the disk, so the disk's content stays what the recording's was.
+Completions never go straight to the ide:
 
 * recording, they are queued in the order the disks answer, and the cpu is
   told (EventsPending); at the next checkpoint (which reaches us through
@@ -20,6 +23,7 @@ straight to the ide:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -69,16 +73,22 @@ class BlkReplay(BlockingActor):
         cpu: str = "cpu"
         logger: str = "logger"
         wait_bound: float = 10.0  # seconds a replay waits for a completion before saying so
+        digest_every: int = 64  # checkpoints between the digests the logger wants of this actor
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.next_id = 0
-        self.requests: dict[int, Request] = {}  # not yet delivered
-        self.held: list[Request] = []  # waiting for an overlapping one to finish, in submission order
+        self.requests: dict[int, Request] = {}  # not yet delivered, in submission order
+        self.waiting: list[Request] = []  # not yet issued (an overlap, or an unknown fate), in submission order
         self.queue: list[BlockCompletion] = []  # recording: completions in arrival order
         self.told_cpu = False
         self.arrived: dict[int, BlockCompletion] = {}  # replaying: completions not yet delivered
         self.expected: dict[int, list[tuple[int, int]]] = {}
+        # Replaying: each request's recorded status, known from the Expects;
+        # every request not listed succeeds once ``fates_open`` (the log
+        # delivers nothing more).
+        self.fates: dict[int, int] = {}
+        self.fates_open = self.params.mode == "record"
         self.due: tuple[int, int, float] | None = None  # replaying: (seq, icount, since) of a checkpoint waiting
 
     # --- requests ---------------------------------------------------------------
@@ -87,13 +97,32 @@ class BlkReplay(BlockingActor):
         request = Request(self.next_id, msg.id, msg.disk, msg.op, msg.offset, msg.length, bytes(msg.data))
         self.next_id += 1
         self.requests[request.id] = request
-        self._issue_or_hold(request)
+        self.waiting.append(request)
+        self._issue_waiting()
 
-    def _issue_or_hold(self, request: Request) -> None:
-        busy = any(r.issued and r.overlaps(request) for r in self.requests.values() if r is not request)
-        if busy or any(h.overlaps(request) for h in self.held):
-            self.held.append(request)
-            return
+    def _issue_waiting(self) -> None:
+        """Issue every waiting request that may go, in submission order. One
+        may go once its fate is known (replaying: a request that failed when
+        recording fails again without reaching the disk, so the disk's
+        content stays what it was) and no earlier request overlapping it is
+        still in flight or waiting."""
+        still: list[Request] = []
+        for request in self.waiting:
+            fate = self.fates.pop(request.id, 0) if self.fates_open else self.fates.pop(request.id, None)
+            blocked = any(r.overlaps(request) for r in still) or any(
+                r.issued and r.overlaps(request) for r in self.requests.values() if r is not request)
+            if fate is None or blocked:
+                if fate is not None:
+                    self.fates[request.id] = fate  # known, but must wait its turn
+                still.append(request)
+            elif fate:
+                self.arrived[request.id] = BlockCompletion(request.id, fate, b"", "recorded failure")
+                request.data = b""
+            else:
+                self._issue(request)
+        self.waiting = still
+
+    def _issue(self, request: Request) -> None:
         request.issued = True
         self.send(self.params.disks[request.disk],
                   BlockRequest(request.id, request.op, request.offset, request.length, request.data))
@@ -105,9 +134,8 @@ class BlkReplay(BlockingActor):
             self.log.warning("completion for unknown request %d from %s; dropped", msg.id, src)
             return
         request.issued = False  # answered: no longer in flight at the disk
-        held, self.held = self.held, []
-        for waiting in held:
-            self._issue_or_hold(waiting)
+        if self.waiting:
+            self._issue_waiting()
         if self.params.mode == "record":
             self.queue.append(msg)
             if not self.told_cpu:
@@ -132,7 +160,13 @@ class BlkReplay(BlockingActor):
             self._deliver_expected()
 
     def on_expect(self, msg: Expect, src: str) -> None:
-        self.expected[msg.seq] = msg.events
+        if msg.seq < 0:  # the log has no more checkpoints: whatever comes now succeeds
+            self.fates_open = True
+        else:
+            self.expected[msg.seq] = msg.events
+            self.fates.update(msg.events)
+        if self.waiting:
+            self._issue_waiting()
         if self.due is not None and self.due[0] == msg.seq:
             self._deliver_expected()
 
@@ -158,14 +192,20 @@ class BlkReplay(BlockingActor):
         when replaying: a recorded failure is failed again, without data)."""
         request = self.requests.pop(request_id)
         if status:
-            error = completion.error if completion.status else f"recorded failure (status {status})"
+            if completion.status:
+                self.log.warning("request %d (disk %d %s at %d) failed: %s", request_id, request.disk, request.op,
+                                 request.offset, completion.error or f"status {status}")
+            # What the ide is told is the status alone: the backend's own words
+            # differ between a recording and its replay, the guest's view may not.
+            error = f"{os.strerror(status)} (status {status})"
             self.send(self.params.ide, BlockCompletion(request.tag, status, b"", error))
         else:
             self.send(self.params.ide, BlockCompletion(request.tag, 0, completion.data))
 
     def _settle(self, seq: int) -> None:
         self.send(self.params.ide, Settle(seq))
-        self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
+        if (seq + 1) % self.params.digest_every == 0:
+            self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
 
     # --- the replay's wait bound -------------------------------------------------------
 

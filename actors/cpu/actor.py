@@ -38,6 +38,7 @@ class Cpu(BlockingActor):
         console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
         mode: Literal["direct", "record", "replay"] = "direct"  # see actors.cpu.clocks
         logger: str = "logger"  # recording or replaying: the logger's name
+        digest_every: int = 64  # ... and every how many checkpoints it wants this actor's digest
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -147,19 +147,25 @@ class Machine:
             self._execute(self.next_poll, hard)
 
     def _execute(self, soft: int, hard: int | None) -> None:
-        """Run until icount reaches ``soft`` (translated blocks; they may
-        overshoot it) but never past ``hard`` (approached in single steps)."""
+        """Run until icount reaches ``soft`` (the next poll) or ``hard``
+        (a limit, a timer deadline), whichever comes first, exactly: blocks
+        while a whole one fits, then single steps.
+
+        Exactly, and not "a block or so past ``soft``", because a poll
+        flushes what the cpu has queued, and the edges of its frames enter
+        the digests: a replay, which runs to each checkpoint's icount, must
+        poll at the same icounts as the recording, which ran freely."""
         icount, regs = self.icount, self.regs
         blocks, translate = self.translator.blocks, self.translator.block
-        fast_stop = soft - 1 if hard is None else min(soft - 1, hard - MAX_BLOCK)
+        end = soft if hard is None else min(soft, hard)
+        fast_stop = end - MAX_BLOCK
         pc = self.pc
         try:
             while icount[0] <= fast_stop:
                 pc = (blocks.get(pc) or translate(pc))(regs, fast_stop)
-            if hard is not None:
-                step, end = self.translator.step, min(soft, hard)
-                while icount[0] < end:
-                    pc = step(pc)(regs, fast_stop)
+            step = self.translator.step
+            while icount[0] < end:
+                pc = step(pc)(regs, fast_stop)
         except Trap as e:
             pc = self.hart.trap(e.cause, e.tval, getattr(e, "reel_pc", pc))
         except Completed as e:

@@ -2,6 +2,7 @@
 
 from .actor import Image
 from .backends import Memory, RawFile, Result
+from .faults import DiskFault
 from .latency import Latency, LatencyError
 
-__all__ = ["Image", "Latency", "LatencyError", "Memory", "RawFile", "Result"]
+__all__ = ["DiskFault", "Image", "Latency", "LatencyError", "Memory", "RawFile", "Result"]

@@ -20,6 +20,7 @@ import msgspec
 from .._async import AsyncActor
 from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest
 from .backends import Backend, Memory, RawFile, Result, check, content_digest
+from .faults import DiskFault, injected
 from .latency import Latency, LatencyError
 
 INLINE_MAX = 1 << 20
@@ -34,6 +35,7 @@ class Image(AsyncActor):
         latency: str = "none"  # see actors.image.latency
         seed: int = 0
         threads: int = 4
+        faults: list[DiskFault] = []  # injected by the run's fault plan
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -86,6 +88,8 @@ class Image(AsyncActor):
             self.send(src, BlockCompletion(msg.id, 5, error=f"disk {self.name} is not open"))
             return None
         bad = check(backend.size, msg.op, msg.offset, msg.length, len(msg.data))
+        if bad is None and self.params.faults:
+            bad = injected(self.params.faults, self.requests, msg.op, msg.offset, msg.length)
         if bad is not None:
             return self._complete(src, msg.id, bad)
         delay = self.latency.draw()
@@ -96,6 +100,8 @@ class Image(AsyncActor):
     async def _later(self, src: str, msg: BlockRequest, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
+        if self.stop_requested:
+            return  # the run is ending (the pool may be shut): nobody waits for this any more
         if self.pool is None:
             result = self._run(msg)
         else:

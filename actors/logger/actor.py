@@ -14,6 +14,7 @@ run with the guest's exit code (recording) or the verdict (replaying).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 import msgspec
@@ -25,12 +26,14 @@ from ..schema import (
     DiskDigestRequest,
     Expect,
     GuestExit,
+    Recent,
+    RecentRequest,
     Recorded,
     ReplayStuck,
     RunTo,
 )
 from . import logfile
-from .logfile import CheckpointRecord, DigestsRecord, EndRecord, LogHeader, LogWriter
+from .logfile import CheckpointRecord, EndRecord, LogHeader, LogWriter, SealRecord
 
 EXIT_DIVERGED = 3  # a replay did something the recording did not
 EXIT_TRUNCATED = 4  # a replay matched as far as a truncated log goes
@@ -43,11 +46,13 @@ class Logger(AsyncActor):
         path: str
         header: dict[str, Any] = {}  # recording: the LogHeader's fields
         digested: list[str] = msgspec.field(default_factory=lambda: ["cpu", "ide", "blkreplay"])
+        fingerprinted: str = "ide"  # digests at every checkpoint; the others only at seals
         disks: list[str] = []  # image peers, in drive order
         cpu: str = "cpu"
         blkreplay: str = "blkreplay"
-        digest_every: int = 16
+        digest_every: int = 64  # checkpoints between seals (recording; a replay takes the log's)
         lookahead: int = 64
+        recent_wait: float = 1.0  # seconds to wait for the diverging actor's recent messages
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -56,11 +61,11 @@ class Logger(AsyncActor):
         self.writer: LogWriter | None = None
         self.next_record = 0
         self.exit: GuestExit | None = None
-        self.cpu_seq = -1  # the last checkpoint the cpu reported
+        self.reporting = False  # a divergence is being reported: check nothing more
         self.done = False
         self.recording: logfile.Log | None = None
         self.checkpoints: list[CheckpointRecord] = []
-        self.full: dict[int, list[str]] = {}
+        self.seals: dict[int, list[str]] = {}
         self.next_prescribed = 0
         self.matched = 0
 
@@ -78,12 +83,22 @@ class Logger(AsyncActor):
 
     def on_checkpoint_digest(self, msg: CheckpointDigest, src: str) -> None:
         self.digests.setdefault(msg.seq, {})[src] = msg.digest
-        if src == self.params.cpu:
-            self.cpu_seq = max(self.cpu_seq, msg.seq)
         if self.params.mode == "record":
             self._write_ready()
         else:
             self._check(msg.seq, src, msg.digest)
+
+    def _sealed(self, seq: int) -> bool:
+        """Whether checkpoint ``seq`` is followed by a seal (every actor's
+        full digest); the others keep only the fingerprint."""
+        return (seq + 1) % self.digest_every == 0
+
+    def _needed(self, seq: int) -> list[str]:
+        return list(self.params.digested) if self._sealed(seq) else [self.params.fingerprinted]
+
+    @property
+    def digest_every(self) -> int:
+        return self.recording.header.digest_every if self.recording is not None else self.params.digest_every
 
     def on_guest_exit(self, msg: GuestExit, src: str) -> object:
         self.exit = msg
@@ -115,18 +130,18 @@ class Logger(AsyncActor):
         if writer is None:
             return
         while self.next_record in self.events:
-            digests = self.digests.get(self.next_record, {})
-            if any(actor not in digests for actor in self.params.digested):
-                return
             seq = self.next_record
+            digests = self.digests.get(seq, {})
+            if any(actor not in digests for actor in self._needed(seq)):
+                return
             icount, events = self.events.pop(seq)
-            ordered = [digests[actor] for actor in self.params.digested]
-            writer.checkpoint(CheckpointRecord(seq, icount, events, logfile.fingerprint(ordered)))
-            if (seq + 1) % self.params.digest_every == 0:
-                writer.digests(DigestsRecord(seq, ordered))
+            fingerprint = bytes.fromhex(digests[self.params.fingerprinted])[0]
+            writer.checkpoint(CheckpointRecord(seq, icount, events, fingerprint))
+            if self._sealed(seq):
+                writer.seal(SealRecord(seq, [digests[actor] for actor in self.params.digested]))
             del self.digests[seq]
             self.next_record += 1
-        if self.exit is not None and self.next_record > self.cpu_seq and not self.done:
+        if self.exit is not None and self.next_record >= self.exit.checkpoints and not self.done:
             self.done = True  # the end is being written
             self.spawn(self._write_end(self.exit), "writing the end of the log")
 
@@ -137,8 +152,10 @@ class Logger(AsyncActor):
         writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks))
         size = writer.size
         writer.close()
+        record_bytes = writer.record_bytes
         report = {"log": self.params.path, "checkpoints": writer.records, "events": writer.events,
-                  "log_bytes": size, "bytes_per_event": size / writer.events if writer.events else None,
+                  "log_bytes": size, "header_bytes": writer.header_bytes,
+                  "bytes_per_event": record_bytes / writer.events if writer.events else None,
                   "icount": exit.icount, "state_digest": exit.state, "memory_digest": exit.memory, "disks": disks,
                   "guest_code": exit.code}
         self.finish(exit.code, f"guest exited with code {exit.code}; recorded {writer.records} checkpoints, "
@@ -149,7 +166,7 @@ class Logger(AsyncActor):
     def _start_replay(self) -> None:
         log = self.recording = logfile.read(self.params.path)
         self.checkpoints = log.checkpoints
-        self.full = {r.seq: r.digests for r in log.records if isinstance(r, DigestsRecord)}
+        self.seals = {r.seq: r.digests for r in log.records if isinstance(r, SealRecord)}
         for _ in range(self.params.lookahead):
             self._prescribe_next()
 
@@ -163,35 +180,64 @@ class Logger(AsyncActor):
             assert self.recording is not None
             end = self.recording.end
             self.send(self.params.cpu, RunTo(-1, end.icount) if end else RunTo(-2, 0))
+            if end:  # requests the recording never delivered: issue them as they come
+                self.send(self.params.blkreplay, Expect(-1, []))
         else:
             return
         self.next_prescribed += 1
 
     def _check(self, seq: int, actor: str, digest: str) -> None:
-        if seq >= len(self.checkpoints) or actor not in self.params.digested:
+        if seq >= len(self.checkpoints) or self.done or self.reporting:
             return
         record = self.checkpoints[seq]
-        index = self.params.digested.index(actor)
-        expected_full = self.full.get(seq, [None] * len(self.params.digested))[index]
-        if bytes.fromhex(digest)[0] != record.fingerprints[index] or (expected_full and expected_full != digest):
-            expected = expected_full or f"{record.fingerprints[index]:02x}... (this checkpoint keeps a fingerprint)"
-            self._finish_once(EXIT_DIVERGED, (
-                f"divergence at checkpoint {seq} (icount {record.icount}): {actor}'s digest is {digest}, "
-                f"the recording's was {expected}"),
-                {"checkpoint": seq, "icount": record.icount, "actor": actor, "digest": digest,
-                 "expected": expected, "matched_checkpoints": self.matched})
+        expected = self._expected(seq, actor, record)
+        if expected is not None and not digest.startswith(expected):
+            self.reporting = True
+            self.spawn(self._diverged(seq, record, actor, digest, expected), "reporting a divergence")
             return
-        if all(a in self.digests.get(seq, {}) for a in self.params.digested):
+        digests = self.digests.get(seq, {})
+        if all(a in digests for a in self._needed(seq)):
             del self.digests[seq]
             self.matched += 1
             self._prescribe_next()
 
+    def _expected(self, seq: int, actor: str, record: CheckpointRecord) -> str | None:
+        """What the recording says ``actor``'s digest at ``seq`` begins with
+        (None: the log keeps nothing of it there)."""
+        if actor in self.params.digested and seq in self.seals:
+            return self.seals[seq][self.params.digested.index(actor)]
+        if actor == self.params.fingerprinted:
+            return f"{record.fingerprint:02x}"
+        return None
+
+    async def _diverged(self, seq: int, record: CheckpointRecord, actor: str, digest: str, expected: str) -> None:
+        shown = expected if len(expected) > 2 else f"{expected}... (this checkpoint keeps its first byte)"
+        recent = await self._recent(actor)
+        self._finish_once(EXIT_DIVERGED, (
+            f"divergence at checkpoint {seq} (icount {record.icount}): {actor}'s digest is {digest}, "
+            f"the recording's was {shown}" + "".join(f"\n    {line}" for line in recent)),
+            {"checkpoint": seq, "icount": record.icount, "actor": actor, "digest": digest,
+             "expected": expected, "matched_checkpoints": self.matched, "recent": recent})
+
+    async def _recent(self, actor: str) -> list[str]:
+        """``actor``'s last messages, if it answers soon (it may be busy or
+        stuck: the report goes out either way)."""
+        try:
+            reply = await asyncio.wait_for(self.ask(actor, RecentRequest(), Recent), self.params.recent_wait)
+        except asyncio.TimeoutError:
+            return [f"({actor} did not say what it last exchanged within {self.params.recent_wait:g} s)"]
+        return [f"{actor}'s most recent messages, oldest first:"] + reply.lines
+
     def on_replay_stuck(self, msg: ReplayStuck, src: str) -> None:
+        if self.reporting:
+            return  # a divergence came first: that is the report
         self._finish_once(EXIT_STUCK, f"replay stuck: {msg.what}", {"checkpoint": msg.seq, "what": msg.what})
 
     async def _replay_verdict(self) -> None:
         exit, log = self.exit, self.recording
         assert exit is not None and log is not None
+        if self.reporting:
+            return
         end = log.end
         if end is None:
             why = log.truncated or "it has no end record"

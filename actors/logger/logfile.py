@@ -1,55 +1,84 @@
 """The replay log: what a recording saw, in a form a replay can enforce.
 
-Layout::
+Layout (format 2)::
 
-    MAGIC (8 bytes, "REELLOG" + format version)
-    frame: header          msgpack LogHeader
-    frame: record ...      one per checkpoint (and digests, and the end)
+    MAGIC          8 bytes: "REELLOG" and the format version
+    header         varint(length), msgpack LogHeader, CRC-32 of it (4 bytes LE)
+    records ...    self-delimiting, no per-record framing
 
-    frame := varint(length) payload[length] check(2)
+Every record starts with a varint ``V``; its low two bits say what follows:
 
-``check`` is the low 16 bits of a CRC-32 chained through every frame so
-far, so a flipped byte, a lost frame or two frames swapped all show, at the
-frame where it happened. Frames are appended and flushed as checkpoints
-complete: a killed recording leaves whole frames and at most a torn last
-one, which the reader reports and stops before.
+* ``V & 3 == 0``: a checkpoint that delivered nothing;
+* ``V & 3 == 1``: a checkpoint that delivered one completion, the request
+  after the last one delivered (id = previous id + 1), successfully;
+* ``V & 3 == 2``: the same with two completions (previous + 1, previous + 2);
+* ``V & 3 == 3``: a varint ``W`` follows; ``W & 3`` is the kind:
 
-Record payloads are compact (the common checkpoint is a handful of bytes):
+  - 0, a checkpoint in the general form: ``W >> 2`` events, each
+    zigzag-varint(id - previous id - 1) << 1 | failed, and when failed the
+    status as a varint;
+  - 1, a seal: the full 16-byte digest of every digested actor (header
+    ``digested``, in that order) at the checkpoint just before it, then the
+    CRC-32 (4 bytes LE) of every byte since the previous seal (or since the
+    header) up to this CRC;
+  - 2, the end: varint(icount), zigzag-varint(exit code), the final cpu
+    state and memory digests and each disk's digest (16 bytes each), then a
+    CRC-32 as in a seal.
 
-* checkpoint: ``kind|n`` (one byte: kind in the low 2 bits, the number of
-  events in the rest, 63 meaning "count follows as a varint"),
-  varint(icount - previous checkpoint's icount), then per event
-  zigzag-varint((id - previous id) << 1 | failed) and, if failed, the
-  status as a varint; then one fingerprint byte per digested actor (the
-  first byte of its digest at this checkpoint);
-* digests: every ``digest_every`` checkpoints, varint(seq) then each
-  digested actor's full 16-byte digest;
-* end: varint(icount) zigzag-varint(exit code), the final state and memory
-  digests and each disk's digest (16 bytes each).
+For a checkpoint ``V >> 2`` is its icount minus the previous checkpoint's,
+and one byte follows the events: the first byte of the digest of the
+header's ``fingerprinted`` actor (the ide, which is an end of every
+digested link, so its digest changes whenever any digested message does).
+
+So the common checkpoint, one completion in submission order, is three
+bytes. A seal follows every ``digest_every`` checkpoints (64 by default):
+it pins every actor's full digest and lets the reader check everything
+since the last seal; a flipped byte is reported as damage in the span of
+records that seal covers (or at the record that no longer decodes).
+
+Records are appended and flushed one by one as checkpoints complete, so a
+killed recording leaves whole records after its last seal and at most a
+torn last one: the reader takes the whole ones (they are unchecked, and the
+log is reported as truncated) and a replay stops at its last checkpoint.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import msgspec
 
-MAGIC = b"REELLOG\x01"
-FORMAT_VERSION = 1
-KIND_CHECKPOINT, KIND_DIGESTS, KIND_END = 1, 2, 3
+MAGIC = b"REELLOG\x02"
+FORMAT_VERSION = 2
+DIGEST_BYTES = 16
+CRC_BYTES = 4
+SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
+ESCAPE = 3
+KIND_CHECKPOINT, KIND_SEAL, KIND_END = 0, 1, 2
 
 
 class LogError(Exception):
     """A log that cannot be used: ``record`` (0 = the header) and ``offset``
-    say where."""
+    say where; for damage found by a seal's checksum, ``last_record`` and
+    ``end_offset`` close the span it covers."""
 
-    def __init__(self, path: str, what: str, record: int | None = None, offset: int | None = None) -> None:
-        where = "" if record is None else f" at record {record} (byte offset {offset})"
+    def __init__(self, path: str, what: str, record: int | None = None, offset: int | None = None,
+                 last_record: int | None = None, end_offset: int | None = None) -> None:
+        if record is None:
+            where = ""
+        elif last_record == -1:
+            where = f": records {record} to the end (byte offsets {offset} to {end_offset})"
+        elif last_record is not None and last_record != record:
+            where = f": records {record} to {last_record} (byte offsets {offset} to {end_offset})"
+        else:
+            where = f": record {record} (byte offset {offset})"
         super().__init__(f"{path}{where}: {what}")
         self.record = record
         self.offset = offset
+        self.last_record = last_record
+        self.end_offset = end_offset
 
 
 class DiskIdentity(msgspec.Struct):
@@ -68,26 +97,27 @@ class LogHeader(msgspec.Struct):
     guest_sha256: str
     guest_image: bytes  # the program itself: a replay needs nothing but the log and the disks
     disks: list[DiskIdentity]
-    digested: list[str]  # actors whose digests the records carry, in record order
-    digest_every: int
+    digested: list[str]  # actors whose full digests the seals carry, in that order
+    digest_every: int  # checkpoints between seals
     ram_mib: int
     latency: str = "none"
     seed: int = 0
     topology: str = "ide-blkreplay"
     faults: list[str] = []
+    fingerprinted: str = "ide"  # the actor whose digest's first byte every checkpoint keeps
 
 
 @dataclass
 class CheckpointRecord:
     seq: int
     icount: int
-    events: list[tuple[int, int]]  # (request id, status)
-    fingerprints: bytes  # one byte per digested actor
+    events: list[tuple[int, int]]  # (request id, status), in delivery order
+    fingerprint: int  # first byte of the fingerprinted actor's digest here
 
 
 @dataclass
-class DigestsRecord:
-    seq: int
+class SealRecord:
+    seq: int  # the checkpoint whose digests these are
     digests: list[str]
 
 
@@ -100,22 +130,21 @@ class EndRecord:
     disks: list[str] = field(default_factory=list)
 
 
-Record = CheckpointRecord | DigestsRecord | EndRecord
+Record = CheckpointRecord | SealRecord | EndRecord
 
 
 # --- varints ------------------------------------------------------------------------
 
 
 def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
     out = bytearray()
-    while True:
-        byte = n & 0x7F
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
         n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(n)
+    return bytes(out)
 
 
 def _zigzag(n: int) -> int:
@@ -126,25 +155,32 @@ def _unzigzag(n: int) -> int:
     return n >> 1 if not n & 1 else -((n + 1) >> 1)
 
 
+class _OutOfData(Exception):
+    """A record runs past the end of the file: torn, or damaged."""
+
+
 class _Cursor:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
+    def __init__(self, data: bytes, pos: int) -> None:
+        self.data, self.pos = data, pos
 
     def varint(self) -> int:
         shift = value = 0
+        data = self.data
         while True:
-            if self.pos >= len(self.data):
-                raise ValueError("varint runs past the end")
-            byte = self.data[self.pos]
+            if self.pos >= len(data):
+                raise _OutOfData()
+            byte = data[self.pos]
             self.pos += 1
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value
             shift += 7
+            if shift > 63:
+                raise ValueError("a varint longer than 9 bytes")
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise ValueError(f"needs {n} more bytes, {len(self.data) - self.pos} left")
+            raise _OutOfData()
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
@@ -154,48 +190,73 @@ class _Cursor:
 
 
 class LogWriter:
-    """Appends frames to a log file, flushing each one."""
+    """Appends records to a log file, each written through as it comes.
+
+    Invariant: ``crc`` is the CRC-32 of every byte written since the last
+    seal (or the header), ``icount`` and ``last_id`` those of the last
+    checkpoint written."""
 
     def __init__(self, path: str, header: LogHeader) -> None:
         self.path = path
+        self.digest_every = header.digest_every
         self.file: BinaryIO = open(path, "wb")
+        encoded = msgspec.msgpack.encode(header)
+        self.file.write(MAGIC + _varint(len(encoded)) + encoded + zlib.crc32(encoded).to_bytes(CRC_BYTES, "little"))
+        self.header_bytes = self.file.tell()
         self.crc = 0
+        self.record_bytes = 0
         self.records = 0
         self.events = 0
         self.icount = 0
         self.last_id = -1
-        self.file.write(MAGIC)
-        self._frame(msgspec.msgpack.encode(header))
+        self.file.flush()
 
-    def _frame(self, payload: bytes) -> None:
-        self.crc = zlib.crc32(payload, self.crc)
-        self.file.write(_varint(len(payload)) + payload + (self.crc & 0xFFFF).to_bytes(2, "little"))
+    def _write(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+        self.file.write(data)
         self.file.flush()
 
     def checkpoint(self, record: CheckpointRecord) -> None:
-        n = len(record.events)
-        out = bytearray([KIND_CHECKPOINT | (min(n, 63) << 2)])
-        if n >= 63:
-            out += _varint(n)
-        out += _varint(record.icount - self.icount)
-        for request, status in record.events:
-            out += _varint(_zigzag(request - self.last_id - 1) << 1 | (1 if status else 0))
-            if status:
-                out += _varint(status)
-            self.last_id = request
-        out += record.fingerprints
+        """Append ``record``; the caller seals after every ``digest_every``."""
+        delta = record.icount - self.icount
+        if delta < 0:
+            raise ValueError(f"checkpoint {record.seq} at icount {record.icount} comes before the previous "
+                             f"one's {self.icount}: icounts can't go backwards")
+        events = record.events
+        n = len(events)
+        in_order = n < SHORT_FORMS and all(status == 0 and request == self.last_id + 1 + i
+                                           for i, (request, status) in enumerate(events))
+        if in_order:
+            out = bytearray(_varint(delta << 2 | n))
+            self.last_id += n
+        else:
+            out = bytearray(_varint(delta << 2 | ESCAPE) + _varint(n << 2 | KIND_CHECKPOINT))
+            for request, status in events:
+                out += _varint(_zigzag(request - self.last_id - 1) << 1 | (1 if status else 0))
+                if status:
+                    out += _varint(status)
+                self.last_id = request
+        out.append(record.fingerprint)
         self.icount = record.icount
         self.records += 1
         self.events += n
-        self._frame(bytes(out))
+        self._write(bytes(out))
 
-    def digests(self, record: DigestsRecord) -> None:
-        self._frame(bytes([KIND_DIGESTS]) + _varint(record.seq) + b"".join(bytes.fromhex(d) for d in record.digests))
+    def seal(self, record: SealRecord) -> None:
+        self._write(_varint(ESCAPE) + _varint(KIND_SEAL) + b"".join(bytes.fromhex(d) for d in record.digests))
+        self._close_span()
 
     def end(self, record: EndRecord) -> None:
-        payload = bytes([KIND_END]) + _varint(record.icount) + _varint(_zigzag(record.code))
+        self.record_bytes = self.file.tell() - self.header_bytes  # checkpoints and seals: what grows with a run
+        payload = _varint(ESCAPE) + _varint(KIND_END) + _varint(record.icount) + _varint(_zigzag(record.code))
         payload += b"".join(bytes.fromhex(d) for d in (record.state, record.memory, *record.disks))
-        self._frame(payload)
+        self._write(payload)
+        self._close_span()
+
+    def _close_span(self) -> None:
+        self.file.write((self.crc & 0xFFFFFFFF).to_bytes(CRC_BYTES, "little"))
+        self.file.flush()
+        self.crc = 0
 
     def close(self) -> None:
         self.file.close()
@@ -203,6 +264,21 @@ class LogWriter:
     @property
     def size(self) -> int:
         return self.file.tell()
+
+
+def write_log(path: str, header: LogHeader, records: list[Record]) -> None:
+    """Write a whole log (for tools and tests that edit one)."""
+    writer = LogWriter(path, header)
+    try:
+        for record in records:
+            if isinstance(record, CheckpointRecord):
+                writer.checkpoint(record)
+            elif isinstance(record, SealRecord):
+                writer.seal(record)
+            else:
+                writer.end(record)
+    finally:
+        writer.close()
 
 
 # --- reading -------------------------------------------------------------------------
@@ -217,6 +293,8 @@ class Log:
     records: list[Record]
     truncated: str = ""  # why reading stopped early ("" when the log is whole)
     size: int = 0
+    header_bytes: int = 0
+    end_bytes: int = 0
 
     @property
     def checkpoints(self) -> list[CheckpointRecord]:
@@ -229,116 +307,187 @@ class Log:
 
 
 def read(path: str) -> Log:
-    """Read and check a whole log. A damaged frame (bad check, bad content)
-    is an error naming the record and offset; a torn last frame (the
-    recording was killed while writing it) ends the log, noted in
+    """Read and check a whole log. Damage (a checksum that does not match,
+    a record that does not decode) is an error naming the record(s) and
+    byte offset(s); a log that stops without its end record (the recording
+    was killed) is read up to its last whole record and noted in
     ``truncated``."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise LogError(path, f"cannot read: {e.strerror}") from None
-    if data[:7] != MAGIC[:7]:
-        raise LogError(path, f"not a reel log (starts with {data[:8]!r})")
-    if data[7] != FORMAT_VERSION:
-        raise LogError(path, f"log format {data[7]}, this reel reads format {FORMAT_VERSION}")
-    frames = _frames(path, data)
-    try:
-        offset, payload = next(frames)
-    except StopIteration:
-        raise LogError(path, "no header: the log is empty", 0, len(MAGIC)) from None
-    try:
-        header = msgspec.msgpack.decode(payload, type=LogHeader)
-    except msgspec.MsgspecError as e:
-        raise LogError(path, f"unreadable header: {e}", 0, offset) from None
-    log = Log(path, header, [], size=len(data))
-    state = {"icount": 0, "last_id": -1, "seq": 0}
-    try:
-        for number, (offset, payload) in enumerate(frames, start=1):
-            try:
-                log.records.append(_decode(payload, header, state))
-            except (ValueError, IndexError) as e:
-                raise LogError(path, f"malformed record: {e}", number, offset) from None
-    except _Torn as torn:
-        log.truncated = str(torn)
+    header, pos = _read_header(path, data)
+    log = Log(path, header, [], size=len(data), header_bytes=pos)
+    _Reader(path, data, pos, header, log).run()
     return log
 
 
-class _Torn(Exception):
-    pass
+def _read_header(path: str, data: bytes) -> tuple[LogHeader, int]:
+    if data[:7] != MAGIC[:7]:
+        raise LogError(path, f"not a reel log (starts with {data[:8]!r})")
+    if len(data) < 8 or data[7] != FORMAT_VERSION:
+        version = data[7] if len(data) > 7 else "missing"
+        raise LogError(path, f"log format {version}, this reel reads format {FORMAT_VERSION}")
+    cursor = _Cursor(data, len(MAGIC))
+    try:
+        length = cursor.varint()
+        encoded = cursor.take(length)
+        check = int.from_bytes(cursor.take(CRC_BYTES), "little")
+    except (_OutOfData, ValueError):
+        raise LogError(path, "the header is cut short", 0, len(MAGIC)) from None
+    if zlib.crc32(encoded) != check:
+        raise LogError(path, "header checksum mismatch: the log is damaged", 0, len(MAGIC))
+    try:
+        return msgspec.msgpack.decode(encoded, type=LogHeader), cursor.pos
+    except msgspec.MsgspecError as e:
+        raise LogError(path, f"unreadable header: {e}", 0, len(MAGIC)) from None
 
 
-def _frames(path: str, data: bytes) -> Iterator[tuple[int, bytes]]:
-    pos, crc, number = len(MAGIC), 0, 0
-    while pos < len(data):
-        start = pos
-        cursor = _Cursor(data[pos:pos + 10])
-        try:
-            length = cursor.varint()
-        except ValueError:
-            raise _Torn(f"the last frame (record {number}, byte offset {start}) is cut short") from None
-        pos += cursor.pos
-        if pos + length + 2 > len(data):
-            raise _Torn(f"the last frame (record {number}, byte offset {start}) is cut short")
-        payload = data[pos:pos + length]
-        crc = zlib.crc32(payload, crc)
-        check = int.from_bytes(data[pos + length:pos + length + 2], "little")
-        if check != crc & 0xFFFF:
-            raise LogError(path, "checksum mismatch: the log is damaged", number, start)
-        yield start, payload
-        pos += length + 2
-        number += 1
+class _Reader:
+    """Decodes records, checking each span at the seal (or end) closing it.
 
+    Invariant: ``span_start``/``span_record`` are where the current span
+    (the records after the last seal) began; ``pending`` holds its records,
+    taken into the log only once a seal vouches for them, or at the end of
+    the data when the log turns out to be cut short."""
 
-def _decode(payload: bytes, header: LogHeader, state: dict[str, int]) -> Record:
-    c = _Cursor(payload)
-    first = c.take(1)[0]
-    kind = first & 3
-    if kind == KIND_CHECKPOINT:
-        n = first >> 2
-        if n == 63:
-            n = c.varint()
-        icount = state["icount"] + c.varint()
+    def __init__(self, path: str, data: bytes, pos: int, header: LogHeader, log: Log) -> None:
+        self.path, self.data, self.header, self.log = path, data, header, log
+        self.cursor = _Cursor(data, pos)
+        self.number = 1  # record numbers: 0 is the header
+        self.seq = self.icount = 0
+        self.last_id = -1
+        self.span_start, self.span_record = pos, 1
+        self.pending: list[Record] = []
+
+    def run(self) -> None:
+        data = self.data
+        while self.cursor.pos < len(data):
+            start = self.cursor.pos
+            try:
+                record = self._record()
+                if isinstance(record, (SealRecord, EndRecord)):
+                    self._check_span()
+            except _OutOfData:
+                if self._ends_with_end_record():
+                    # A whole log (it ends as a recording that finished ends) whose
+                    # records stop making sense: damage, not a cut.
+                    raise LogError(self.path, f"record {self.number} (byte offset {start}) runs past the end of a "
+                                              "log that has its end record: the log is damaged",
+                                   self.span_record, self.span_start, -1, len(data)) from None
+                self._cut_short(f"its last record (record {self.number}, byte offset {start}) is cut short")
+                return
+            except ValueError as e:
+                # The damage lies after the last seal (which vouches for all before it).
+                raise LogError(self.path, f"malformed record {self.number} (byte offset {start}): {e}",
+                               self.span_record, self.span_start, self.number, self.cursor.pos) from None
+            self.pending.append(record)
+            self.number += 1
+            if isinstance(record, (SealRecord, EndRecord)):
+                self.log.records += self.pending
+                self.pending = []
+                self.span_start, self.span_record = self.cursor.pos, self.number
+            if isinstance(record, EndRecord):
+                self.log.end_bytes = self.cursor.pos - start
+                if self.cursor.pos != len(data):
+                    raise LogError(self.path, f"{len(data) - self.cursor.pos} bytes follow the end record",
+                                   self.number, self.cursor.pos)
+                return
+        self._cut_short(f"it stops after record {self.number - 1} without an end record")
+
+    def _ends_with_end_record(self) -> bool:
+        """Whether the data ends with something shaped like an end record
+        (its two opening bytes, then room for two varints, the digests and
+        the checksum, and no more). A recording cut short almost never does:
+        the opening bytes match by chance once in 65536."""
+        data = self.data
+        fixed = DIGEST_BYTES * (2 + len(self.header.disks)) + CRC_BYTES
+        opening = _varint(ESCAPE) + _varint(KIND_END)
+        varints = range(2, 21)  # two varints take 2 to 20 bytes
+        first = max(self.span_start, len(data) - fixed - 2 - varints[-1])
+        return any(data[start:start + 2] == opening and len(data) - start - 2 - fixed in varints
+                   for start in range(first, len(data)))
+
+    def _cut_short(self, why: str) -> None:
+        self.log.records += self.pending
+        self.log.truncated = why + " (the recording was cut short; records after the last seal are unchecked)"
+
+    def _check_span(self) -> None:
+        """The checksum at the cursor covers span_start up to it."""
+        covered_end = self.cursor.pos
+        check = int.from_bytes(self.cursor.take(CRC_BYTES), "little")
+        if zlib.crc32(self.data[self.span_start:covered_end]) != check:
+            raise LogError(self.path, "checksum mismatch: the log is damaged", self.span_record, self.span_start,
+                           self.number, covered_end + CRC_BYTES)
+
+    def _record(self) -> Record:
+        c = self.cursor
+        v = c.varint()
+        form = v & 3
+        if form != ESCAPE:
+            events = [(self.last_id + 1 + i, 0) for i in range(form)]
+            return self._checkpoint(v >> 2, events)
+        w = c.varint()
+        kind = w & 3
+        if kind == KIND_CHECKPOINT:
+            return self._checkpoint(v >> 2, self._events(w >> 2))
+        if v >> 2 or w >> 2:
+            raise ValueError(f"a record of kind {kind} with an icount step or a count")
+        if kind == KIND_SEAL:
+            return SealRecord(self.seq - 1, [c.take(DIGEST_BYTES).hex() for _ in self.header.digested])
+        if kind == KIND_END:
+            icount = c.varint()
+            code = _unzigzag(c.varint())
+            state, memory = c.take(DIGEST_BYTES).hex(), c.take(DIGEST_BYTES).hex()
+            return EndRecord(icount, code, state, memory, [c.take(DIGEST_BYTES).hex() for _ in self.header.disks])
+        raise ValueError(f"unknown record kind {kind}")
+
+    def _events(self, n: int) -> list[tuple[int, int]]:
+        if n > len(self.data) - self.cursor.pos:
+            raise _OutOfData()  # each event takes a byte at least
         events = []
+        last = self.last_id
         for _ in range(n):
-            word = c.varint()
-            request = state["last_id"] + 1 + _unzigzag(word >> 1)
-            status = c.varint() if word & 1 else 0
+            word = self.cursor.varint()
+            request = last + 1 + _unzigzag(word >> 1)
+            status = self.cursor.varint() if word & 1 else 0
+            if request < 0:
+                raise ValueError(f"request id {request}")
             events.append((request, status))
-            state["last_id"] = request
-        fingerprints = c.take(len(header.digested))
-        state["icount"] = icount
-        record = CheckpointRecord(state["seq"], icount, events, fingerprints)
-        state["seq"] += 1
+            last = request
+        return events
+
+    def _checkpoint(self, step: int, events: list[tuple[int, int]]) -> CheckpointRecord:
+        fingerprint = self.cursor.take(1)[0]
+        if events:
+            self.last_id = events[-1][0]
+        self.icount += step
+        record = CheckpointRecord(self.seq, self.icount, events, fingerprint)
+        self.seq += 1
         return record
-    if kind == KIND_DIGESTS:
-        seq = c.varint()
-        return DigestsRecord(seq, [c.take(16).hex() for _ in header.digested])
-    if kind == KIND_END:
-        icount = c.varint()
-        code = _unzigzag(c.varint())
-        state_digest, memory = c.take(16).hex(), c.take(16).hex()
-        return EndRecord(icount, code, state_digest, memory, [c.take(16).hex() for _ in header.disks])
-    raise ValueError(f"unknown record kind {kind}")
-
-
-def fingerprint(digests: list[str]) -> bytes:
-    """The per-checkpoint fingerprint: the first byte of each digest."""
-    return bytes(bytes.fromhex(d)[0] for d in digests)
 
 
 def describe(log: Log) -> dict[str, Any]:
-    """Counts and figures for ``reel inspect``."""
+    """Counts and figures for ``reel inspect``. ``bytes_per_event`` counts
+    the checkpoint and seal records, which grow with the run: the header
+    (which holds the guest program) and the end record are fixed costs per
+    log, given apart."""
     checkpoints = log.checkpoints
     events = sum(len(c.events) for c in checkpoints)
     failed = sum(1 for c in checkpoints for _, s in c.events if s)
+    record_bytes = log.size - log.header_bytes - log.end_bytes
     return {
         "path": log.path,
         "bytes": log.size,
+        "header_bytes": log.header_bytes,
+        "end_bytes": log.end_bytes,
+        "record_bytes": record_bytes,
         "checkpoints": len(checkpoints),
         "events": events,
         "failed_events": failed,
-        "bytes_per_event": log.size / events if events else None,
+        "bytes_per_event": record_bytes / events if events else None,
+        "bytes_per_checkpoint": record_bytes / len(checkpoints) if checkpoints else None,
         "complete": log.end is not None,
         "truncated": log.truncated,
     }

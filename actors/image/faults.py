@@ -1,0 +1,50 @@
+"""Faults an image actor injects into the requests it serves.
+
+A fault is part of a run's plan (``launch.faults`` parses it from the
+command line); the image actor only applies it. Each is decided by what the
+request is (its number on this disk, its sectors), never by timing, so a
+plan injects the same faults wherever the run is placed.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Literal
+
+import msgspec
+
+from .backends import Result
+
+SECTOR = 512
+
+
+class DiskFault(msgspec.Struct, forbid_unknown_fields=True):
+    """Fail a request with ``status`` (an errno value): the ``request``-th
+    this disk serves (counting from 1), or any touching sectors
+    ``first_lba`` to ``last_lba``."""
+
+    kind: Literal["error"]
+    spec: str  # as the plan wrote it, for messages
+    request: int = 0
+    first_lba: int = -1
+    last_lba: int = -1
+    status: int = errno.EIO
+
+    def hits(self, number: int, op: str, offset: int, length: int) -> bool:
+        if self.request:
+            return number == self.request
+        if op == "flush" or self.first_lba < 0:
+            return False
+        first, last = offset // SECTOR, (offset + max(length, 1) - 1) // SECTOR
+        return first <= self.last_lba and self.first_lba <= last
+
+    def result(self) -> Result:
+        return Result(self.status, error=f"injected fault {self.spec}: {errno.errorcode.get(self.status, self.status)}")
+
+
+def injected(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> Result | None:
+    """The failed result of the first fault that hits this request, if any."""
+    for fault in faults:
+        if fault.hits(number, op, offset, length):
+            return fault.result()
+    return None

@@ -1,0 +1,48 @@
+"""``reel demo`` and ``reel bench replay``, end to end through the command line."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .conftest import run_reel
+
+# Each command runs several machines one after the other (a few seconds
+# each, more on a busy two-core host): a hang still fails the test.
+TIMEOUT = 300
+
+
+def test_demo_replays_equal_the_recording() -> None:
+    result = run_reel("demo", timeout=TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for step in range(1, 6):
+        assert f"[{step}/5]" in out  # the progress lines
+    header = next(line for line in out.splitlines() if line.split()[:1] == ["recording"])
+    assert header.split() == ["recording", "replay", "1", "replay", "2", "direct", "1", "direct", "2"]
+    rows = {m.group(1): m.group(2).split() for m in re.finditer(r"^(console|exit code|icount|cpu state|memory|"
+                                                                r"disk \d)\s+(.*)$", out, re.MULTILINE)}
+    assert set(rows) == {"console", "exit code", "icount", "cpu state", "memory", "disk 0", "disk 1"}
+    for row, cells in rows.items():
+        assert len(cells) == 5 and "-" not in cells, (row, cells)
+        assert cells[1] == cells[0] and cells[2] == cells[0], f"{row}: a replay differs from the recording"
+    assert "replay 1: equal to the recording in every row" in out
+    assert "replay 2: equal to the recording in every row" in out
+    assert "verdict: both replays reproduced the recording exactly" in out
+
+
+def test_bench_replay_json() -> None:
+    result = run_reel("-q", "bench", "replay", "--json", "--repetitions", "1", timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in ("record_over_direct", "replay_over_record", "checkpoints_per_s", "log_bytes_per_event",
+                "direct_s", "record_s", "replay_s"):
+        assert isinstance(report[key], float) and report[key] > 0, (key, report[key])
+    assert report["repetitions"] == 1
+    assert all(len(times) == 1 for times in report["seconds"].values())
+    assert report["placement"] and report["latency"] and report["timing"]
+
+
+def test_bench_replay_refuses_zero_repetitions() -> None:
+    result = run_reel("bench", "replay", "--repetitions", "0")
+    assert result.returncode == 2 and "--repetitions 0" in result.stderr

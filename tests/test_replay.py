@@ -1,0 +1,332 @@
+"""Record and replay of block I/O, end to end through ``reel record``,
+``reel replay`` and ``reel inspect`` (topology ide-blkreplay: cpu -> ide ->
+blkreplay -> image, with the logger).
+
+The guest is ``journal``: interrupt-driven DMA on two disks at once, whose
+console output (a digest of the order in which the completions arrived)
+depends on disk timing. Recorded once under seeded random latency, every
+replay must print the same console output and end in the same cpu state,
+memory and disk contents whatever the latency; run without blkreplay
+(``reel run``, topology ide-direct) under the same latencies it must not,
+which shows that these tests can tell determinism from luck.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conftest import MANIFEST, run_reel
+
+GUEST = "journal"
+DISKS = len(MANIFEST[GUEST]["disks"])
+LATENCY = "uniform:0:2ms"
+RECORD_SEED = 1
+OTHER_SEEDS = list(range(2, 22))  # twenty latency seeds other than the recording's
+TIMEOUT = 120  # seconds for one run: a hang fails the test instead of stalling it
+EXIT_USAGE, EXIT_DIVERGED, EXIT_TRUNCATED = 2, 3, 4
+
+# ``reel replay`` prints one line per compared item after its verdict:
+#   reel:   cpu state  replay X  recording Y  same
+VERDICT_LINE = re.compile(r"^reel:\s+(\S.*?)\s+replay (\S+)\s+recording (\S+)\s+(same|DIFFERENT)\s*$", re.M)
+COMPARED = ["icount", "exit code", "cpu state", "memory"] + [f"disk {i}" for i in range(DISKS)]
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def blank_disks(folder: Path, count: int = DISKS, size: int = 8 << 20) -> list[Path]:
+    """Fresh sparse zero-filled images, as ``reel mkdisk`` makes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"d{i}.img"
+        with open(path, "wb") as f:
+            f.truncate(size)
+        paths.append(path)
+    return paths
+
+
+def disk_args(paths: list[Path]) -> list[str]:
+    return [arg for path in paths for arg in ("--disk", str(path))]
+
+
+def timing(seed: int) -> list[str]:
+    return ["--latency", LATENCY, "--seed", str(seed)]
+
+
+def show(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}--- stderr\n{result.stderr}"
+
+
+@dataclass
+class Recording:
+    log: Path
+    disks: list[Path]
+    result: subprocess.CompletedProcess[str]
+
+
+def record(tmp_path: Path, *extra: str, seed: int = RECORD_SEED) -> Recording:
+    disks = blank_disks(tmp_path / "base")
+    log = tmp_path / "run.reel"
+    result = run_reel("record", GUEST, *disk_args(disks), "--log", str(log), *timing(seed), *extra, timeout=TIMEOUT)
+    return Recording(log, disks, result)
+
+
+def recorded_journal(tmp_path: Path) -> Recording:
+    """journal recorded under random latency; it ran to its normal end."""
+    rec = record(tmp_path)
+    assert rec.result.returncode == 0, show(rec.result)
+    assert "journal entries 128\n" in rec.result.stdout, show(rec.result)
+    assert re.search(r"^journal digest [0-9a-f]{8}$", rec.result.stdout, re.M), show(rec.result)
+    return rec
+
+
+def replay(log: Path, *extra: str, seed: int = 2) -> subprocess.CompletedProcess[str]:
+    return run_reel("replay", str(log), *timing(seed), *extra, timeout=TIMEOUT)
+
+
+def verdict(stderr: str) -> dict[str, tuple[str, str, str]]:
+    """What ``reel replay`` compared: item -> (replay, recording, same/DIFFERENT)."""
+    return {m.group(1): (m.group(2), m.group(3), m.group(4)) for m in VERDICT_LINE.finditer(stderr)}
+
+
+def inspect(log: Path) -> dict:
+    result = run_reel("inspect", str(log), "--json")
+    assert result.returncode == 0, show(result)
+    return json.loads(result.stdout)
+
+
+def end_record(log: Path) -> dict:
+    ends = [r for r in inspect(log)["records"] if r.get("end")]
+    assert len(ends) == 1, f"{log}: {len(ends)} end records"
+    return ends[0]
+
+
+def assert_matched(result: subprocess.CompletedProcess[str], rec: Recording, end: dict, what: str) -> None:
+    """The replay matched the recording: exit 0, the same console output,
+    and every compared item the same as the recording's end record says."""
+    assert result.returncode == 0, f"{what}: {show(result)}"
+    assert result.stdout == rec.result.stdout, f"{what}: console differs from the recording's\n{show(result)}"
+    compared = verdict(result.stderr)
+    missing = [item for item in COMPARED if item not in compared]
+    assert not missing, f"{what}: the verdict does not compare {missing}\n{show(result)}"
+    for item, (now, then, same) in compared.items():
+        assert now == then and same == "same", f"{what}: {item} replay {now} recording {then}\n{show(result)}"
+    recorded = {"icount": str(end["icount"]), "exit code": str(end["exit_code"]), "cpu state": end["state"],
+                "memory": end["memory"], **{f"disk {i}": d for i, d in enumerate(end["disks"])}}
+    for item in COMPARED:
+        assert compared[item][1] == recorded[item], (
+            f"{what}: the verdict's recording {item} {compared[item][1]} is not the log's {recorded[item]}")
+
+
+def numbers_after(pattern: str, text: str) -> list[int]:
+    return [int(n) for n in re.findall(pattern, text)]
+
+
+def header_bytes(log: Path) -> int:
+    """Where the records start: the header's end."""
+    from actors.logger.logfile import read
+
+    parsed = read(str(log))
+    assert 0 < parsed.header_bytes < parsed.size, f"{log}: header {parsed.header_bytes} of {parsed.size} bytes"
+    return parsed.header_bytes
+
+
+# --- 1. the same run whatever the disk timing -------------------------------------------
+
+
+def test_journal_replays_identically_under_twenty_latency_seeds_and_the_memory_backend(tmp_path: Path) -> None:
+    rec = recorded_journal(tmp_path)
+    end = end_record(rec.log)
+    assert end["exit_code"] == 0
+    runs = [(f"seed {seed}", [], seed) for seed in OTHER_SEEDS]
+    runs.append(("memory backend, seed 2", ["--backend", "memory"], 2))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {what: pool.submit(replay, rec.log, *extra, seed=seed) for what, extra, seed in runs}
+        for what, future in futures.items():
+            assert_matched(future.result(), rec, end, f"replay, {what}")
+    for disk in rec.disks:  # the base images are never written
+        assert Path(disk).read_bytes() == bytes(8 << 20), f"{disk} was written"
+
+
+def direct_run(tmp_path: Path, seed: int) -> str:
+    """journal on ide-direct (no blkreplay) on fresh blank disks: its console."""
+    disks = blank_disks(tmp_path / f"direct{seed}")
+    result = run_reel("run", GUEST, *disk_args(disks), *timing(seed), timeout=TIMEOUT)
+    assert result.returncode == 0, f"reel run, seed {seed}: {show(result)}"
+    assert "journal entries 128\n" in result.stdout, f"reel run, seed {seed}: {show(result)}"
+    return result.stdout
+
+
+def test_journal_without_blkreplay_differs_across_the_same_seeds(tmp_path: Path) -> None:
+    """The control: the twenty seeds under which the replays agree do not
+    all give the same console output without record/replay. (Stops as soon
+    as two runs disagree.)"""
+    seen: dict[str, list[int]] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: dict[Future[str], int] = {pool.submit(direct_run, tmp_path, seed): seed for seed in OTHER_SEEDS}
+        while pending and len(seen) < 2:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                seen.setdefault(future.result(), []).append(pending.pop(future))
+        for future in pending:
+            future.cancel()
+    assert len(seen) > 1, f"all {len(OTHER_SEEDS)} direct runs printed the same console output:\n{next(iter(seen))}"
+
+
+# --- 2. an injected I/O error --------------------------------------------------------
+
+
+def test_io_error_injected_while_recording_replays_on_a_healthy_disk(tmp_path: Path) -> None:
+    fault = "disk1:error:request=5"
+    rec = record(tmp_path, "--fault", fault)
+    # journal reports the failed request and exits 3
+    assert rec.result.returncode == 3, show(rec.result)
+    assert re.search(r"^request FAILED: channel 1 request \d+: ", rec.result.stdout, re.M), show(rec.result)
+    log = inspect(rec.log)
+    assert log["summary"]["failed_events"] >= 1, log["summary"]
+    assert any(status for r in log["records"] for _, status in r.get("events", [])), "no failed event in the records"
+    assert any(fault in str(f) for f in log["header"]["faults"]), log["header"]["faults"]
+    end = end_record(rec.log)
+    assert end["exit_code"] == 3
+    # no fault now: the disk serves request 5 fine, yet the guest sees the recorded error
+    for extra in ([], ["--backend", "memory"]):
+        result = replay(rec.log, *extra)
+        assert_matched(result, rec, end, f"replay {' '.join(extra) or '(raw)'}")
+        assert verdict(result.stderr)["exit code"] == ("3", "3", "same")
+
+
+# --- 4. damaged, truncated and edited logs ---------------------------------------------
+
+
+def test_a_flipped_byte_is_refused_naming_the_record_and_offset(tmp_path: Path) -> None:
+    rec = recorded_journal(tmp_path)
+    data = bytearray(rec.log.read_bytes())
+    start = header_bytes(rec.log)
+    # A byte in the middle of a digest that the records carry (a seal's, or
+    # the end's): 16 bytes found exactly once, after the header.
+    listed = inspect(rec.log)["records"]
+    digests = [d for r in listed if "digests_at" in r for d in r["digests"].values()] + [end_record(rec.log)["state"]]
+    where = [data.find(bytes.fromhex(d), start) for d in digests]
+    flipped = next(at for at in where if at > 0) + 8
+    assert flipped < len(data)
+    data[flipped] ^= 0x10
+    damaged = tmp_path / "damaged.reel"
+    damaged.write_bytes(data)
+    for what, result in (("replay", replay(damaged)), ("inspect", run_reel("inspect", str(damaged)))):
+        assert result.returncode == EXIT_USAGE, f"{what} of a log with byte {flipped} flipped: {show(result)}"
+        message = result.stderr
+        assert str(damaged) in message, message
+        numbers = [int(n) for pair in re.findall(r"records? (\d+)(?: to (\d+))?", message) for n in pair if n]
+        offsets = [int(n) for pair in re.findall(r"byte offsets? (\d+)(?: to (\d+))?", message) for n in pair if n]
+        assert numbers and offsets, f"{what}: no record number or byte offset in: {message}"
+        if len(offsets) >= 2:  # a span: "records A to B (byte offsets X to Y)"
+            assert offsets[0] <= flipped < offsets[1], f"{what}: byte {flipped} is not in the span: {message}"
+            assert len(numbers) < 2 or numbers[0] <= numbers[1], message  # "records A to B" or "A to the end"
+        else:  # one record: "record A (byte offset X)", which starts at or before the flipped byte
+            assert offsets[0] <= flipped, f"{what}: byte {flipped} is before the record named: {message}"
+        assert re.search(r"checksum|malformed|damaged", message), message
+
+
+def test_any_flipped_bit_in_the_records_is_damage_not_truncation(tmp_path: Path) -> None:
+    """Every single flipped bit after the header, read by the log reader: an
+    error naming a span that holds the damaged byte, never a log taken as
+    whole or as merely cut short (a replay would then stop early with exit 4
+    instead of refusing the log)."""
+    from actors.logger.logfile import LogError, read
+
+    rec = recorded_journal(tmp_path)
+    data = rec.log.read_bytes()
+    start = header_bytes(rec.log)
+    probe = tmp_path / "probe.reel"
+    wrong: list[str] = []
+    for position, mask in ((p, 1 << bit) for p in range(start, len(data)) for bit in range(8)):
+        damaged = bytearray(data)
+        damaged[position] ^= mask
+        probe.write_bytes(damaged)
+        try:
+            parsed = read(str(probe))
+        except LogError as e:
+            first = e.offset if e.offset is not None else -1
+            last = e.end_offset if getattr(e, "end_offset", None) is not None else len(data)
+            if not first <= position < last:
+                wrong.append(f"byte {position}: the error's span does not hold it: {e}")
+        else:
+            wrong.append(f"byte {position}: read as " + (f"truncated ({parsed.truncated})" if parsed.truncated
+                                                        else "a whole log"))
+    assert not wrong, f"{len(wrong)} of {8 * (len(data) - start)} bit flips not reported as damage:\n" + "\n".join(
+        wrong[:20])
+
+
+def test_a_truncated_log_replays_to_its_last_whole_checkpoint(tmp_path: Path) -> None:
+    from actors.logger.logfile import read
+
+    rec = recorded_journal(tmp_path)
+    data = rec.log.read_bytes()
+    start = header_bytes(rec.log)
+    cut = tmp_path / "cut.reel"
+    cut.write_bytes(data[:start + (len(data) - start) // 2])
+    whole = read(str(cut)).checkpoints
+    assert 0 < len(whole) < len(read(str(rec.log)).checkpoints)
+    result = replay(cut)
+    assert result.returncode == EXIT_TRUNCATED, show(result)
+    assert re.search(r"truncated|cut short|log ends|ends there", result.stderr), show(result)
+    assert len(whole) in numbers_after(r"(\d+) checkpoints", result.stderr), (
+        f"the log holds {len(whole)} whole checkpoints\n{show(result)}")
+    assert rec.result.stdout.startswith(result.stdout), show(result)
+
+
+def test_swapped_completions_are_a_divergence_at_that_checkpoint(tmp_path: Path) -> None:
+    from actors.logger.logfile import CheckpointRecord, read, write_log
+
+    rec = recorded_journal(tmp_path)
+    log = read(str(rec.log))
+    both = [r for r in log.records if isinstance(r, CheckpointRecord) and len(r.events) >= 2]
+    assert both, "no checkpoint delivered two completions at once: nothing to swap"
+    target = both[0]
+    target.events[0], target.events[1] = target.events[1], target.events[0]
+    edited = tmp_path / "swapped.reel"
+    write_log(str(edited), log.header, log.records)
+    assert read(str(edited)).checkpoints[target.seq].events[:2] == target.events[:2]
+    result = replay(edited)  # times out (and fails) rather than hang
+    assert result.returncode == EXIT_DIVERGED, show(result)
+    assert f"divergence at checkpoint {target.seq} " in result.stderr, (
+        f"swapped checkpoint {target.seq}'s events {target.events}\n{show(result)}")
+
+
+# --- 5. the wrong base image -----------------------------------------------------------
+
+
+def test_a_base_image_that_differs_from_the_header_is_refused(tmp_path: Path) -> None:
+    from actors.image.backends import file_digest
+
+    rec = recorded_journal(tmp_path)
+    recorded = inspect(rec.log)["header"]["disks"]
+    other = blank_disks(tmp_path / "other", 1)[0]
+    with open(other, "r+b") as f:
+        f.seek(4096 * 512)
+        f.write(b"not the base")
+    size, digest = file_digest(str(other))
+    assert digest != recorded[1]["digest"]
+    # given on the command line
+    result = replay(rec.log, "--disk", str(rec.disks[0]), "--disk", str(other))
+    assert result.returncode == EXIT_USAGE, show(result)
+    for needed in (str(other), digest, recorded[1]["digest"]):
+        assert needed in result.stderr, f"{needed} not named\n{show(result)}"
+    assert result.stdout == "", show(result)
+    # the file the log names, changed since
+    with open(rec.disks[0], "r+b") as f:
+        f.seek(100 * 512)
+        f.write(b"\x01")
+    size, digest = file_digest(str(rec.disks[0]))
+    result = replay(rec.log)
+    assert result.returncode == EXIT_USAGE, show(result)
+    for needed in (str(rec.disks[0]), digest, recorded[0]["digest"]):
+        assert needed in result.stderr, f"{needed} not named\n{show(result)}"
+    assert os.path.getsize(rec.disks[0]) == size
