@@ -482,12 +482,18 @@ BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest]
 
 
 class EventsPending(Message, tag=230):
-    """blkreplay -> cpu (recording): completions are queued; checkpoint soon."""
+    """blkreplay -> cpu (recording): completions are queued for checkpoint
+    ``seq``; make it soon. (One that comes after the cpu made checkpoint
+    ``seq`` is stale: that checkpoint took them.)"""
+
+    seq: int
 
 
 class Checkpoint(Message, tag=231):
     """cpu -> blkreplay: stopped at ``icount``; deliver checkpoint ``seq``'s
-    completions now (recording: the queue; replaying: what Expect said)."""
+    completions now (recording: the queue, or, when it is empty, because
+    the guest idles in wfi, the first completion to come; replaying: what
+    Expect said)."""
 
     seq: int
     icount: int

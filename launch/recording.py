@@ -61,20 +61,22 @@ def _launch(topology, level: int, run_with) -> RunResult:  # type: ignore[no-unt
 
 def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
            ram_mib: int, level: int, run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
-           fault_specs: list[str] | None = None) -> RunResult:
+           fault_specs: list[str] | None = None, digest_every: int = DIGEST_EVERY) -> RunResult:
+    if digest_every < 1:
+        raise DiskError(f"--digest-every {digest_every}: at least 1")
     bases = _bases(disk_specs)
     faults = plan(fault_specs or [], len(bases))
     identities = [identity(d) for d in bases]
     header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
               "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
               "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
-              "digested": ["cpu", "ide", "blkreplay"], "digest_every": DIGEST_EVERY, "ram_mib": ram_mib,
+              "digested": ["cpu", "ide", "blkreplay"], "digest_every": digest_every, "ram_mib": ram_mib,
               "latency": latency, "seed": seed, "faults": [f.fault.spec for f in faults]}
     log_path = str(Path(log).resolve())
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
-                                 memory_bases=backend == "memory", console=console, digest_every=DIGEST_EVERY,
+                                 memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=faults)
         return _launch(topology, level, run_with)
 

@@ -82,6 +82,8 @@ class BlkReplay(BlockingActor):
         self.waiting: list[Request] = []  # not yet issued (an overlap, or an unknown fate), in submission order
         self.queue: list[BlockCompletion] = []  # recording: completions in arrival order
         self.told_cpu = False
+        self.next_seq = 0  # recording: the checkpoint the queue will go to
+        self.armed: Checkpoint | None = None  # recording: a checkpoint waiting for its first completion
         self.arrived: dict[int, BlockCompletion] = {}  # replaying: completions not yet delivered
         self.expected: dict[int, list[tuple[int, int]]] = {}
         # Replaying: each request's recorded status, known from the Expects;
@@ -138,9 +140,11 @@ class BlkReplay(BlockingActor):
             self._issue_waiting()
         if self.params.mode == "record":
             self.queue.append(msg)
-            if not self.told_cpu:
+            if self.armed is not None:
+                self._deliver_queue(self.armed)
+            elif not self.told_cpu:
                 self.told_cpu = True
-                self.send(self.params.cpu, EventsPending())
+                self.send(self.params.cpu, EventsPending(self.next_seq))
         else:
             self.arrived[msg.id] = msg
             if self.due is not None:
@@ -150,14 +154,27 @@ class BlkReplay(BlockingActor):
 
     def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
         if self.params.mode == "record":
-            queue, self.queue, self.told_cpu = self.queue, [], False
-            for completion in queue:
-                self._deliver(completion.id, completion.status, completion)
-            self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
-            self._settle(msg.seq)
+            self.next_seq = msg.seq + 1
+            if self.queue:
+                self._deliver_queue(msg)
+            else:
+                # Only a cpu idling in wfi checkpoints with nothing queued (an
+                # EventsPending is never stale, see on_events_pending): it
+                # waits for the first completion, and so need not be told.
+                self.armed = msg
+                if not any(r.issued for r in self.requests.values()) and not self.waiting:
+                    self.log.warning("checkpoint %d: the guest idles at icount %d waiting for a completion, "
+                                     "but no request is in flight", msg.seq, msg.icount)
         else:
             self.due = (msg.seq, msg.icount, time.monotonic())
             self._deliver_expected()
+
+    def _deliver_queue(self, msg: Checkpoint) -> None:
+        queue, self.queue, self.told_cpu, self.armed = self.queue, [], False, None
+        for completion in queue:
+            self._deliver(completion.id, completion.status, completion)
+        self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
+        self._settle(msg.seq)
 
     def on_expect(self, msg: Expect, src: str) -> None:
         if msg.seq < 0:  # the log has no more checkpoints: whatever comes now succeeds

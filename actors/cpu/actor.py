@@ -92,7 +92,7 @@ class Cpu(BlockingActor):
             self.finish(code, f"{name} exited with code {code}", report)
 
     def on_events_pending(self, msg: EventsPending, src: str) -> None:
-        self.clock.events_pending()
+        self.clock.events_pending(msg.seq)
 
     def on_run_to(self, msg: RunTo, src: str) -> None:
         self.clock.run_to(msg)

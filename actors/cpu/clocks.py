@@ -47,7 +47,7 @@ class Direct:
     def exited(self, machine: Machine, report: dict[str, object]) -> None:
         self.cpu.finish_guest(machine, report)
 
-    def events_pending(self) -> None:
+    def events_pending(self, seq: int) -> None:
         pass
 
     def run_to(self, msg: RunTo) -> None:
@@ -68,6 +68,8 @@ class _Checkpointing(Direct):
         # for the completions, and waiting flushes) where the replay runs
         # straight into the checkpoint: flushing here makes both the same.
         cpu.node.flush()
+        # From here an EventsPending for ``seq`` is stale: this checkpoint takes that queue.
+        self.seq = seq + 1
         cpu.send(cpu.params.ide, Checkpoint(seq, machine.icount[0]))
         settled = cpu.wait_for(cpu.params.ide, Settled)
         if settled.seq != seq:
@@ -75,7 +77,6 @@ class _Checkpointing(Direct):
         if (seq + 1) % cpu.params.digest_every == 0:  # the log's seals keep every actor's digest
             cpu.send(cpu.params.logger, CheckpointDigest(seq, cpu.node.digest.hexdigest()))
         machine.irq_changed = False  # the run loop looks for a due interrupt right after this
-        self.seq = seq + 1
 
     def exited(self, machine: Machine, report: dict[str, object]) -> None:
         """The logger has the last word on a recorded or replayed run."""
@@ -90,9 +91,11 @@ class Record(_Checkpointing):
         self.pending = False
 
     def hooks(self) -> dict[str, object]:
-        return {"stop_hook": self._stop, "before_idle": self._before_idle}
+        return {"stop_hook": self._stop, "before_idle": self._before_idle, "idle": self._idle}
 
-    def events_pending(self) -> None:
+    def events_pending(self, seq: int) -> None:
+        if seq < self.seq:
+            return  # checkpoint ``seq`` took those completions already
         self.pending = True
         assert self.cpu.machine is not None
         self.cpu.machine.wants_stop = True
@@ -106,6 +109,12 @@ class Record(_Checkpointing):
         # Whether completions were queued when the guest went idle is a fact
         # of this recording: the checkpoint here records it.
         self._stop()
+
+    def _idle(self) -> None:
+        """Nothing but a completion can wake the guest: checkpoint now, and
+        blkreplay answers with the first completion to come (no round of
+        EventsPending first). The icount is this one either way."""
+        self.checkpoint(self.seq)
 
 
 class Replay(_Checkpointing):

@@ -406,8 +406,14 @@ class _Reader:
         opening = _varint(ESCAPE) + _varint(KIND_END)
         varints = range(2, 21)  # two varints take 2 to 20 bytes
         first = max(self.span_start, len(data) - fixed - 2 - varints[-1])
-        return any(data[start:start + 2] == opening and len(data) - start - 2 - fixed in varints
-                   for start in range(first, len(data)))
+        candidates = [start for start in range(first, len(data)) if len(data) - start - 2 - fixed in varints]
+        if any(data[start:start + 2] == opening for start in candidates):
+            return True
+        # The opening itself may be what is damaged: with it put back, the
+        # last span's checksum holds.
+        check = int.from_bytes(data[-CRC_BYTES:], "little")
+        return any(zlib.crc32(data[self.span_start:start] + opening + data[start + 2:-CRC_BYTES]) == check
+                   for start in candidates)
 
     def _cut_short(self, why: str) -> None:
         self.log.records += self.pending
