@@ -519,6 +519,19 @@ int ata_dma_start(struct ata_drive *d, uint64_t lba, uint32_t count,
     return rc;
 }
 
+void ata_abandon(int channel)
+{
+    uint32_t mie = csr_read(mstatus) & MSTATUS_MIE;
+
+    csr_clear(mstatus, MSTATUS_MIE);
+    bm_wr8(channel, ATA_BM_COMMAND, 0);     /* stop the bus master */
+    (void)ata_reset(channel);               /* the device drops the command */
+    bm_wr8(channel, ATA_BM_STATUS, ATA_BMS_ERROR | ATA_BMS_INTR);  /* 1 clears */
+    in_flight[channel] = 0;
+    if (mie)
+        csr_set(mstatus, MSTATUS_MIE);
+}
+
 int ata_busy(int channel)
 {
     return in_flight[channel] != 0;

@@ -219,6 +219,9 @@ int ata_dma_start(struct ata_drive *d, uint64_t lba, uint32_t count,
 
 /* 1 while the channel's request is in flight. */
 int ata_busy(int channel);
+/* Abandon the channel's request in flight: stop the bus master and reset
+ * the channel (SRST). The disk may still carry out what was asked. */
+void ata_abandon(int channel);
 
 /* Sleeps (wfi) until the channel has no request in flight; returns the
  * result of its last request. */
