@@ -157,6 +157,11 @@ class Actor(abc.ABC):
 
     def _introduce(self) -> None:
         spec = self.spec
+        if spec.faults:  # after the driver set its push functions, before any connect
+            from ._faults import install
+
+            install(spec.faults, self.node, self.log)
+            self.send = self.node.send  # type: ignore[method-assign]
         self.node.bind(spec.bind)
         self.node.connect(LAUNCHER, spec.launcher)
         self.node.send(LAUNCHER, Ready(self.name, self.node.endpoint, os.getpid()))

@@ -117,13 +117,13 @@ class Codec:
         return b"\x95" + self.encode(src) + self.encode(dst)
 
     @staticmethod
-    def classify_envelope(error: msgspec.MsgspecError) -> Malformed:
+    def classify_envelope(error: Exception) -> Malformed:
         """The Malformed that a frame's decoding error stands for."""
         kind = BAD_ENVELOPE if isinstance(error, msgspec.ValidationError) else UNDECODABLE
         return Malformed(kind, str(error))
 
     @staticmethod
-    def classify(error: msgspec.MsgspecError) -> Malformed:
+    def classify(error: Exception) -> Malformed:
         """The Malformed that a message's decoding error stands for."""
         text = str(error)
         if isinstance(error, msgspec.ValidationError):

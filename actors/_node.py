@@ -338,7 +338,7 @@ class Node:
         were lost."""
         try:
             env = self._decode_envelope(head)
-        except msgspec.MsgspecError as e:
+        except _DECODE_ERRORS as e:
             self._take_salvaged(head, e, sock)
             return
         link = self.links.get(env.src)
@@ -387,14 +387,14 @@ class Node:
         so that no gap is seen after them); else count the frame."""
         try:
             raw = self.codec.decode_raw_envelope(head)
-        except msgspec.MsgspecError as e:
+        except _DECODE_ERRORS as e:
             self._count_malformed(self.codec.classify_envelope(e))
             return
         good = []
         for body in raw.msgs:
             try:
                 good.append(self.codec.decode_message(body))
-            except msgspec.MsgspecError as e:
+            except _DECODE_ERRORS as e:
                 self._count_malformed(self.codec.classify(e))
         if good or raw.src in self.links:  # a peer's bad messages still use up their numbers
             self._take_unusual(Envelope(raw.src, raw.dst, raw.seq, good, raw.bulk), head, sock, len(raw.msgs))
@@ -487,7 +487,7 @@ class Node:
         for sent, frame in self.recent:
             try:
                 env = self._decode_envelope(frame)
-            except msgspec.MsgspecError:
+            except _DECODE_ERRORS:
                 lines.append(f"{'sent' if sent else 'took'} an undecodable frame of {len(frame)} bytes")
                 continue
             arrow = f"-> {env.dst}" if sent else f"<- {env.src}"
@@ -636,6 +636,10 @@ def _push_bulk_blocking(link: Link, head: bytes, bulk: object) -> None:
     out.send(head, zmq.SNDMORE)
     out.send(bulk, copy=False)
 
+
+# What decoding a frame may raise: msgspec's errors, and (for a string
+# field holding bytes that are not UTF-8) a UnicodeDecodeError.
+_DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError)
 
 _RUNTIME_CONTROL: frozenset[type] = frozenset(schema.RuntimeControl.__args__)  # type: ignore[attr-defined]
 

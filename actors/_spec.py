@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from ._faults import RuntimeFault
 from ._node import DEFAULT_LIVENESS, CurveKeys
 
 
@@ -35,3 +36,4 @@ class ActorSpec(msgspec.Struct, array_like=True):
     log_level: int = 20
     curve: CurveKeys | None = None
     parent_pid: int = 0  # exit at once if the launcher is already gone
+    faults: list[RuntimeFault] = []  # this actor's share of the run's fault plan (actors._faults)

@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--latency", default="none", metavar="SPEC",
                    help="disk completion latency: none, fixed:DUR, uniform:MIN:MAX or exp:MEAN (e.g. uniform:0:2ms)")
     r.add_argument("--seed", type=int, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
+    r.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                   help="inject a fault (repeatable; needs a --disk): " + FAULT_HELP)
     r.set_defaults(func=_run)
 
     rec = sub.add_parser("record", help="run a guest recording its disk completions to a replay log",
@@ -92,8 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="a base disk image (repeatable); it is never written: the run works on a copy")
     rec.add_argument("--log", required=True, metavar="RUN.reel", help="where to write the replay log")
     rec.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                     help="inject a disk fault (repeatable): disk<I>:error:request=<N> fails the N-th request "
-                          "disk I serves, disk<I>:error:lba=<A>[-<B>] every request touching those sectors")
+                     help="inject a fault (repeatable), drawn from --seed: " + FAULT_HELP)
     rec.add_argument("--digest-every", type=int, default=64, metavar="N",
                      help="checkpoints between every actor's full digest in the log (default 64; 1 makes a "
                           "replay name the exact checkpoint of any divergence, at about 50 more bytes each)")
@@ -105,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("log", metavar="RUN.reel")
     rep.add_argument("--disk", action="append", default=[], metavar="PATH",
                      help="the base disks (default: the paths the log names); checked against the log")
+    rep.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                     help="inject a runtime fault (repeatable, drawn from --seed): link:..., actor:... (disk "
+                          "faults of the recording are in the log)")
     _disk_timing(rep)
     rep.set_defaults(func=_replay)
 
@@ -126,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("size", help="like 8M, 512K, 1G (a multiple of 512 bytes)")
     k.add_argument("--force", action="store_true", help="replace an existing file")
     k.set_defaults(func=_mkdisk)
+
+    f = sub.add_parser("faults", help="a fault-injection campaign: fault kinds x seeds, each recorded and replayed, "
+                                      "outcomes checked")
+    f.add_argument("--runs", type=int, default=200, help="runs in all, spread over the fault kinds (default 200)")
+    f.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="runs at once (default: one per core)")
+    f.add_argument("--kinds", default="", metavar="K1,K2", help="only these fault kinds (default: all)")
+    f.add_argument("--json", action="store_true", help="print the table as one JSON object")
+    f.set_defaults(func=_faults)
 
     b = sub.add_parser("bench", help="benchmarks, each against a baseline measured in the same run")
     bsub = b.add_subparsers(title="benchmarks", metavar="WHAT")
@@ -149,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     rb.set_defaults(func=_bench_replay)
     b.set_defaults(func=lambda args, level: (b.print_help(), EXIT_USAGE)[1])
     return parser
+
+
+FAULT_HELP = ("disk<I>:error:request=<N> | disk<I>:error:lba=<A>[-<B>] | disk<I>:full:bytes=<SIZE> | "
+              "disk<I>:slow:<LATENCY> | disk<I>:reorder:window=<W> | link:<FROM>-><TO>:duplicate:every=<N> | "
+              "link:<FROM>-><TO>:delay:<LATENCY> | actor:<NAME>:garbage:count=<N> | "
+              "actor:<NAME>:crash:message=<N>|checkpoint=<K>|random | actor:<NAME>:hang:message=<N>[:seconds=<T>] "
+              "(see launch/faults.py)")
 
 
 def _with_signals(launcher: Launcher, body: Callable[[], RunResult]) -> RunResult:
@@ -207,6 +227,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from actors.image import Latency, LatencyError
 
     from . import disks
+    from .faults import FaultError, plan
     from .machines import ide_direct
 
     try:
@@ -214,11 +235,15 @@ def _run(args: argparse.Namespace, level: int) -> int:
         Latency(args.latency)  # check the spec here, not in every disk actor
         if args.disk:
             attached = [disks.parse(spec) for spec in args.disk]
+            faults = [f.spec for f in plan(args.fault, len(attached), args.seed)]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
-                                  args.latency, args.seed)
+                                  args.latency, args.seed, faults=faults)
+            plan(faults, None, args.seed, [a.name for a in topology.actor], [lk.between for lk in topology.link])
         else:
+            if args.fault:
+                raise FaultError("--fault needs a machine with disks (--disk)")
             topology = cpu_only(name, image, args.ram, args.max_instructions, args.poll_every)
-    except (GuestError, disks.DiskError, LatencyError) as e:
+    except (GuestError, disks.DiskError, LatencyError, FaultError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
     launcher = Launcher(topology, log_level=level, origin=f"run {name}")
@@ -232,7 +257,16 @@ def _run(args: argparse.Namespace, level: int) -> int:
     result = _with_signals(launcher, body)
     if result.finished_by != "cpu" or result.code != 0:
         print(f"reel: {result.reason}", file=sys.stderr)
+    _print_observed(result)
     return guest_exit_status(result.code)
+
+
+def _print_observed(result: RunResult) -> None:
+    from .recording import observed
+
+    line = observed(result)
+    if line:
+        print(f"reel: {line}", file=sys.stderr)
 
 
 REPLAY_CODES = """\
@@ -279,6 +313,9 @@ def _record(args: argparse.Namespace, level: int) -> int:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
     print(f"reel: {result.reason}", file=sys.stderr)
+    for failure in result.failures:
+        print(f"reel:   also: {failure}", file=sys.stderr)
+    _print_observed(result)
     return guest_exit_status(result.code) if result.finished_by == "logger" else result.code
 
 
@@ -291,11 +328,14 @@ def _replay(args: argparse.Namespace, level: int) -> int:
     try:
         Latency(args.latency)
         result = recording.replay(args.log, args.disk, args.latency, args.seed, args.backend, level,
-                                  _run_with_signals)
-    except (recording.LogError, DiskError, LatencyError, OSError) as e:
+                                  _run_with_signals, fault_specs=args.fault)
+    except (recording.LogError, recording.FaultError, DiskError, LatencyError, OSError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
     print(f"reel: {result.reason}", file=sys.stderr)
+    for failure in result.failures:
+        print(f"reel:   also: {failure}", file=sys.stderr)
+    _print_observed(result)
     compare = result.report.get("compare", {})
     for what, pair in compare.items():
         same = "same" if pair["replay"] == pair["recording"] else "DIFFERENT"
@@ -351,6 +391,25 @@ def _inspect(args: argparse.Namespace, level: int) -> int:
             print(f"  end: icount {record['icount']}, exit code {record['exit_code']}, state {record['state'][:8]}, "
                   f"memory {record['memory'][:8]}")
     return EXIT_OK
+
+
+def _faults(args: argparse.Namespace, level: int) -> int:
+    from . import campaign
+
+    known = {kind.name: kind for kind in campaign.KINDS}
+    wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] or list(known)
+    unknown = [k for k in wanted if k not in known]
+    if unknown or args.runs < 1 or args.jobs < 1:
+        why = (f"unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(known)})" if unknown
+               else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1")
+        print(f"reel faults: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = campaign.campaign(args.runs, args.jobs, sys.stderr, tuple(known[k] for k in wanted))
+    if args.json:
+        print(json.dumps({"rows": [r.as_dict() for r in rows], "all_as_expected": campaign.all_well(rows)}))
+    else:
+        print(campaign.table(rows))
+    return EXIT_OK if campaign.all_well(rows) else 1
 
 
 def _mkdisk(args: argparse.Namespace, level: int) -> int:

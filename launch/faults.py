@@ -1,23 +1,59 @@
 """Fault plans: the ``--fault SPEC`` grammar and where each fault goes.
 
-Grammar (one fault per ``--fault``)::
+Grammar (one fault per ``--fault``, or one string of a topology's
+``faults = [...]``)::
 
     disk<I>:error:request=<N>        fail the N-th request disk I serves (from 1) with EIO
     disk<I>:error:lba=<A>[-<B>]      fail every request touching sectors A..B of disk I
+    disk<I>:full:bytes=<SIZE>        fail with ENOSPC every write ending past SIZE bytes (SIZE like 4M, 512K)
+    disk<I>:slow:<LATENCY>           disk I's completion latency (none|fixed:D|uniform:A:B|exp:M), not --latency's
+    disk<I>:reorder:window=<W>       disk I releases its completions in groups of up to W, in a seeded order
 
-Faults the guest can observe (disk errors) reach it as recorded events, so
-a replay sees them again without injecting anything; the log's header lists
-the plan.
+    link:<FROM>-><TO>:duplicate:every=<N>   every N-th machine frame FROM pushes to TO is pushed twice
+    link:<FROM>-><TO>:delay:<LATENCY>       each machine frame FROM pushes to TO is held for a latency draw
+
+    actor:<NAME>:garbage:count=<N>          N frames of random bytes pushed into NAME's inbox once the run starts
+    actor:<NAME>:crash:message=<N>          NAME SIGKILLs itself when it takes its N-th machine message
+    actor:<NAME>:crash:checkpoint=<K>       ... when it takes (ide, blkreplay) or sends (cpu) Checkpoint K
+    actor:<NAME>:crash:random               ... at a machine message number drawn from the seed (1..2000)
+    actor:<NAME>:hang:message=<N>[:seconds=<T>]   at its N-th machine message NAME stops (no inbox, no
+                                                  heartbeats) for T seconds, or for good
+
+Every random choice (garbage bytes, delays, reorderings, the random crash
+point) is drawn from the run's seed and the fault's spec, so the same seed
+and plan inject the same faults. Faults the guest can observe (disk errors,
+a full disk) reach it as recorded events, so a replay sees them again
+without injecting anything; the log's header lists the plan. Disk faults
+go to the image actor named ``disk<I>`` (its ``faults`` and ``latency``
+parameters); runtime faults to the actor they name, or a link's sender
+(``actors._faults``, via its ``ActorSpec``); garbage is pushed by the
+launcher.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
+from typing import Any, Iterable
 
-from actors.image import DiskFault
+from actors._faults import Crash, Delay, Duplicate, Hang, RuntimeFault
+from actors.image import DiskFault, Latency, LatencyError
 
-_DISK = re.compile(r"^disk(\d+):error:(request|lba)=(\d+)(?:-(\d+))?$")
+from .disks import DiskError, parse_size
+
+RANDOM_CRASH = (1, 2000)
+"""The range of a random crash's machine message number."""
+
+_DISK = re.compile(r"^disk(\d+):([a-z]+)(?::(.*))?$")
+_LINK = re.compile(r"^link:([^:]+?)->([^:]+):([a-z]+)(?::(.*))?$")
+_ACTOR = re.compile(r"^actor:([^:]+):([a-z]+)(?::(.*))?$")
+
+GRAMMAR = ("disk<I>:error:request=<N> | disk<I>:error:lba=<A>[-<B>] | disk<I>:full:bytes=<SIZE> | "
+           "disk<I>:slow:<LATENCY> | disk<I>:reorder:window=<W> | link:<FROM>-><TO>:duplicate:every=<N> | "
+           "link:<FROM>-><TO>:delay:<LATENCY> | actor:<NAME>:garbage:count=<N> | "
+           "actor:<NAME>:crash:message=<N> | actor:<NAME>:crash:checkpoint=<K> | actor:<NAME>:crash:random | "
+           "actor:<NAME>:hang:message=<N>[:seconds=<T>]")
 
 
 class FaultError(ValueError):
@@ -26,30 +62,204 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True)
 class PlannedFault:
-    disk: int
-    fault: DiskFault
+    """One fault of a plan, and who applies it.
+
+    ``actor``: the actor that applies it (``disk<I>``, a link's sender, the
+    actor named). ``fault``: what that actor is given (a ``DiskFault`` in
+    its parameters, or an ``actors._faults`` struct in its spec); None for
+    a slow disk (``latency`` replaces its latency parameter) and for
+    garbage (``garbage`` frames pushed by the launcher). ``disk``: the disk
+    index of a disk fault, else -1."""
+
+    spec: str
+    actor: str
+    fault: DiskFault | RuntimeFault | None = None
+    disk: int = -1
+    latency: str = ""
+    garbage: int = 0
+
+    @property
+    def family(self) -> str:
+        return "disk" if self.disk >= 0 else self.spec.partition(":")[0]
+
+    @property
+    def runtime(self) -> bool:
+        """Injected by the runtime (not by a disk): a replay may inject it too."""
+        return self.disk < 0
 
 
-def parse(spec: str, disks: int) -> PlannedFault:
-    m = _DISK.match(spec.strip())
+def _number(spec: str, text: str, key: str, least: int = 1) -> int:
+    m = re.fullmatch(rf"{key}=(\d+)", text or "")
     if m is None:
-        raise FaultError(f"fault {spec!r}: expected disk<I>:error:request=<N> or disk<I>:error:lba=<A>[-<B>]")
-    disk, what, first, last = int(m[1]), m[2], int(m[3]), m[4]
-    if disk >= disks:
+        raise FaultError(f"fault {spec!r}: expected {key}=<N>, not {text!r}")
+    value = int(m[1])
+    if value < least:
+        raise FaultError(f"fault {spec!r}: {key} must be at least {least}, not {value}")
+    return value
+
+
+def _latency(spec: str, text: str) -> str:
+    if not text:
+        raise FaultError(f"fault {spec!r}: expected a latency (none, fixed:DUR, uniform:MIN:MAX or exp:MEAN)")
+    try:
+        Latency(text)
+    except LatencyError as e:
+        raise FaultError(f"fault {spec!r}: {e}") from None
+    return text
+
+
+def _rng(seed: int, spec: str) -> random.Random:
+    """The fault's own random stream: the run's seed and the spec."""
+    return random.Random(f"{seed}/{spec}")
+
+
+def parse_disk(spec: str, m: re.Match[str], disks: int | None, seed: int) -> PlannedFault:
+    """disk<I>:error|full|slow|reorder:..."""
+    disk, kind, rest = int(m[1]), m[2], m[3] or ""
+    if disks is not None and disk >= disks:
         raise FaultError(f"fault {spec!r}: the run has {disks} disk(s), numbered from 0")
-    if what == "request":
-        if last is not None or first < 1:
-            raise FaultError(f"fault {spec!r}: request=<N> takes one request number, counting from 1")
-        return PlannedFault(disk, DiskFault("error", spec, request=first))
-    end = int(last) if last is not None else first
-    if end < first:
-        raise FaultError(f"fault {spec!r}: the sector range {first}-{end} runs backwards")
-    return PlannedFault(disk, DiskFault("error", spec, first_lba=first, last_lba=end))
+    name = f"disk{disk}"
+    if kind == "error":
+        e = re.fullmatch(r"(request|lba)=(\d+)(?:-(\d+))?", rest)
+        if e is None:
+            raise FaultError(f"fault {spec!r}: expected disk<I>:error:request=<N> or disk<I>:error:lba=<A>[-<B>]")
+        what, first, last = e[1], int(e[2]), e[3]
+        if what == "request":
+            if last is not None or first < 1:
+                raise FaultError(f"fault {spec!r}: request=<N> takes one request number, counting from 1")
+            return PlannedFault(spec, name, DiskFault("error", spec, request=first), disk)
+        end = int(last) if last is not None else first
+        if end < first:
+            raise FaultError(f"fault {spec!r}: the sector range {first}-{end} runs backwards")
+        return PlannedFault(spec, name, DiskFault("error", spec, first_lba=first, last_lba=end), disk)
+    if kind == "full":
+        f = re.fullmatch(r"bytes=(\S+)", rest)
+        if f is None:
+            raise FaultError(f"fault {spec!r}: expected disk<I>:full:bytes=<SIZE> (SIZE like 4M, 512K)")
+        try:
+            size = parse_size(f[1])
+        except DiskError as e:
+            raise FaultError(f"fault {spec!r}: {e}") from None
+        return PlannedFault(spec, name, DiskFault("full", spec, size=size, status=28), disk)  # ENOSPC
+    if kind == "slow":
+        return PlannedFault(spec, name, None, disk, latency=_latency(spec, rest))
+    if kind == "reorder":
+        window = _number(spec, rest, "window", least=2)
+        return PlannedFault(spec, name, DiskFault("reorder", spec, window=window,
+                                                  seed=_rng(seed, spec).getrandbits(63)), disk)
+    raise FaultError(f"fault {spec!r}: unknown disk fault {kind!r} (error, full, slow or reorder)")
 
 
-def plan(specs: list[str], disks: int) -> list[PlannedFault]:
-    return [parse(spec, disks) for spec in specs]
+def parse_link(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
+    """link:<FROM>-><TO>:duplicate|delay:..."""
+    sender, receiver, kind, rest = m[1], m[2], m[3], m[4] or ""
+    if sender == receiver:
+        raise FaultError(f"fault {spec!r}: a link joins two different actors")
+    if kind == "duplicate":
+        return PlannedFault(spec, sender, Duplicate(spec, receiver, _number(spec, rest, "every")))
+    if kind == "delay":
+        return PlannedFault(spec, sender, Delay(spec, receiver, _latency(spec, rest), _rng(seed, spec).getrandbits(63)))
+    raise FaultError(f"fault {spec!r}: unknown link fault {kind!r} (duplicate or delay)")
+
+
+def parse_actor(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
+    """actor:<NAME>:garbage|crash|hang:..."""
+    name, kind, rest = m[1], m[2], m[3] or ""
+    if kind == "garbage":
+        return PlannedFault(spec, name, None, garbage=_number(spec, rest, "count"))
+    if kind == "crash":
+        if rest == "random":
+            return PlannedFault(spec, name, Crash(spec, message=_rng(seed, spec).randint(*RANDOM_CRASH)))
+        if rest.startswith("checkpoint="):
+            return PlannedFault(spec, name, Crash(spec, checkpoint=_number(spec, rest, "checkpoint", least=0)))
+        if rest.startswith("message="):
+            return PlannedFault(spec, name, Crash(spec, message=_number(spec, rest, "message")))
+        raise FaultError(f"fault {spec!r}: expected crash:message=<N>, crash:checkpoint=<K> or crash:random")
+    if kind == "hang":
+        h = re.fullmatch(r"message=(\d+)(?::seconds=([0-9]*\.?[0-9]+))?", rest)
+        if h is None:
+            raise FaultError(f"fault {spec!r}: expected hang:message=<N>[:seconds=<T>]")
+        message, seconds = int(h[1]), float(h[2]) if h[2] is not None else 0.0
+        if message < 1:
+            raise FaultError(f"fault {spec!r}: message must be at least 1, not {message}")
+        if h[2] is not None and seconds <= 0:
+            raise FaultError(f"fault {spec!r}: seconds must be positive (leave it out to hang for good)")
+        return PlannedFault(spec, name, Hang(spec, message, seconds))
+    raise FaultError(f"fault {spec!r}: unknown actor fault {kind!r} (garbage, crash or hang)")
+
+
+def parse(spec: str, disks: int | None = None, seed: int = 0) -> PlannedFault:
+    """One spec; ``disks`` (when known) bounds the disk numbers."""
+    text = spec.strip()
+    if m := _DISK.match(text):
+        return parse_disk(text, m, disks, seed)
+    if m := _LINK.match(text):
+        return parse_link(text, m, seed)
+    if m := _ACTOR.match(text):
+        return parse_actor(text, m, seed)
+    raise FaultError(f"fault {spec!r}: expected one of {GRAMMAR}")
+
+
+def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iterable[str] | None = None,
+         links: Iterable[tuple[str, str]] | None = None) -> list[PlannedFault]:
+    """Parse every spec; with ``actors`` (and ``links``) given, check that
+    each fault names an actor (and a link) of the run."""
+    faults = [parse(spec, disks, seed) for spec in specs]
+    if actors is not None:
+        names = list(actors)
+        pairs = {frozenset(pair) for pair in links or ()}
+        for f in faults:
+            if f.actor not in names:
+                raise FaultError(f"fault {f.spec!r}: the run has no actor {f.actor!r} (actors: {', '.join(names)})")
+            if isinstance(f.fault, (Duplicate, Delay)):
+                if f.fault.peer not in names:
+                    raise FaultError(f"fault {f.spec!r}: the run has no actor {f.fault.peer!r} "
+                                     f"(actors: {', '.join(names)})")
+                if links is not None and frozenset((f.actor, f.fault.peer)) not in pairs:
+                    raise FaultError(f"fault {f.spec!r}: no link joins {f.actor!r} and {f.fault.peer!r}")
+    return faults
 
 
 def for_disk(faults: list[PlannedFault], disk: int) -> list[DiskFault]:
-    return [f.fault for f in faults if f.disk == disk]
+    return [f.fault for f in faults if f.disk == disk and isinstance(f.fault, DiskFault)]
+
+
+def runtime_only(faults: list[PlannedFault], why: str) -> None:
+    """Refuse disk faults (a replay's disks only replay what the log says)."""
+    for f in faults:
+        if not f.runtime:
+            raise FaultError(f"fault {f.spec!r}: {why}")
+
+
+def actor_params(faults: list[PlannedFault], actor: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of ``actor`` with its disk faults applied (a copy)."""
+    import msgspec
+
+    mine = [f for f in faults if f.actor == actor and f.disk >= 0]
+    if not mine:
+        return params
+    out = dict(params)
+    disk_faults = [f.fault for f in mine if isinstance(f.fault, DiskFault)]
+    if disk_faults:
+        out["faults"] = list(out.get("faults", [])) + msgspec.to_builtins(disk_faults)
+    for f in mine:
+        if f.latency:
+            out["latency"] = f.latency
+    return out
+
+
+def runtime_for(faults: list[PlannedFault], actor: str) -> list[RuntimeFault]:
+    """What ``actor``'s process injects itself (``ActorSpec.faults``)."""
+    return [f.fault for f in faults if f.actor == actor and isinstance(f.fault, (Duplicate, Delay, Crash, Hang))]
+
+
+def garbage_frames(fault: PlannedFault, seed: int) -> list[bytes]:
+    """The fault's frames of seeded random bytes (1 to 64 each)."""
+    rng = _rng(seed, fault.spec + "/frames")
+    return [rng.randbytes(rng.randint(1, 64)) for _ in range(fault.garbage)]
+
+
+def blame(faults: list[PlannedFault], actor: str, kinds: tuple[type, ...] = (Crash, Hang)) -> str:
+    """`` (injected fault SPEC)`` when the plan made ``actor`` crash or hang."""
+    specs = [f.spec for f in faults if f.actor == actor and isinstance(f.fault, kinds)]
+    return f" (injected fault {', '.join(specs)})" if specs else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -28,6 +29,7 @@ from actors._actor import dispatch_table
 from actors._errors import HandshakeRefused, LinkGap
 from actors.schema import ActorStats, Connected, Exited, Failed, Finished, Ready, Start, Stop, Wire
 
+from . import faults as fault_plan
 from ._spawn import ActorProcess
 from .topology import Topology, validate
 
@@ -65,6 +67,8 @@ class Launcher:
                  origin: str = "<topology>") -> None:
         validate(topology, origin)
         self.topology = topology
+        self.faults = fault_plan.plan(topology.faults, None, topology.run.seed, [a.name for a in topology.actor],
+                                      [link.between for link in topology.link])
         self.run_id = secrets.token_hex(4)
         self.log = logging.getLogger(LAUNCHER)
         self.log_level = log_level
@@ -114,6 +118,7 @@ class Launcher:
         self._running_since = time.monotonic()
         for actor in self.topology.actor:
             self.node.send(actor.name, Start())
+        self._push_garbage()
         self.log.debug("run %s started: %s", self.run_id, ", ".join(f"{n} (pid {p.pid})" for n, p in self.procs.items()))
         return True
 
@@ -177,7 +182,7 @@ class Launcher:
             if not self._stopping:
                 self._end(EXIT_RUN_FAILED,
                           f"actor {link.peer!r} silent for more than {self.node.liveness:g} s (liveness bound); "
-                          "it is hung or unreachable")
+                          f"it is hung or unreachable{fault_plan.blame(self.faults, link.peer)}")
         if self._signal is not None and not self._stopping and self._outcome is None:
             name = signal.Signals(self._signal).name
             self._end(EXIT_SIGINT if self._signal == signal.SIGINT else EXIT_SIGTERM, f"interrupted by {name}")
@@ -196,7 +201,8 @@ class Launcher:
             if name in self._stats:
                 continue  # it said Exited first: an orderly exit
             self.node.mark_lost(name)
-            self._end(EXIT_RUN_FAILED, f"actor {name!r} (pid {proc.pid}) {proc.describe_exit()}; "
+            injected = fault_plan.blame(self.faults, name) if proc.popen.returncode == -signal.SIGKILL else ""
+            self._end(EXIT_RUN_FAILED, f"actor {name!r} (pid {proc.pid}) {proc.describe_exit()}{injected}; "
                       f"last lines of its stderr:\n{proc.last_lines()}")
 
     def _end(self, code: int, reason: str, finished_by: str = "", report: dict[str, Any] | None = None) -> None:
@@ -222,12 +228,32 @@ class Launcher:
         self._end(msg.code, f"{src}: {msg.reason}" if msg.reason else f"{src} finished", src, msg.report)
 
     def _on_failed(self, msg: Failed, src: str) -> None:
-        self._end(EXIT_RUN_FAILED, f"actor {src!r} failed: {msg.reason}")
+        # A peer that noticed an injected hang or crash first: name the fault too.
+        culprit = re.search(r"peer '([^']+)' (?:silent|was lost|is lost)", msg.reason)
+        injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
+        self._end(EXIT_RUN_FAILED, f"actor {src!r} failed: {msg.reason}{injected}")
 
     def _on_exited(self, msg: Exited, src: str) -> None:
         self._stats[src] = msg.stats
         if not self._stopping:
             self._end(EXIT_RUN_FAILED, f"actor {src!r} exited before the run ended")
+
+    def _push_garbage(self) -> None:
+        """Garbage faults: frames of seeded random bytes into an actor's
+        inbox, from a socket of no link (the actor counts them as malformed)."""
+        for fault in self.faults:
+            if not fault.garbage:
+                continue
+            sock = self.node.ctx.socket(zmq.PUSH)
+            if self.curve is not None:
+                sock.curve_serverkey = self.curve.public.encode()
+                sock.curve_publickey = self.curve.public.encode()
+                sock.curve_secretkey = self.curve.secret.encode()
+            sock.connect(self.endpoints[fault.actor])
+            for frame in fault_plan.garbage_frames(fault, self.topology.run.seed):
+                sock.send(frame)
+            sock.close(linger=int(self.node.liveness * 1000))
+            self.log.debug("injected fault %s: %d garbage frames pushed", fault.spec, fault.garbage)
 
     # --- stopping --------------------------------------------------------------
 
@@ -251,6 +277,10 @@ class Launcher:
                 proc.kill()
                 self._failures.append(f"actor {name!r} did not stop within {STOP_GRACE:g} s; killed")
             proc.popen.wait()
+        for name in self.procs:
+            # Every actor is gone: nothing still queued for one can arrive, so
+            # closing must not linger on it (heartbeats sent during a long stop).
+            self.node.mark_lost(name)
         self.node.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -261,7 +291,7 @@ class Launcher:
             run_id=self.run_id,
             name=name,
             impl=actor.impl,
-            params=actor.params,
+            params=fault_plan.actor_params(self.faults, name, actor.params),
             bind=bind,
             launcher=self.node.endpoint,
             peers=[PeerSpec(peer, digest) for peer, digest in self.topology.peers_of(name)],
@@ -270,6 +300,7 @@ class Launcher:
             log_level=self.log_level,
             curve=self.curve,
             parent_pid=os.getpid(),
+            faults=fault_plan.runtime_for(self.faults, name),
         )
 
 

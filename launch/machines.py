@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from .disks import MAX_DISKS, Disk, DiskError
-from .faults import PlannedFault, for_disk
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
 
@@ -20,11 +17,13 @@ def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int =
 
 def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, max_instructions: int = 0,
                poll_every: int = 65536, latency: str = "none", seed: int = 0, console: str = "stdout",
-               cpus: dict[str, int] | None = None, faults: list[PlannedFault] | None = None) -> Topology:
+               cpus: dict[str, int] | None = None, faults: list[str] | None = None) -> Topology:
     """cpu -> ide -> one image actor per disk, no blkreplay: completions
     reach the guest as soon as they come (the non-deterministic baseline).
     Disks attach in order to channel 0 master, channel 1 master, channel 0
-    slave, channel 1 slave. Disk i draws its latency from seed + i."""
+    slave, channel 1 slave. Disk i draws its latency from seed + i.
+    ``faults``: the fault plan (``launch.faults`` specs; the launcher
+    applies it, drawing from ``seed``)."""
     if not 1 <= len(disks) <= MAX_DISKS:
         raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
     pins = cpus or {}
@@ -35,22 +34,23 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
               ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots}, cpu=pins.get("ide"))]
     links = [LinkConfig(("cpu", "ide"))]
     for i, disk in enumerate(disks):
-        params = {"backend": disk.backend, "latency": latency, "seed": seed + i, **_faults(faults, i)}
+        params = {"backend": disk.backend, "latency": latency, "seed": seed + i}
         params.update({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})
         actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
         links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
-    return Topology(name=f"run {name}", run=RunConfig(), actor=actors, link=links)
+    return Topology(name=f"run {name}", run=RunConfig(seed=seed), actor=actors, link=links, faults=list(faults or []))
 
 
 def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: str, header: dict | None = None,
                   ram_mib: int = 16, latency: str = "none", seed: int = 0, poll_every: int = 65536,
                   console: str = "stdout", memory_bases: bool = False, wait_bound: float = 10.0,
-                  digest_every: int = 64, faults: list[PlannedFault] | None = None,
+                  digest_every: int = 64, faults: list[str] | None = None,
                   cpus: dict[str, int] | None = None) -> Topology:
     """cpu -> ide -> blkreplay -> one image actor per disk, with the logger
     recording (``mode`` "record") or prescribing ("replay"). ``disks`` are
     the working copies the run may write (or, ``memory_bases``, base files
-    loaded into memory disks). The logger's links, and those that carry
+    loaded into memory disks); ``faults`` the fault plan (specs, drawn from
+    ``seed`` by the launcher). The logger's links, and those that carry
     the host's timing (disk completions, EventsPending), are not digested."""
     if not 1 <= len(disks) <= MAX_DISKS:
         raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
@@ -77,13 +77,7 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
         params = {"backend": "memory", "base": disk.path, "latency": latency, "seed": seed + i} if memory_bases \
             else {"backend": disk.backend, "latency": latency, "seed": seed + i,
                   **({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})}
-        params.update(_faults(faults, i))
         actors.append(ActorConfig(images[i], "actors.image:Image", params, cpu=pins.get("disk")))
         links += [LinkConfig(("blkreplay", images[i]), digest=False), LinkConfig(("logger", images[i]), digest=False)]
-    return Topology(name=f"{mode} {name}", run=RunConfig(), actor=actors, link=links)
-
-
-def _faults(faults: list[PlannedFault] | None, disk: int) -> dict[str, object]:
-    """The image actor's ``faults`` parameter for ``disk`` (nothing when none)."""
-    mine = for_disk(faults or [], disk)
-    return {"faults": msgspec.to_builtins(mine)} if mine else {}
+    return Topology(name=f"{mode} {name}", run=RunConfig(seed=seed), actor=actors, link=links,
+                    faults=list(faults or []))

@@ -19,7 +19,7 @@ from actors.logger import DiskIdentity, LogError, read
 from actors.logger.logfile import FORMAT_VERSION
 
 from .disks import SECTOR, Disk, DiskError, parse
-from .faults import FaultError, plan
+from .faults import FaultError, PlannedFault, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
@@ -65,24 +65,36 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
     bases = _bases(disk_specs)
-    faults = plan(fault_specs or [], len(bases))
+    faults = plan(fault_specs or [], len(bases), seed)
     identities = [identity(d) for d in bases]
     header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
               "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
               "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
               "digested": ["cpu", "ide", "blkreplay"], "digest_every": digest_every, "ram_mib": ram_mib,
-              "latency": latency, "seed": seed, "faults": [f.fault.spec for f in faults]}
+              "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
     log_path = str(Path(log).resolve())
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
-                                 faults=faults)
+                                 faults=[f.spec for f in faults])
+        _check_plan(faults, topology)
         return _launch(topology, level, run_with)
 
 
+def _check_plan(faults: list[PlannedFault], topology) -> None:  # type: ignore[no-untyped-def]
+    """Every fault names an actor (and a link) of the run."""
+    plan([f.spec for f in faults], None, topology.run.seed, [a.name for a in topology.actor],
+         [link.between for link in topology.link])
+
+
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
-           run_with, console: str = "stdout") -> RunResult:  # type: ignore[no-untyped-def]
+           run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
+           fault_specs: list[str] | None = None) -> RunResult:
+    """``fault_specs``: runtime faults only (crash, hang, links, garbage),
+    drawn from ``seed``; the disk faults of the recording are in the log."""
+    faults = plan(fault_specs or [], None, seed)
+    runtime_only(faults, "a replay injects no disk faults (the recording's are in the log, replayed as events)")
     recorded = read(log)
     header = recorded.header
     specs = disk_specs or [d.path for d in header.disks]
@@ -96,10 +108,12 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                             f"recording started from ({then.path}: size {then.size}, digest {then.digest})")
     with tempfile.TemporaryDirectory(prefix="reel-replay-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
-        # No fault is injected: what the guest saw of them is in the log.
+        # No disk fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
                                  None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
-                                 console=console, digest_every=header.digest_every)
+                                 console=console, digest_every=header.digest_every,
+                                 faults=[f.spec for f in faults])
+        _check_plan(faults, topology)
         return _launch(topology, level, run_with)
 
 
@@ -131,4 +145,17 @@ def inspect(log: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["FaultError", "LogError", "inspect", "record", "replay", "SECTOR"]
+def observed(result: RunResult) -> str:
+    """"faults observed: 3 duplicates dropped by ide, 5 malformed frames
+    dropped by disk0" from a run's wire statistics; "" when none."""
+    parts = []
+    for actor, stats in result.stats.items():
+        if stats.duplicates:
+            parts.append(f"{stats.duplicates} duplicates dropped by {actor}")
+        malformed = sum(stats.malformed.values())
+        if malformed:
+            parts.append(f"{malformed} malformed frames dropped by {actor}")
+    return "faults observed: " + ", ".join(parts) if parts else ""
+
+
+__all__ = ["FaultError", "LogError", "inspect", "observed", "record", "replay", "SECTOR"]

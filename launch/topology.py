@@ -3,9 +3,11 @@
 A topology is a TOML file or the same structs built in Python::
 
     name = "chain"
+    faults = ["link:source->relay:delay:fixed:1ms"]   # optional: the fault plan (launch.faults grammar)
     [run]
     transport = "ipc"          # "ipc" on one host, "tcp" (CURVE-authenticated)
     liveness = 3.0             # seconds of silence before a peer counts as lost
+    seed = 0                   # every random choice of the fault plan is drawn from it
 
     [[actor]]
     name = "source"
@@ -51,6 +53,7 @@ class RunConfig(msgspec.Struct, forbid_unknown_fields=True):
     transport: Literal["ipc", "tcp"] = "ipc"
     liveness: float = 3.0
     startup_timeout: float = 30.0
+    seed: int = 0  # the fault plan's random choices
 
 
 class ActorConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,6 +75,7 @@ class Topology(msgspec.Struct, forbid_unknown_fields=True):
     link: list[LinkConfig] = []
     name: str = ""
     run: RunConfig = msgspec.field(default_factory=RunConfig)
+    faults: list[str] = []  # the fault plan: one spec each (launch.faults)
 
     def peers_of(self, name: str) -> list[tuple[str, bool]]:
         """``(peer, digest)`` for every link of actor ``name``, in file order."""
@@ -201,6 +205,25 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
             sub = path.rstrip("`").removeprefix("$").lstrip(".") if sep else ""
             raise TopologyError(origin, f"{key}.params" + (f".{sub}" if sub else ""), what if sep else str(e)) from None
     _validate_links(topology, origin, seen)
+    _validate_faults(topology, origin)
+
+
+def _validate_faults(topology: Topology, origin: str) -> None:
+    from actors._process import load_implementation
+
+    from .faults import FaultError, plan
+
+    for i, spec in enumerate(topology.faults):
+        try:
+            planned = plan([spec], None, topology.run.seed, [a.name for a in topology.actor],
+                           [link.between for link in topology.link])[0]
+        except FaultError as e:
+            raise TopologyError(origin, f"faults[{i}]", str(e)) from None
+        if planned.disk >= 0:
+            fields = load_implementation(topology.actor_named(planned.actor).impl).Params.__struct_fields__
+            if "faults" not in fields or "latency" not in fields:
+                raise TopologyError(origin, f"faults[{i}]", f"fault {spec!r}: actor {planned.actor!r} is not a disk "
+                                                            "(its parameters take no faults or latency)")
 
 
 def _validate_links(topology: Topology, origin: str, actors: dict[str, int]) -> None:

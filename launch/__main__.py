@@ -1,0 +1,5 @@
+"""``python -m launch`` is ``reel``."""
+
+from .cli import main
+
+raise SystemExit(main())

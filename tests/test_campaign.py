@@ -1,0 +1,41 @@
+"""``reel faults``: the campaign runs every fault kind, checks its declared
+outcome and the replay, and finds orphans; and it can tell when a run does
+not do what its kind declares."""
+
+from __future__ import annotations
+
+import json
+
+from launch import campaign
+
+from .conftest import run_reel
+
+
+def test_a_short_campaign_over_every_fault_kind_is_as_expected() -> None:
+    runs = 6 * len(campaign.KINDS)  # at least 50: six seeds per kind
+    result = run_reel("faults", "--runs", str(runs), "--jobs", "2", "--json", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    table = json.loads(result.stdout)
+    assert table["all_as_expected"] is True
+    rows = {row["kind"]: row for row in table["rows"]}
+    assert set(rows) == {kind.name for kind in campaign.KINDS}
+    for kind, row in rows.items():
+        assert row["runs"] == 6, kind
+        assert row["outcome_as_expected"] == row["replay_identical"] == 6, (kind, row)
+        assert row["orphans_left"] == 0, (kind, row)
+
+
+def test_the_campaign_sees_a_run_that_misbehaves() -> None:
+    # A disk error declared harmless: the guest reports the failure and
+    # exits 3, so the recording is not what the kind claims.
+    wrong = campaign.FaultKind("mislabelled", lambda s: f"disk{s % 2}:error:request={1 + s}", "completes")
+    rows = campaign.campaign(2, 2, None, (wrong,))
+    assert not campaign.all_well(rows)
+    assert rows[0].runs == 2 and rows[0].expected == 0 and rows[0].orphans == 0
+
+
+def test_unknown_fault_kinds_and_bad_counts_are_refused() -> None:
+    for args in (["--kinds", "meteor"], ["--runs", "0"], ["--jobs", "0"]):
+        result = run_reel("faults", *args)
+        assert result.returncode == 2, args
+        assert "reel faults:" in result.stderr

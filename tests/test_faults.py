@@ -1,0 +1,329 @@
+"""Fault injection: one test per fault kind and its defined outcome (issue 6).
+
+The guest is ``journal`` on two blank 8 MiB disks, recorded with
+``reel record ... --latency uniform:0:2ms --seed 1 --fault SPEC`` and then
+replayed. Benign faults (delay, reorder, duplicates, garbage, a slow disk)
+leave a recording that completes and replays identically; the disk faults
+reach the guest and replay; crashes and hangs stop the run cleanly, within
+the bound, naming the actor and the fault, with no process left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .conftest import REPO, _env, reel_command, wait_gone
+from .test_replay import (
+    EXIT_TRUNCATED,
+    GUEST,
+    LATENCY,
+    RECORD_SEED,
+    TIMEOUT,
+    assert_matched,
+    blank_disks,
+    disk_args,
+    end_record,
+    inspect,
+    record,
+    recorded_journal,
+    replay,
+    show,
+    timing,
+)
+
+EXIT_RUN_FAILED = 70
+OBSERVED = re.compile(r"^reel: faults observed: (.*)$", re.M)
+
+
+def observed(stderr: str) -> dict[str, dict[str, int]]:
+    """``faults observed`` line -> {"duplicates": {actor: n}, "malformed": {actor: n}}."""
+    out: dict[str, dict[str, int]] = {"duplicates": {}, "malformed": {}}
+    m = OBSERVED.search(stderr)
+    if m:
+        for n, what, actor in re.findall(r"(\d+) (duplicates|malformed frames) dropped by (\S+?)(?:,|$)", m[1]):
+            out["duplicates" if what == "duplicates" else "malformed"][actor] = int(n)
+    return out
+
+
+def benign(tmp_path: Path, spec: str) -> tuple[str, str]:
+    """Record with ``spec``: completes as without faults; the replay (no
+    fault injected) matches; the log's header lists the fault."""
+    rec = record(tmp_path, "--fault", spec)
+    assert rec.result.returncode == 0, show(rec.result)
+    assert "journal entries 128\n" in rec.result.stdout, show(rec.result)
+    assert inspect(rec.log)["header"]["faults"] == [spec]
+    result = replay(rec.log)
+    assert_matched(result, rec, end_record(rec.log), f"replay of a recording with {spec}")
+    return rec.result.stdout, rec.result.stderr
+
+
+# --- benign faults -------------------------------------------------------------------------
+
+
+def test_delayed_link_records_and_replays_identically(tmp_path: Path) -> None:
+    spec = "link:ide->blkreplay:delay:uniform:0:1ms"
+    _, err = benign(tmp_path, spec)
+    assert f"injected fault {spec}: holding each machine frame to blkreplay" in err, err
+
+
+def test_reordered_completions_record_and_replay_identically(tmp_path: Path) -> None:
+    spec = "disk1:reorder:window=4"
+    benign(tmp_path, spec)
+    # and the image actor is given the fault, with a seed drawn from the run's
+    from launch.faults import actor_params, plan
+
+    faults = plan([spec], 2, RECORD_SEED)
+    params = actor_params(faults, "disk1", {"latency": "none"})
+    assert [f["kind"] for f in params["faults"]] == ["reorder"] and params["faults"][0]["window"] == 4
+    assert params["faults"][0]["seed"] == actor_params(plan([spec], 2, RECORD_SEED), "disk1", {})["faults"][0]["seed"]
+    assert params["faults"][0]["seed"] != actor_params(plan([spec], 2, 2), "disk1", {})["faults"][0]["seed"]
+    assert actor_params(faults, "disk0", {"latency": "none"}) == {"latency": "none"}
+
+
+def test_reorder_releases_groups_of_the_window_in_a_seeded_order_and_partial_groups_when_quiet() -> None:
+    from actors.image.faults import REORDER_QUIET, DiskFault, Reorder
+
+    async def run(seed: int) -> tuple[list[int], list[int]]:
+        loop = asyncio.get_running_loop()
+        out: list[int] = []
+        reorder = Reorder(DiskFault("reorder", "disk0:reorder:window=4", window=4, seed=seed), loop.call_later)
+        for i in range(8):
+            reorder.add(lambda i=i: out.append(i))
+        full = list(out)
+        reorder.add(lambda: out.append(8))  # one alone: leaves after the quiet time
+        assert out == full
+        await asyncio.sleep(REORDER_QUIET * 10)
+        return full, out
+
+    full, out = asyncio.run(run(7))
+    assert sorted(full[:4]) == [0, 1, 2, 3] and sorted(full[4:]) == [4, 5, 6, 7]
+    assert full != list(range(8)), "nothing was reordered"
+    assert out == full + [8]
+    assert asyncio.run(run(7))[0] == full  # the same seed, the same order
+
+
+def test_duplicated_frames_are_dropped_counted_and_shown(tmp_path: Path) -> None:
+    _, err = benign(tmp_path, "link:ide->blkreplay:duplicate:every=3")
+    dropped = observed(err)["duplicates"]
+    assert set(dropped) == {"blkreplay"} and dropped["blkreplay"] > 0, err
+
+
+def test_garbage_frames_are_counted_as_malformed_and_shown(tmp_path: Path) -> None:
+    _, err = benign(tmp_path, "actor:ide:garbage:count=25")
+    assert observed(err)["malformed"] == {"ide": 25}, err
+
+
+def test_a_slow_disk_records_and_replays_identically(tmp_path: Path) -> None:
+    from launch.faults import actor_params, plan
+
+    spec = "disk0:slow:exp:1ms"
+    benign(tmp_path, spec)
+    faults = plan([spec], 2, RECORD_SEED)
+    assert actor_params(faults, "disk0", {"latency": "none"})["latency"] == "exp:1ms"
+    assert actor_params(faults, "disk1", {"latency": "none"})["latency"] == "none"
+
+
+# --- a disk fault the guest sees -------------------------------------------------------------
+
+
+def test_a_full_disk_fails_the_write_and_replays(tmp_path: Path) -> None:
+    spec = "disk0:full:bytes=64K"
+    rec = record(tmp_path, "--fault", spec)
+    assert rec.result.returncode == 3, show(rec.result)
+    assert re.search(r"^request FAILED: channel 0 request \d+: ", rec.result.stdout, re.M), show(rec.result)
+    end = end_record(rec.log)
+    assert end["exit_code"] == 3
+    result = replay(rec.log)
+    assert_matched(result, rec, end, "replay of a full disk")
+
+
+# --- crashes and hangs -------------------------------------------------------------------------
+
+
+class Watched:
+    """``reel ARGS`` with every actor process it starts watched: when
+    ``target`` vanished, when reel ended, and which pids there were."""
+
+    def __init__(self, *args: str, target: str) -> None:
+        self.proc = subprocess.Popen(reel_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=REPO, env=_env())
+        self.lines: list[tuple[float, str]] = []
+        self.out = ""
+        readers = [threading.Thread(target=self._stderr), threading.Thread(target=self._stdout)]
+        for r in readers:
+            r.start()
+        self.pids: dict[str, int] = {}
+        self.target_gone: float | None = None
+        deadline = time.monotonic() + TIMEOUT
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._look(target)
+            time.sleep(0.01)
+        self.ended = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for r in readers:
+            r.join()
+        self.code = self.proc.returncode
+        self.err = "".join(line for _, line in self.lines)
+
+    def _look(self, target: str) -> None:
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for child in children:
+            try:
+                cmd = child.cmdline()
+            except psutil.Error:
+                continue
+            if "--name" in cmd:
+                self.pids.setdefault(cmd[cmd.index("--name") + 1], child.pid)
+        if target in self.pids and self.target_gone is None and not _alive(self.pids[target]):
+            self.target_gone = time.monotonic()
+
+    def _stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append((time.monotonic(), line))
+
+    def _stdout(self) -> None:
+        assert self.proc.stdout is not None
+        self.out = self.proc.stdout.read()
+
+    def when(self, pattern: str) -> float:
+        for at, line in self.lines:
+            if re.search(pattern, line):
+                return at
+        raise AssertionError(f"no line matching {pattern!r} in:\n{self.err}")
+
+    def __str__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}--- stderr\n{self.err}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def assert_crash_stopped_cleanly(run: Watched, actor: str, spec: str) -> None:
+    assert run.code == EXIT_RUN_FAILED, str(run)
+    assert actor in run.pids and run.target_gone is not None, f"never saw {actor!r} run and vanish\n{run}"
+    took = run.ended - run.target_gone
+    assert took < 2.0, f"the run stopped {took:.2f} s after {actor!r} died\n{run}"
+    assert re.search(rf"^reel: actor '{actor}' \(pid {run.pids[actor]}\) was killed by SIGKILL "
+                     rf"\(injected fault {re.escape(spec)}\)", run.err, re.M), str(run)
+    wait_gone(list(run.pids.values()), 1.0)
+    left = [name for name, pid in run.pids.items() if _alive(pid)]
+    assert not left, f"orphans: {left}"
+
+
+@pytest.mark.parametrize("actor,spec", [("ide", "actor:ide:crash:checkpoint=20"),
+                                        ("disk0", "actor:disk0:crash:message=30")])
+def test_a_crash_while_recording_stops_the_run_naming_the_fault_and_the_log_replays(
+        tmp_path: Path, actor: str, spec: str) -> None:
+    disks = blank_disks(tmp_path / "base")
+    log = tmp_path / "run.reel"
+    run = Watched("record", GUEST, *disk_args(disks), "--log", str(log), *timing(RECORD_SEED), "--fault", spec,
+                  target=actor)
+    assert_crash_stopped_cleanly(run, actor, spec)
+    result = replay(log)
+    assert result.returncode == EXIT_TRUNCATED, show(result)
+    assert run.out.startswith(result.stdout), show(result)
+
+
+def test_a_crash_while_replaying_stops_the_run_naming_the_fault(tmp_path: Path) -> None:
+    rec = recorded_journal(tmp_path)
+    spec = "actor:blkreplay:crash:message=50"
+    run = Watched("replay", str(rec.log), *timing(2), "--fault", spec, target="blkreplay")
+    assert_crash_stopped_cleanly(run, "blkreplay", spec)
+    refused = replay(rec.log, "--fault", "disk0:full:bytes=4M")
+    assert refused.returncode == 2 and "a replay injects no disk faults" in refused.stderr, show(refused)
+
+
+def test_a_hang_is_noticed_within_the_liveness_bound_and_named(tmp_path: Path) -> None:
+    liveness = 3.0  # the recording topology's run.liveness
+    spec = "actor:blkreplay:hang:message=40"
+    disks = blank_disks(tmp_path / "base")
+    run = Watched("record", GUEST, *disk_args(disks), "--log", str(tmp_path / "run.reel"), *timing(RECORD_SEED),
+                  "--fault", spec, target="blkreplay")
+    assert run.code == EXIT_RUN_FAILED, str(run)
+    hung = run.when(rf"injected fault {re.escape(spec)}: hanging for good")
+    noticed = run.when(r"silent for more than 3 s \(liveness bound\)")
+    # Silence counts from the last frame heard, a heartbeat interval (liveness / 6) at most before the hang.
+    took = noticed - hung
+    assert liveness * 5 / 6 - 0.3 <= took <= liveness + 1.5, f"noticed {took:.2f} s after the hang\n{run}"
+    assert re.search(rf"'blkreplay' silent for more than 3 s \(liveness bound\).*"
+                     rf"\(injected fault {re.escape(spec)}\)", run.err), str(run)
+    assert run.ended - noticed < 2.5, f"stopped {run.ended - noticed:.2f} s after noticing\n{run}"
+    wait_gone(list(run.pids.values()), 1.0)
+    assert not [name for name, pid in run.pids.items() if _alive(pid)]
+
+
+# --- the plan: grammar, topology files -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec,why", [
+    ("disk0:error:request=0", "counting from 1"),
+    ("disk5:full:bytes=4M", "the run has 2 disk(s)"),
+    ("disk0:full:bytes=lots", "is not a size"),
+    ("disk0:slow:quick", "expected none, fixed:DUR"),
+    ("disk0:reorder:window=1", "window must be at least 2"),
+    ("disk0:melt", "unknown disk fault 'melt'"),
+    ("link:ide->ide:delay:fixed:1ms", "two different actors"),
+    ("link:ide->blkreplay:duplicate:every=0", "every must be at least 1"),
+    ("link:cpu->disk0:delay:fixed:1ms", "no link joins 'cpu' and 'disk0'"),
+    ("actor:nobody:crash:random", "no actor 'nobody'"),
+    ("actor:ide:crash:sometime", "crash:message=<N>, crash:checkpoint=<K> or crash:random"),
+    ("actor:ide:hang:message=3:seconds=0", "seconds must be positive"),
+    ("gremlins", "expected one of disk<I>:error"),
+])
+def test_a_bad_fault_spec_is_refused_naming_it_and_what_is_wrong(tmp_path: Path, spec: str, why: str) -> None:
+    rec = record(tmp_path, "--fault", spec)
+    assert rec.result.returncode == 2, show(rec.result)
+    assert f"fault {spec!r}" in rec.result.stderr and why in rec.result.stderr, show(rec.result)
+    assert not rec.log.exists()
+
+
+def test_a_topology_file_carries_its_faults(tmp_path: Path) -> None:
+    from launch.topology import TopologyError, parse
+
+    toml = """
+faults = ["link:source->sink:duplicate:every=2", "actor:sink:garbage:count=3"]
+[run]
+seed = 4
+[[actor]]
+name = "source"
+impl = "actors.examples.chain:Source"
+params = { count = 20000, bulk_every = 0, to = "sink" }
+[[actor]]
+name = "sink"
+impl = "actors.examples.chain:Sink"
+params = { bulk_every = 0 }
+[[link]]
+between = ["source", "sink"]
+"""
+    path = tmp_path / "faulty.toml"
+    path.write_text(toml)
+    topology = parse(toml)
+    assert topology.faults == ["link:source->sink:duplicate:every=2", "actor:sink:garbage:count=3"]
+    assert topology.run.seed == 4
+    result = subprocess.run(reel_command("launch", str(path), "--json"), capture_output=True, text=True,
+                            timeout=60, cwd=REPO, env=_env())
+    assert result.returncode == 0, result.stderr
+    import json
+
+    stats = json.loads(result.stdout)["stats"]
+    assert stats["sink"]["duplicates"] > 0 and sum(stats["sink"]["malformed"].values()) == 3, stats
+    with pytest.raises(TopologyError, match=r"faults\[0\]: fault 'actor:nobody:hang:message=1': the run has no actor"):
+        parse(toml.replace('faults = [', 'faults = ["actor:nobody:hang:message=1", '))
