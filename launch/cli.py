@@ -453,12 +453,7 @@ def _bench_cpu(args: argparse.Namespace, level: int) -> int:
 def _bench_disk(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
-    try:
-        report = bench.disk(log_level=level)
-    except RuntimeError as e:
-        print(f"reel: {e}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    _print_bench(report, args.json, [
+    return _run_bench(lambda: bench.disk(log_level=level), args.json, [
         ("latency_over_rt", "QD1 4 KiB read / raw round trip", "<= 4"),
         ("seq_read_over_hop", "1 MiB reads / raw 1 MiB hop", ">= 0.25"),
         ("qd1_latency_us", "QD1 4 KiB DMA read, us", ""),
@@ -467,7 +462,6 @@ def _bench_disk(args: argparse.Namespace, level: int) -> int:
         ("raw_hop_mbps", "raw pyzmq 1 MiB hop, MB/s", ""),
         ("raw_pread_mbps", "raw pread, MB/s", ""),
     ])
-    return EXIT_OK
 
 
 def _bench_replay(args: argparse.Namespace, level: int) -> int:
@@ -476,12 +470,7 @@ def _bench_replay(args: argparse.Namespace, level: int) -> int:
     if args.repetitions < 1:
         print(f"reel: --repetitions {args.repetitions}: at least 1", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        report = bench.replay(args.repetitions, log_level=level)
-    except RuntimeError as e:
-        print(f"reel: {e}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    _print_bench(report, args.json, [
+    code = _run_bench(lambda: bench.replay(args.repetitions, log_level=level), args.json, [
         ("record_over_direct", "record / direct run time", "<= 1.10"),
         ("replay_over_record", "replay / record run time", "<= 1.0"),
         ("checkpoints_per_s", "checkpoints per s recorded", ">= 5000"),
@@ -489,22 +478,14 @@ def _bench_replay(args: argparse.Namespace, level: int) -> int:
         ("direct_s", "direct run, s", ""),
         ("record_s", "record run, s", ""),
         ("replay_s", "replay run, s", ""),
-    ])
-    if not args.json:
-        print(f"{report['guest']} on a {report['disk_mib']} MiB disk, latency {report['latency']}; "
-              f"run time: {report['timing']}")
-    return EXIT_OK
+    ], lambda r: f"{r['guest']} on a {r['disk_mib']} MiB disk, latency {r['latency']}; run time: {r['timing']}")
+    return code
 
 
 def _bench_transport(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
-    try:
-        report = bench.transport(args.placement, args.rounds, log_level=level)
-    except RuntimeError as e:
-        print(f"reel: {e}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    _print_bench(report, args.json, [
+    return _run_bench(lambda: bench.transport(args.placement, args.rounds, log_level=level), args.json, [
         ("rt_ratio", "runtime / raw round-trip time", "<= 1.15"),
         ("small_throughput_ratio", "runtime / raw 64 B msgs/s", ">= 0.5"),
         ("bulk_throughput_ratio", "runtime / raw 64 KiB msgs/s", ">= 0.8"),
@@ -516,6 +497,20 @@ def _bench_transport(args: argparse.Namespace, level: int) -> int:
         ("raw_bulk_msgs_per_s", "raw 64 KiB msgs/s", ""),
         ("idle_actor_peak_rss_mb", "idle actor peak RSS, MB", "<= 60"),
     ])
+
+
+def _run_bench(measure: Callable[[], dict[str, Any]], as_json: bool, rows: list[tuple[str, str, str]],
+               footer: Callable[[dict[str, Any]], str] | None = None) -> int:
+    """Run one benchmark and print its figures (``footer``: a line after
+    them, not in JSON); a run that fails is reported and exits 70."""
+    try:
+        report = measure()
+    except RuntimeError as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    _print_bench(report, as_json, rows)
+    if footer is not None and not as_json:
+        print(footer(report))
     return EXIT_OK
 
 

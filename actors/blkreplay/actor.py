@@ -110,14 +110,14 @@ class BlkReplay(BlockingActor):
         still in flight or waiting."""
         still: list[Request] = []
         for request in self.waiting:
-            fate = self.fates.pop(request.id, 0) if self.fates_open else self.fates.pop(request.id, None)
+            fate = self.fates.get(request.id, 0 if self.fates_open else None)
             blocked = any(r.overlaps(request) for r in still) or any(
                 r.issued and r.overlaps(request) for r in self.requests.values() if r is not request)
             if fate is None or blocked:
-                if fate is not None:
-                    self.fates[request.id] = fate  # known, but must wait its turn
                 still.append(request)
-            elif fate:
+                continue
+            self.fates.pop(request.id, None)
+            if fate:
                 self.arrived[request.id] = BlockCompletion(request.id, fate, b"", "recorded failure")
                 request.data = b""
             else:
