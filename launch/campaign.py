@@ -61,7 +61,7 @@ def _pick(seed: int, choices: tuple[str, ...]) -> str:
 
 KINDS: tuple[FaultKind, ...] = (
     FaultKind("delay", lambda s: f"link:ide->blkreplay:delay:uniform:0:{1 + s % 2}ms", "completes"),
-    FaultKind("reorder", lambda s: f"disk{s % 2}:reorder:window={2 + s % 4}", "completes"),
+    FaultKind("reorder", lambda s: f"disks:reorder:window={2 + s % 4}", "completes"),
     FaultKind("duplicate", lambda s: f"link:{_pick(s, ('ide->cpu', 'cpu->ide', 'ide->blkreplay'))}:duplicate:"
                                      f"every={3 + s % 7}", "completes"),
     FaultKind("garbage", lambda s: f"actor:{_pick(s, ('ide', 'blkreplay', 'cpu'))}:garbage:count={5 + s % 20}",

@@ -15,6 +15,7 @@ import msgspec
 from actors import VERSION
 from actors._logging import configure
 
+from . import faults as fault_plan
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Launcher, RunResult
 from .topology import TopologyError, bundled_names, load
 
@@ -164,11 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-FAULT_HELP = ("disk<I>:error:request=<N> | disk<I>:error:lba=<A>[-<B>] | disk<I>:full:bytes=<SIZE> | "
-              "disk<I>:slow:<LATENCY> | disk<I>:reorder:window=<W> | link:<FROM>-><TO>:duplicate:every=<N> | "
-              "link:<FROM>-><TO>:delay:<LATENCY> | actor:<NAME>:garbage:count=<N> | "
-              "actor:<NAME>:crash:message=<N>|checkpoint=<K>|random | actor:<NAME>:hang:message=<N>[:seconds=<T>] "
-              "(see launch/faults.py)")
+FAULT_HELP = fault_plan.GRAMMAR + " (see launch/faults.py)"
 
 
 def _with_signals(launcher: Launcher, body: Callable[[], RunResult]) -> RunResult:

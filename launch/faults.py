@@ -7,7 +7,8 @@ Grammar (one fault per ``--fault``, or one string of a topology's
     disk<I>:error:lba=<A>[-<B>]      fail every request touching sectors A..B of disk I
     disk<I>:full:bytes=<SIZE>        fail with ENOSPC every write ending past SIZE bytes (SIZE like 4M, 512K)
     disk<I>:slow:<LATENCY>           disk I's completion latency (none|fixed:D|uniform:A:B|exp:M), not --latency's
-    disk<I>:reorder:window=<W>       disk I releases its completions in groups of up to W, in a seeded order
+    disks:reorder:window=<W>         the completions of all disks reach blkreplay in groups of up to W, each
+                                     in a seeded order (a group also goes once it holds all that is in flight)
 
     link:<FROM>-><TO>:duplicate:every=<N>   every N-th machine frame FROM pushes to TO is pushed twice
     link:<FROM>-><TO>:delay:<LATENCY>       each machine frame FROM pushes to TO is held for a latency draw
@@ -25,7 +26,9 @@ and plan inject the same faults. Faults the guest can observe (disk errors,
 a full disk) reach it as recorded events, so a replay sees them again
 without injecting anything; the log's header lists the plan. Disk faults
 go to the image actor named ``disk<I>`` (its ``faults`` and ``latency``
-parameters); runtime faults to the actor they name, or a link's sender
+parameters), the reorder fault to blkreplay (its ``reorder`` parameter:
+a drive has one command at a time, so completions can only be reordered
+where all drives' meet); runtime faults to the actor they name, or a link's sender
 (``actors._faults``, via its ``ActorSpec``); garbage is pushed by the
 launcher.
 """
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from actors._faults import Crash, Delay, Duplicate, Hang, RuntimeFault
+from actors.blkreplay import CompletionReorder
 from actors.image import DiskFault, Latency, LatencyError
 
 from .disks import DiskError, parse_size
@@ -46,11 +50,12 @@ RANDOM_CRASH = (1, 2000)
 """The range of a random crash's machine message number."""
 
 _DISK = re.compile(r"^disk(\d+):([a-z]+)(?::(.*))?$")
+_DISKS = re.compile(r"^disks:([a-z]+)(?::(.*))?$")
 _LINK = re.compile(r"^link:([^:]+?)->([^:]+):([a-z]+)(?::(.*))?$")
 _ACTOR = re.compile(r"^actor:([^:]+):([a-z]+)(?::(.*))?$")
 
 GRAMMAR = ("disk<I>:error:request=<N> | disk<I>:error:lba=<A>[-<B>] | disk<I>:full:bytes=<SIZE> | "
-           "disk<I>:slow:<LATENCY> | disk<I>:reorder:window=<W> | link:<FROM>-><TO>:duplicate:every=<N> | "
+           "disk<I>:slow:<LATENCY> | disks:reorder:window=<W> | link:<FROM>-><TO>:duplicate:every=<N> | "
            "link:<FROM>-><TO>:delay:<LATENCY> | actor:<NAME>:garbage:count=<N> | "
            "actor:<NAME>:crash:message=<N> | actor:<NAME>:crash:checkpoint=<K> | actor:<NAME>:crash:random | "
            "actor:<NAME>:hang:message=<N>[:seconds=<T>]")
@@ -64,27 +69,25 @@ class FaultError(ValueError):
 class PlannedFault:
     """One fault of a plan, and who applies it.
 
-    ``actor``: the actor that applies it (``disk<I>``, a link's sender, the
-    actor named). ``fault``: what that actor is given (a ``DiskFault`` in
-    its parameters, or an ``actors._faults`` struct in its spec); None for
+    ``actor``: the actor that applies it (``disk<I>``, blkreplay, a link's
+    sender, the actor named). ``fault``: what that actor is given (a
+    ``DiskFault`` or ``CompletionReorder`` in its parameters, or an
+    ``actors._faults`` struct in its spec); None for
     a slow disk (``latency`` replaces its latency parameter) and for
     garbage (``garbage`` frames pushed by the launcher). ``disk``: the disk
     index of a disk fault, else -1."""
 
     spec: str
     actor: str
-    fault: DiskFault | RuntimeFault | None = None
+    fault: DiskFault | CompletionReorder | RuntimeFault | None = None
     disk: int = -1
     latency: str = ""
     garbage: int = 0
 
     @property
-    def family(self) -> str:
-        return "disk" if self.disk >= 0 else self.spec.partition(":")[0]
-
-    @property
     def runtime(self) -> bool:
-        """Injected by the runtime (not by a disk): a replay may inject it too."""
+        """Not a disk's fault: a replay may inject it too (the guest sees
+        nothing of it but through the log)."""
         return self.disk < 0
 
 
@@ -144,10 +147,18 @@ def parse_disk(spec: str, m: re.Match[str], disks: int | None, seed: int) -> Pla
     if kind == "slow":
         return PlannedFault(spec, name, None, disk, latency=_latency(spec, rest))
     if kind == "reorder":
-        window = _number(spec, rest, "window", least=2)
-        return PlannedFault(spec, name, DiskFault("reorder", spec, window=window,
-                                                  seed=_rng(seed, spec).getrandbits(63)), disk)
-    raise FaultError(f"fault {spec!r}: unknown disk fault {kind!r} (error, full, slow or reorder)")
+        raise FaultError(f"fault {spec!r}: one drive has one command at a time, so its completions have nothing "
+                         "to be reordered with; disks:reorder:window=<W> reorders the completions of all disks")
+    raise FaultError(f"fault {spec!r}: unknown disk fault {kind!r} (error, full or slow)")
+
+
+def parse_disks(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
+    """disks:reorder:window=<W>, applied by blkreplay."""
+    kind, rest = m[1], m[2] or ""
+    if kind != "reorder":
+        raise FaultError(f"fault {spec!r}: unknown fault of all disks {kind!r} (reorder)")
+    window = _number(spec, rest, "window", least=2)
+    return PlannedFault(spec, "blkreplay", CompletionReorder(spec, window, _rng(seed, spec).getrandbits(63)))
 
 
 def parse_link(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
@@ -193,6 +204,8 @@ def parse(spec: str, disks: int | None = None, seed: int = 0) -> PlannedFault:
     text = spec.strip()
     if m := _DISK.match(text):
         return parse_disk(text, m, disks, seed)
+    if m := _DISKS.match(text):
+        return parse_disks(text, m, seed)
     if m := _LINK.match(text):
         return parse_link(text, m, seed)
     if m := _ACTOR.match(text):
@@ -210,7 +223,10 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
         pairs = {frozenset(pair) for pair in links or ()}
         for f in faults:
             if f.actor not in names:
-                raise FaultError(f"fault {f.spec!r}: the run has no actor {f.actor!r} (actors: {', '.join(names)})")
+                needs = " (the reorder fault works in blkreplay: use reel record)" if isinstance(
+                    f.fault, CompletionReorder) else ""
+                raise FaultError(f"fault {f.spec!r}: the run has no actor {f.actor!r} "
+                                 f"(actors: {', '.join(names)}){needs}")
             if isinstance(f.fault, (Duplicate, Delay)):
                 if f.fault.peer not in names:
                     raise FaultError(f"fault {f.spec!r}: the run has no actor {f.fault.peer!r} "
@@ -232,10 +248,11 @@ def runtime_only(faults: list[PlannedFault], why: str) -> None:
 
 
 def actor_params(faults: list[PlannedFault], actor: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` of ``actor`` with its disk faults applied (a copy)."""
+    """``params`` of ``actor`` with the faults it takes in its parameters
+    applied (a copy): disk faults, a slow disk's latency, the reorder."""
     import msgspec
 
-    mine = [f for f in faults if f.actor == actor and f.disk >= 0]
+    mine = [f for f in faults if f.actor == actor and (f.disk >= 0 or isinstance(f.fault, CompletionReorder))]
     if not mine:
         return params
     out = dict(params)
@@ -245,6 +262,8 @@ def actor_params(faults: list[PlannedFault], actor: str, params: dict[str, Any])
     for f in mine:
         if f.latency:
             out["latency"] = f.latency
+        if isinstance(f.fault, CompletionReorder):
+            out["reorder"] = msgspec.to_builtins(f.fault)
     return out
 
 

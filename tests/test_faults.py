@@ -10,7 +10,6 @@ the bound, naming the actor and the fault, with no process left behind.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import REPO, _env, reel_command, wait_gone
+from .conftest import REPO, _env, reel_command, run_reel, wait_gone
 from .test_replay import (
     EXIT_TRUNCATED,
     GUEST,
@@ -75,39 +74,58 @@ def test_delayed_link_records_and_replays_identically(tmp_path: Path) -> None:
 
 
 def test_reordered_completions_record_and_replay_identically(tmp_path: Path) -> None:
-    spec = "disk1:reorder:window=4"
-    benign(tmp_path, spec)
-    # and the image actor is given the fault, with a seed drawn from the run's
+    """blkreplay takes the two disks' completions in seeded groups: the log
+    shows checkpoints delivering requests against their submission order,
+    the replay matches, and so does a replay that reorders arrivals again."""
+    from actors.logger.logfile import read
     from launch.faults import actor_params, plan
 
+    spec = "disks:reorder:window=4"
+    rec = record(tmp_path, "--fault", spec)
+    assert rec.result.returncode == 0, show(rec.result)
+    assert f"injected fault {spec}: completions of requests" in rec.result.stderr, show(rec.result)
+    against = [c.events for c in read(str(rec.log)).checkpoints
+               if [i for i, _ in c.events] != sorted(i for i, _ in c.events)]
+    assert against, "no checkpoint delivered completions against their submission order"
+    for seed in (2, 3):
+        result = replay(rec.log, "--fault", "disks:reorder:window=3", seed=seed)
+        assert_matched(result, rec, end_record(rec.log), f"replay (seed {seed}) reordering arrivals itself")
+    # blkreplay is given the fault, with a seed drawn from the run's
     faults = plan([spec], 2, RECORD_SEED)
-    params = actor_params(faults, "disk1", {"latency": "none"})
-    assert [f["kind"] for f in params["faults"]] == ["reorder"] and params["faults"][0]["window"] == 4
-    assert params["faults"][0]["seed"] == actor_params(plan([spec], 2, RECORD_SEED), "disk1", {})["faults"][0]["seed"]
-    assert params["faults"][0]["seed"] != actor_params(plan([spec], 2, 2), "disk1", {})["faults"][0]["seed"]
+    given = actor_params(faults, "blkreplay", {"mode": "record"})["reorder"]
+    assert given["window"] == 4 and given["spec"] == spec
+    assert given["seed"] != actor_params(plan([spec], 2, 2), "blkreplay", {})["reorder"]["seed"]
     assert actor_params(faults, "disk0", {"latency": "none"}) == {"latency": "none"}
 
 
-def test_reorder_releases_groups_of_the_window_in_a_seeded_order_and_partial_groups_when_quiet() -> None:
-    from actors.image.faults import REORDER_QUIET, DiskFault, Reorder
+def test_reorder_lets_groups_of_the_window_go_in_a_seeded_order_or_all_that_is_in_flight() -> None:
+    from actors.blkreplay import CompletionReorder, ReorderWindow
+    from actors.schema import BlockCompletion
 
-    async def run(seed: int) -> tuple[list[int], list[int]]:
-        loop = asyncio.get_running_loop()
+    def run(seed: int) -> tuple[list[int], list[str]]:
+        notes: list[str] = []
+        window = ReorderWindow(CompletionReorder("disks:reorder:window=4", 4, seed), notes.append)
         out: list[int] = []
-        reorder = Reorder(DiskFault("reorder", "disk0:reorder:window=4", window=4, seed=seed), loop.call_later)
-        for i in range(8):
-            reorder.add(lambda i=i: out.append(i))
-        full = list(out)
-        reorder.add(lambda: out.append(8))  # one alone: leaves after the quiet time
-        assert out == full
-        await asyncio.sleep(REORDER_QUIET * 10)
-        return full, out
+        for i in range(8):  # plenty in flight: groups of four
+            out += [c.id for c in window.take(BlockCompletion(i, 0), in_flight=10)]
+        assert [c.id for c in window.take(BlockCompletion(8, 0), in_flight=2)] == []
+        assert window.holds(8) and not window.holds(7)
+        out += [c.id for c in window.take(BlockCompletion(9, 0), in_flight=1)]  # all that is in flight is held
+        return out, notes
 
-    full, out = asyncio.run(run(7))
-    assert sorted(full[:4]) == [0, 1, 2, 3] and sorted(full[4:]) == [4, 5, 6, 7]
-    assert full != list(range(8)), "nothing was reordered"
-    assert out == full + [8]
-    assert asyncio.run(run(7))[0] == full  # the same seed, the same order
+    out, notes = run(7)
+    assert sorted(out[:4]) == [0, 1, 2, 3] and sorted(out[4:8]) == [4, 5, 6, 7] and sorted(out[8:]) == [8, 9]
+    assert out != list(range(10)), "nothing was reordered"
+    assert len(notes) == 1 and "go on as" in notes[0], notes
+    assert run(7)[0] == out  # the same seed, the same order
+    assert any(run(seed)[0] != out for seed in range(8, 12))
+
+
+def test_reorder_needs_blkreplay_and_is_not_a_disk_fault(tmp_path: Path) -> None:
+    disks = blank_disks(tmp_path / "base")
+    direct = run_reel("run", GUEST, *disk_args(disks), "--fault", "disks:reorder:window=4", timeout=TIMEOUT)
+    assert direct.returncode == 2, show(direct)
+    assert "no actor 'blkreplay'" in direct.stderr and "use reel record" in direct.stderr, show(direct)
 
 
 def test_duplicated_frames_are_dropped_counted_and_shown(tmp_path: Path) -> None:
@@ -278,7 +296,9 @@ def test_a_hang_is_noticed_within_the_liveness_bound_and_named(tmp_path: Path) -
     ("disk5:full:bytes=4M", "the run has 2 disk(s)"),
     ("disk0:full:bytes=lots", "is not a size"),
     ("disk0:slow:quick", "expected none, fixed:DUR"),
-    ("disk0:reorder:window=1", "window must be at least 2"),
+    ("disks:reorder:window=1", "window must be at least 2"),
+    ("disk0:reorder:window=4", "disks:reorder:window=<W> reorders the completions of all disks"),
+    ("disks:melt", "unknown fault of all disks 'melt'"),
     ("disk0:melt", "unknown disk fault 'melt'"),
     ("link:ide->ide:delay:fixed:1ms", "two different actors"),
     ("link:ide->blkreplay:duplicate:every=0", "every must be at least 1"),

@@ -1,5 +1,6 @@
 """blkreplay: deterministic delivery of block completions at checkpoints."""
 
 from .actor import BlkReplay
+from .reorder import CompletionReorder, ReorderWindow
 
-__all__ = ["BlkReplay"]
+__all__ = ["BlkReplay", "CompletionReorder", "ReorderWindow"]

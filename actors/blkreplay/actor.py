@@ -19,6 +19,9 @@ Completions never go straight to the ide:
   recorded status (an I/O error seen when recording is seen again), waiting
   for late ones and holding early ones. Waiting past the bound is reported
   with what is awaited and what is in flight, never a silent hang.
+
+An injected reorder fault (``reorder``) stands between the disks and all
+of this: completions reach it as the disks answer and go on in groups.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from ..schema import (
     ReplayStuck,
     Settle,
 )
+from .reorder import CompletionReorder, ReorderWindow
 
 
 @dataclass
@@ -74,6 +78,7 @@ class BlkReplay(BlockingActor):
         logger: str = "logger"
         wait_bound: float = 10.0  # seconds a replay waits for a completion before saying so
         digest_every: int = 64  # checkpoints between the digests the logger wants of this actor
+        reorder: CompletionReorder | None = None  # an injected fault: completions go on in seeded groups
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -92,6 +97,8 @@ class BlkReplay(BlockingActor):
         self.fates: dict[int, int] = {}
         self.fates_open = self.params.mode == "record"
         self.due: tuple[int, int, float] | None = None  # replaying: (seq, icount, since) of a checkpoint waiting
+        reorder = self.params.reorder
+        self.reorder = ReorderWindow(reorder, self.log.warning) if reorder is not None else None
 
     # --- requests ---------------------------------------------------------------
 
@@ -132,21 +139,31 @@ class BlkReplay(BlockingActor):
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
         request = self.requests.get(msg.id)
-        if request is None or not request.issued:
+        if request is None or not request.issued or (self.reorder is not None and self.reorder.holds(msg.id)):
             self.log.warning("completion for unknown request %d from %s; dropped", msg.id, src)
             return
-        request.issued = False  # answered: no longer in flight at the disk
+        if self.reorder is None:
+            self._arrive([msg])
+        else:
+            self._arrive(self.reorder.take(msg, sum(r.issued for r in self.requests.values())))
+
+    def _arrive(self, completions: list[BlockCompletion]) -> None:
+        """Completions that came back from the disks, in the order they came."""
+        if not completions:
+            return
+        for completion in completions:
+            self.requests[completion.id].issued = False  # answered: no longer in flight at the disk
         if self.waiting:
             self._issue_waiting()
         if self.params.mode == "record":
-            self.queue.append(msg)
+            self.queue += completions
             if self.armed is not None:
                 self._deliver_queue(self.armed)
             elif not self.told_cpu:
                 self.told_cpu = True
                 self.send(self.params.cpu, EventsPending(self.next_seq))
         else:
-            self.arrived[msg.id] = msg
+            self.arrived.update((c.id, c) for c in completions)
             if self.due is not None:
                 self._deliver_expected()
 
@@ -249,5 +266,7 @@ class BlkReplay(BlockingActor):
             else:
                 parts.append(f"request {request} (disk {r.disk} {r.op} of {r.length} bytes at {r.offset})")
         flight = [f"{r.id}" for r in self.requests.values() if r.issued]
+        held = f" (held by the reorder fault: {', '.join(str(c.id) for c in self.reorder.held)})" if (
+            self.reorder is not None and self.reorder.held) else ""
         return (f"checkpoint {seq} (icount {icount}) waited {bound} for " + ", ".join(parts)
-                + f"; in flight at the disks: {', '.join(flight) or 'none'}")
+                + f"; in flight at the disks: {', '.join(flight) or 'none'}{held}")

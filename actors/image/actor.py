@@ -20,7 +20,7 @@ import msgspec
 from .._async import AsyncActor
 from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest
 from .backends import Backend, Memory, RawFile, Result, check, content_digest
-from .faults import DiskFault, Reorder, injected
+from .faults import DiskFault, injected
 from .latency import Latency, LatencyError
 
 INLINE_MAX = 1 << 20
@@ -44,7 +44,6 @@ class Image(AsyncActor):
         self.latency = Latency()
         self.requests = 0
         self.errors = 0
-        self.reorder: Reorder | None = None
 
     def started(self) -> None:
         self._open()
@@ -57,9 +56,6 @@ class Image(AsyncActor):
         p = self.params
         try:
             self.latency = Latency(p.latency, p.seed)
-            for fault in p.faults:
-                if fault.kind == "reorder":
-                    self.reorder = Reorder(fault, asyncio.get_running_loop().call_later, self.log.warning)
             if p.backend == "raw":
                 if not p.path:
                     raise ValueError("the raw backend needs a path")
@@ -78,8 +74,6 @@ class Image(AsyncActor):
             self.fail(f"disk {self.name}: {e}")
 
     def stopping(self) -> None:
-        if self.reorder is not None and self.reorder.timer is not None:
-            self.reorder.timer.cancel()  # type: ignore[attr-defined]
         if self.pool is not None:
             self.pool.shutdown(wait=True)
         if self.backend is not None:
@@ -137,8 +131,4 @@ class Image(AsyncActor):
         if result.status:
             self.errors += 1
             self.log.warning("request %d: %s", request, result.error)
-        completion = BlockCompletion(request, result.status, result.data, result.error)
-        if self.reorder is not None:
-            self.reorder.add(lambda: None if self.stop_requested else self.send(src, completion))
-        else:
-            self.send(src, completion)
+        self.send(src, BlockCompletion(request, result.status, result.data, result.error))

@@ -317,6 +317,11 @@ def read(path: str) -> Log:
             data = f.read()
     except OSError as e:
         raise LogError(path, f"cannot read: {e.strerror}") from None
+    return parse(data, path)
+
+
+def parse(data: bytes, path: str = "<log>") -> Log:
+    """``read`` on a log's bytes; ``path`` names it in errors."""
     header, pos = _read_header(path, data)
     log = Log(path, header, [], size=len(data), header_bytes=pos)
     _Reader(path, data, pos, header, log).run()
@@ -370,13 +375,8 @@ class _Reader:
                 if isinstance(record, (SealRecord, EndRecord)):
                     self._check_span()
             except _OutOfData:
-                if self._ends_with_end_record():
-                    # A whole log (it ends as a recording that finished ends) whose
-                    # records stop making sense: damage, not a cut.
-                    raise LogError(self.path, f"record {self.number} (byte offset {start}) runs past the end of a "
-                                              "log that has its end record: the log is damaged",
-                                   self.span_record, self.span_start, -1, len(data)) from None
-                self._cut_short(f"its last record (record {self.number}, byte offset {start}) is cut short")
+                self._cut_short(f"its last record (record {self.number}, byte offset {start}) is cut short",
+                                f"record {self.number} (byte offset {start}) runs past the end")
                 return
             except ValueError as e:
                 # The damage lies after the last seal (which vouches for all before it).
@@ -394,7 +394,8 @@ class _Reader:
                     raise LogError(self.path, f"{len(data) - self.cursor.pos} bytes follow the end record",
                                    self.number, self.cursor.pos)
                 return
-        self._cut_short(f"it stops after record {self.number - 1} without an end record")
+        self._cut_short(f"it stops after record {self.number - 1} without an end record",
+                        f"its records stop at record {self.number - 1} without the end record")
 
     def _ends_with_end_record(self) -> bool:
         """Whether the data ends with something shaped like an end record
@@ -415,7 +416,13 @@ class _Reader:
         return any(zlib.crc32(data[self.span_start:start] + opening + data[start + 2:-CRC_BYTES]) == check
                    for start in candidates)
 
-    def _cut_short(self, why: str) -> None:
+    def _cut_short(self, why: str, as_damage: str) -> None:
+        """The data ran out before an end record: a recording cut short, or
+        (when the data still ends as a finished recording ends) damage that
+        made the records read differently, ``as_damage`` saying how."""
+        if self._ends_with_end_record():
+            raise LogError(self.path, f"{as_damage} of a log that has its end record: the log is damaged",
+                           self.span_record, self.span_start, -1, len(self.data))
         self.log.records += self.pending
         self.log.truncated = why + " (the recording was cut short; records after the last seal are unchecked)"
 

@@ -1,0 +1,104 @@
+"""The replay log's reader on logs written here (no run needed): every
+flipped bit is damage, every cut is a truncation."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from actors.logger.logfile import (
+    CheckpointRecord,
+    DiskIdentity,
+    EndRecord,
+    LogError,
+    LogHeader,
+    Record,
+    SealRecord,
+    parse,
+    read,
+    write_log,
+)
+
+DIGESTED = ["cpu", "ide", "blkreplay"]
+
+
+def header(digest_every: int) -> LogHeader:
+    return LogHeader(format=2, reel_version="test", guest_name="synthetic", guest_sha256="0" * 64,
+                     guest_image=b"\x13\x00\x00\x00", disks=[DiskIdentity("d0.img", 1 << 20, "1" * 32)],
+                     digested=DIGESTED, digest_every=digest_every, ram_mib=1)
+
+
+def synthetic_records(rng: random.Random, checkpoints: int, digest_every: int) -> list[Record]:
+    """Checkpoints in all three forms (in order, out of order, failed),
+    seals every ``digest_every``, then the end record."""
+    records: list[Record] = []
+    icount, next_id = 0, 0
+    digest = lambda: rng.randbytes(16).hex()  # noqa: E731
+    for seq in range(checkpoints):
+        icount += rng.choice((0, 1, 7, 300, 70000))
+        n = rng.choice((0, 1, 1, 2, 3))
+        ids = list(range(next_id, next_id + n))
+        next_id += n
+        if rng.random() < 0.3:
+            rng.shuffle(ids)
+        events = [(i, 5 if rng.random() < 0.1 else 0) for i in ids]
+        records.append(CheckpointRecord(seq, icount, events, rng.randrange(256)))
+        if (seq + 1) % digest_every == 0:
+            records.append(SealRecord(seq, [digest() for _ in DIGESTED]))
+    records.append(EndRecord(icount + 5, rng.choice((0, 1, -3)), digest(), digest(), [digest()]))
+    return records
+
+
+def flips_not_seen_as_damage(data: bytes, start: int) -> list[str]:
+    """Flip every bit of ``data`` from ``start`` on, one at a time, and
+    read it: what comes back other than an error naming a span that holds
+    the flipped byte (a log taken as whole, or as merely cut short, would
+    replay and stop early with exit 4 instead of being refused)."""
+    wrong: list[str] = []
+    for position in range(start, len(data)):
+        for bit in range(8):
+            damaged = bytearray(data)
+            damaged[position] ^= 1 << bit
+            try:
+                parsed = parse(bytes(damaged), "probe")
+            except LogError as e:
+                first = e.offset if e.offset is not None else -1
+                last = e.end_offset if e.end_offset is not None else len(data)
+                if not first <= position < last:
+                    wrong.append(f"byte {position} bit {bit}: the error's span does not hold it: {e}")
+            else:
+                wrong.append(f"byte {position} bit {bit}: read as "
+                             + (f"truncated ({parsed.truncated})" if parsed.truncated else "a whole log"))
+    return wrong
+
+
+@pytest.mark.parametrize("digest_every", [1, 4, 64])
+def test_every_flipped_bit_of_many_small_logs_is_damage(tmp_path: Path, digest_every: int) -> None:
+    """Among them, logs whose damaged end record reads as more checkpoints
+    that stop exactly at the end of the data (a recording cut short would
+    look just like that, but for the end record's shape at the end)."""
+    wrong: list[str] = []
+    for case in range(40):
+        rng = random.Random(f"{digest_every}/{case}")
+        path = tmp_path / f"log{case}.reel"
+        write_log(str(path), header(digest_every), synthetic_records(rng, rng.randrange(1, 12), digest_every))
+        wrong += [f"case {case}: {w}" for w in flips_not_seen_as_damage(path.read_bytes(),
+                                                                         read(str(path)).header_bytes)]
+    assert not wrong, f"{len(wrong)} flips not reported as damage:\n" + "\n".join(wrong[:10])
+
+
+def test_a_log_cut_after_any_whole_record_reads_as_truncated_up_to_it(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    records = synthetic_records(rng, 20, 4)
+    path = tmp_path / "whole.reel"
+    write_log(str(path), header(4), records)
+    whole = read(str(path))
+    assert whole.records == records and not whole.truncated
+    for keep in range(len(records) - 1):
+        cut = tmp_path / f"cut{keep}.reel"
+        write_log(str(cut), header(4), records[:keep])
+        parsed = read(str(cut))
+        assert parsed.records == records[:keep], keep
+        assert parsed.truncated, keep
