@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("topology", help=f"a TOML file, or one of: {', '.join(bundled_names())}")
     p.add_argument("--timeout", type=float, default=None, help="stop the run as failed after this many seconds")
     p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
+    _liveness(p, "the topology's run.liveness")
     p.set_defaults(func=_launch)
 
     r = sub.add_parser("run", help="run a guest program on the machine; exits with the guest's exit code",
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
     r.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="inject a fault (repeatable; needs a --disk): " + FAULT_HELP)
+    _liveness(r)
     r.set_defaults(func=_run)
 
     rec = sub.add_parser("record", help="run a guest recording its disk completions to a replay log",
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="checkpoints between every actor's full digest in the log (default 64; 1 makes a "
                           "replay name the exact checkpoint of any divergence, at about 50 more bytes each)")
     _disk_timing(rec)
+    _liveness(rec)
     rec.set_defaults(func=_record)
 
     rep = sub.add_parser("replay", help="replay a log: same console, same state, checked checkpoint by checkpoint",
@@ -111,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="inject a runtime fault (repeatable, drawn from --seed): link:..., actor:... (disk "
                           "faults of the recording are in the log)")
     _disk_timing(rep)
+    _liveness(rep)
     rep.set_defaults(func=_replay)
 
     ins = sub.add_parser("inspect", help="print a replay log's header, counts and records")
@@ -181,6 +185,8 @@ def _with_signals(launcher: Launcher, body: Callable[[], RunResult]) -> RunResul
 
 def _launch(args: argparse.Namespace, level: int) -> int:
     topology = load(args.topology)
+    if args.liveness is not None:
+        topology.run.liveness = args.liveness
     launcher = Launcher(topology, log_level=level, origin=args.topology)
 
     def body() -> RunResult:
@@ -240,6 +246,8 @@ def _run(args: argparse.Namespace, level: int) -> int:
             if args.fault:
                 raise FaultError("--fault needs a machine with disks (--disk)")
             topology = cpu_only(name, image, args.ram, args.max_instructions, args.poll_every)
+        if args.liveness is not None:
+            topology.run.liveness = args.liveness
     except (GuestError, disks.DiskError, LatencyError, FaultError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -283,6 +291,22 @@ def _disk_timing(p: argparse.ArgumentParser) -> None:
                    help="work on a copy of each base file (raw, default) or on it loaded into memory")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
+    return value
+
+
+def _liveness(p: argparse.ArgumentParser, default: str = "3") -> None:
+    p.add_argument("--liveness", type=_seconds, default=None, metavar="SECONDS",
+                   help="an actor silent this long (dead, hung or unreachable) stops the run, named "
+                        f"(default: {default})")
+
+
 def _run_with_signals(launcher: Launcher) -> RunResult:
     def body() -> RunResult:
         with launcher:
@@ -305,7 +329,7 @@ def _record(args: argparse.Namespace, level: int) -> int:
         Latency(args.latency)
         result = recording.record(name, image, args.disk, args.log, args.latency, args.seed, args.backend, 16,
                                   level, _run_with_signals, fault_specs=args.fault,
-                                  digest_every=args.digest_every)
+                                  digest_every=args.digest_every, liveness=args.liveness)
     except (GuestError, DiskError, LatencyError, recording.FaultError, OSError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -325,7 +349,7 @@ def _replay(args: argparse.Namespace, level: int) -> int:
     try:
         Latency(args.latency)
         result = recording.replay(args.log, args.disk, args.latency, args.seed, args.backend, level,
-                                  _run_with_signals, fault_specs=args.fault)
+                                  _run_with_signals, fault_specs=args.fault, liveness=args.liveness)
     except (recording.LogError, recording.FaultError, DiskError, LatencyError, OSError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE

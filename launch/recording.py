@@ -54,14 +54,17 @@ def _bases(specs: list[str]) -> list[Disk]:
     return disks
 
 
-def _launch(topology, level: int, run_with) -> RunResult:  # type: ignore[no-untyped-def]
+def _launch(topology, level: int, run_with, liveness: float | None) -> RunResult:  # type: ignore[no-untyped-def]
+    if liveness is not None:
+        topology.run.liveness = liveness
     launcher = Launcher(topology, log_level=level, origin=topology.name)
     return run_with(launcher)
 
 
 def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
            ram_mib: int, level: int, run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
-           fault_specs: list[str] | None = None, digest_every: int = DIGEST_EVERY) -> RunResult:
+           fault_specs: list[str] | None = None, digest_every: int = DIGEST_EVERY,
+           liveness: float | None = None) -> RunResult:
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
     bases = _bases(disk_specs)
@@ -79,7 +82,7 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=[f.spec for f in faults])
         _check_plan(faults, topology)
-        return _launch(topology, level, run_with)
+        return _launch(topology, level, run_with, liveness)
 
 
 def _check_plan(faults: list[PlannedFault], topology) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +93,11 @@ def _check_plan(faults: list[PlannedFault], topology) -> None:  # type: ignore[n
 
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
            run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
-           fault_specs: list[str] | None = None) -> RunResult:
+           fault_specs: list[str] | None = None, liveness: float | None = None) -> RunResult:
     """``fault_specs``: runtime faults only (crash, hang, links, garbage),
-    drawn from ``seed``; the disk faults of the recording are in the log."""
+    drawn from ``seed``; the disk faults of the recording are in the log.
+    ``liveness``: the run's bound on an actor's silence (default: the
+    topology's, 3 s)."""
     faults = plan(fault_specs or [], None, seed)
     runtime_only(faults, "a replay injects no disk faults (the recording's are in the log, replayed as events)")
     recorded = read(log)
@@ -114,7 +119,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                                  console=console, digest_every=header.digest_every,
                                  faults=[f.spec for f in faults])
         _check_plan(faults, topology)
-        return _launch(topology, level, run_with)
+        return _launch(topology, level, run_with, liveness)
 
 
 def inspect(log: str) -> dict[str, Any]:

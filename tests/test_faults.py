@@ -269,19 +269,21 @@ def test_a_crash_while_replaying_stops_the_run_naming_the_fault(tmp_path: Path) 
     assert refused.returncode == 2 and "a replay injects no disk faults" in refused.stderr, show(refused)
 
 
-def test_a_hang_is_noticed_within_the_liveness_bound_and_named(tmp_path: Path) -> None:
-    liveness = 3.0  # the recording topology's run.liveness
+@pytest.mark.parametrize("liveness", [3.0, 1.5])
+def test_a_hang_is_noticed_within_the_liveness_bound_and_named(tmp_path: Path, liveness: float) -> None:
+    """With the recording topology's bound (3 s) and with --liveness."""
     spec = "actor:blkreplay:hang:message=40"
     disks = blank_disks(tmp_path / "base")
+    bound = [] if liveness == 3.0 else ["--liveness", f"{liveness:g}"]
     run = Watched("record", GUEST, *disk_args(disks), "--log", str(tmp_path / "run.reel"), *timing(RECORD_SEED),
-                  "--fault", spec, target="blkreplay")
+                  "--fault", spec, *bound, target="blkreplay")
     assert run.code == EXIT_RUN_FAILED, str(run)
     hung = run.when(rf"injected fault {re.escape(spec)}: hanging for good")
-    noticed = run.when(r"silent for more than 3 s \(liveness bound\)")
+    noticed = run.when(rf"silent for more than {liveness:g} s \(liveness bound\)")
     # Silence counts from the last frame heard, a heartbeat interval (liveness / 6) at most before the hang.
     took = noticed - hung
     assert liveness * 5 / 6 - 0.3 <= took <= liveness + 1.5, f"noticed {took:.2f} s after the hang\n{run}"
-    assert re.search(rf"'blkreplay' silent for more than 3 s \(liveness bound\).*"
+    assert re.search(rf"'blkreplay' silent for more than {liveness:g} s \(liveness bound\).*"
                      rf"\(injected fault {re.escape(spec)}\)", run.err), str(run)
     assert run.ended - noticed < 2.5, f"stopped {run.ended - noticed:.2f} s after noticing\n{run}"
     wait_gone(list(run.pids.values()), 1.0)
