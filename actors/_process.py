@@ -23,6 +23,8 @@ from ._actor import EXIT_ERROR, EXIT_ORPHANED, Actor, install_signal_handlers
 from ._logging import configure
 from ._node import Node
 from ._spec import ActorSpec
+from ._trace import ENV as TRACE_ENV
+from ._trace import install as install_trace
 
 PR_SET_PDEATHSIG = 1
 
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ImplementationError, msgspec.ValidationError) as e:
         log.error("%s", e)
         return EXIT_ERROR
+    trace_dir = os.environ.get(TRACE_ENV)
+    write_trace = install_trace(node, trace_dir) if trace_dir else None
     install_signal_handlers()
     # Everything allocated so far lives for the whole run: keep it out of
     # the collector's full passes, which otherwise rescan it on the hot path.
@@ -100,3 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         logging.getLogger(spec.name).exception("actor crashed")
         return EXIT_ERROR
+    finally:
+        if write_trace is not None:
+            write_trace()

@@ -130,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     dm.set_defaults(func=_demo)
 
+    tr = sub.add_parser("trace", help="where a traced run's time went: hop latency per link, waiting per actor "
+                                      "(run it with REEL_TRACE_DIR=DIR first)")
+    tr.add_argument("dir", metavar="DIR", help="the folder REEL_TRACE_DIR named")
+    tr.add_argument("--json", action="store_true", help="print one JSON object")
+    tr.set_defaults(func=_trace)
+
     k = sub.add_parser("mkdisk", help="create a raw disk image (sparse)")
     k.add_argument("path")
     k.add_argument("size", help="like 8M, 512K, 1G (a multiple of 512 bytes)")
@@ -264,6 +270,18 @@ def _run(args: argparse.Namespace, level: int) -> int:
         print(f"reel: {result.reason}", file=sys.stderr)
     _print_observed(result)
     return guest_exit_status(result.code)
+
+
+def _trace(args: argparse.Namespace, level: int) -> int:
+    from actors import _trace as trace
+
+    try:
+        summary = trace.summarize(trace.load(args.dir))
+    except (OSError, ValueError) as e:
+        print(f"reel: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(summary, indent=2) if args.json else trace.render(summary))
+    return EXIT_OK
 
 
 def _print_observed(result: RunResult) -> None:

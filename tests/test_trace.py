@@ -1,0 +1,53 @@
+"""Frame tracing (REEL_TRACE_DIR, reel trace): every frame taken is
+matched with its push, so hop latencies are exact."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from .conftest import REPO, _env, reel_command, run_reel
+
+
+def test_a_traced_run_gives_every_link_its_hops_and_every_blocking_actor_its_waiting(tmp_path: Path) -> None:
+    from actors._trace import Pushed, Taken, load
+
+    folder = tmp_path / "trace"
+    folder.mkdir()
+    env = _env() | {"REEL_TRACE_DIR": str(folder)}
+    run = subprocess.run(reel_command("run", "diskqd1", "--disk", "memory:8M"), capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=120)
+    assert run.returncode == 0, run.stderr
+    traces = {t.actor: t for t in load(str(folder))}
+    assert set(traces) == {"cpu", "ide", "disk0"}
+    # Both notes of a frame agree: every machine frame taken was pushed, with as many messages.
+    for actor, trace in traces.items():
+        for e in trace.events:
+            if isinstance(e, Taken):
+                pushes = [p for p in traces[e.peer].events if isinstance(p, Pushed) and p.peer == actor
+                          and p.seq == e.seq]
+                assert len(pushes) == 1 and pushes[0].count == len(e.kinds) and pushes[0].t <= e.t, (actor, e)
+    result = run_reel("trace", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    links = summary["links"]
+    assert set(links) == {"cpu -> ide", "ide -> cpu", "ide -> disk0", "disk0 -> ide"}
+    assert links["ide -> disk0"]["frames"] == links["disk0 -> ide"]["frames"] == 2000  # one read each way
+    assert all(0 < s["median_hop_us"] <= s["p90_hop_us"] for s in links.values())
+    actors = summary["actors"]
+    assert 0 < actors["cpu"]["waiting_share"] < 1 and 0 < actors["ide"]["waiting_share"] < 1
+    assert actors["disk0"]["waiting_share"] is None  # asyncio: it waits in its event loop
+    table = run_reel("trace", str(folder))
+    assert "median hop us" in table.stdout and "disk0 -> ide" in table.stdout
+
+
+def test_reel_trace_says_what_is_wrong_with_its_folder(tmp_path: Path) -> None:
+    empty = run_reel("trace", str(tmp_path))
+    assert empty.returncode == 2 and "no .trace files (run with REEL_TRACE_DIR=" in empty.stderr
+    (tmp_path / "cpu.trace").write_bytes(os.urandom(64))
+    bad = run_reel("trace", str(tmp_path))
+    assert bad.returncode == 2 and "cpu.trace: not a trace" in bad.stderr, bad.stderr
+    missing = run_reel("trace", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "nowhere" in missing.stderr
