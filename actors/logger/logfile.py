@@ -211,8 +211,13 @@ class LogWriter:
         self.last_id = -1
         self.file.flush()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, closes_span: bool = False) -> None:
+        """Append ``data`` (and, when it closes a span, the span's CRC) in one
+        write: a killed recording is cut between records, not inside one."""
         self.crc = zlib.crc32(data, self.crc)
+        if closes_span:
+            data += (self.crc & 0xFFFFFFFF).to_bytes(CRC_BYTES, "little")
+            self.crc = 0
         self.file.write(data)
         self.file.flush()
 
@@ -243,20 +248,14 @@ class LogWriter:
         self._write(bytes(out))
 
     def seal(self, record: SealRecord) -> None:
-        self._write(_varint(ESCAPE) + _varint(KIND_SEAL) + b"".join(bytes.fromhex(d) for d in record.digests))
-        self._close_span()
+        self._write(_varint(ESCAPE) + _varint(KIND_SEAL) + b"".join(bytes.fromhex(d) for d in record.digests),
+                    closes_span=True)
 
     def end(self, record: EndRecord) -> None:
         self.record_bytes = self.file.tell() - self.header_bytes  # checkpoints and seals: what grows with a run
         payload = _varint(ESCAPE) + _varint(KIND_END) + _varint(record.icount) + _varint(_zigzag(record.code))
         payload += b"".join(bytes.fromhex(d) for d in (record.state, record.memory, *record.disks))
-        self._write(payload)
-        self._close_span()
-
-    def _close_span(self) -> None:
-        self.file.write((self.crc & 0xFFFFFFFF).to_bytes(CRC_BYTES, "little"))
-        self.file.flush()
-        self.crc = 0
+        self._write(payload, closes_span=True)
 
     def close(self) -> None:
         self.file.close()
