@@ -36,6 +36,7 @@ caches cold. The common paths below (``send``, ``_flush_link``, ``take``,
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import struct
@@ -625,16 +626,22 @@ class Node:
         )
 
 
+# pyzmq's Socket.send is a Python wrapper (for SERVER and RADIO sockets)
+# around its compiled base's; a push calls the compiled one straight away,
+# which saves about a microsecond on every frame sent.
+_SEND = zmq.Socket.__mro__[1].send
+
+
 def _blocking_push(link: Link) -> Callable[[bytes], object]:
     assert link.out is not None
-    return link.out.send
+    return functools.partial(_SEND, link.out)
 
 
 def _push_bulk_blocking(link: Link, head: bytes, bulk: object) -> None:
     out = link.out
     assert out is not None
-    out.send(head, zmq.SNDMORE)
-    out.send(bulk, copy=False)
+    _SEND(out, head, zmq.SNDMORE)
+    _SEND(out, bulk, copy=False)
 
 
 # What decoding a frame may raise: msgspec's errors, and (for a string
