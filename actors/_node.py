@@ -629,7 +629,7 @@ class Node:
 # pyzmq's Socket.send is a Python wrapper (for SERVER and RADIO sockets)
 # around its compiled base's; a push calls the compiled one straight away,
 # which saves about a microsecond on every frame sent.
-_SEND = zmq.Socket.__mro__[1].send
+_SEND = zmq.backend.Socket.send
 
 
 def _blocking_push(link: Link) -> Callable[[bytes], object]:

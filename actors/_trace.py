@@ -93,8 +93,12 @@ def install(node: Any, directory: str) -> Any:
 
     def write() -> None:
         path = os.path.join(directory, f"{node.name}.trace")
-        with open(path, "wb") as f:
-            f.write(msgspec.msgpack.encode(Trace(node.name, events)))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(msgspec.msgpack.encode(Trace(node.name, events)))
+        except OSError as e:
+            node.log.error("cannot write the trace %s: %s", path, e.strerror)
 
     return write
 

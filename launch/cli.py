@@ -111,8 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--disk", action="append", default=[], metavar="PATH",
                      help="the base disks (default: the paths the log names); checked against the log")
     rep.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                     help="inject a runtime fault (repeatable, drawn from --seed): link:..., actor:... (disk "
-                          "faults of the recording are in the log)")
+                     help="inject a runtime fault (repeatable, drawn from --seed): link:..., actor:..., "
+                          "disks:reorder:... (disk faults of the recording are in the log)")
     _disk_timing(rep)
     _liveness(rep)
     rep.set_defaults(func=_replay)
@@ -314,9 +314,13 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
+    if not 0.01 <= value <= MAX_LIVENESS:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be from 0.01 to {MAX_LIVENESS:g} seconds")
     return value
+
+
+MAX_LIVENESS = 86400.0
+"""A day: ZeroMQ takes the bound, in milliseconds, as a socket option."""
 
 
 def _liveness(p: argparse.ArgumentParser, default: str = "3") -> None:

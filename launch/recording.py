@@ -94,8 +94,9 @@ def _check_plan(faults: list[PlannedFault], topology) -> None:  # type: ignore[n
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
            run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
            fault_specs: list[str] | None = None, liveness: float | None = None) -> RunResult:
-    """``fault_specs``: runtime faults only (crash, hang, links, garbage),
-    drawn from ``seed``; the disk faults of the recording are in the log.
+    """``fault_specs``: runtime faults only (crash, hang, links, garbage,
+    reordered completions), drawn from ``seed``; the disk faults of the
+    recording are in the log.
     ``liveness``: the run's bound on an actor's silence (default: the
     topology's, 3 s)."""
     faults = plan(fault_specs or [], None, seed)

@@ -349,3 +349,13 @@ between = ["source", "sink"]
     assert stats["sink"]["duplicates"] > 0 and sum(stats["sink"]["malformed"].values()) == 3, stats
     with pytest.raises(TopologyError, match=r"faults\[0\]: fault 'actor:nobody:hang:message=1': the run has no actor"):
         parse(toml.replace('faults = [', 'faults = ["actor:nobody:hang:message=1", '))
+
+
+@pytest.mark.parametrize("value,why", [("0", "must be from 0.01 to 86400 seconds"),
+                                       ("1e9", "must be from 0.01 to 86400 seconds"),
+                                       ("soon", "'soon' is not a number of seconds")])
+def test_a_bad_liveness_bound_is_refused(tmp_path: Path, value: str, why: str) -> None:
+    rec = record(tmp_path, "--liveness", value)
+    assert rec.result.returncode == 2 and "argument --liveness: " in rec.result.stderr, show(rec.result)
+    assert why in rec.result.stderr, show(rec.result)
+    assert not rec.log.exists()

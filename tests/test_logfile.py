@@ -16,6 +16,7 @@ from actors.logger.logfile import (
     LogHeader,
     Record,
     SealRecord,
+    TRAILER,
     parse,
     read,
     write_log,
@@ -25,7 +26,7 @@ DIGESTED = ["cpu", "ide", "blkreplay"]
 
 
 def header(digest_every: int) -> LogHeader:
-    return LogHeader(format=2, reel_version="test", guest_name="synthetic", guest_sha256="0" * 64,
+    return LogHeader(format=3, reel_version="test", guest_name="synthetic", guest_sha256="0" * 64,
                      guest_image=b"\x13\x00\x00\x00", disks=[DiskIdentity("d0.img", 1 << 20, "1" * 32)],
                      digested=DIGESTED, digest_every=digest_every, ram_mib=1)
 
@@ -37,7 +38,9 @@ def synthetic_records(rng: random.Random, checkpoints: int, digest_every: int) -
     icount, next_id = 0, 0
     digest = lambda: rng.randbytes(16).hex()  # noqa: E731
     for seq in range(checkpoints):
-        icount += rng.choice((0, 1, 7, 300, 70000))
+        # Steps of 96..127 and 12288..16383 end their varint with 0x03, an
+        # end record's first byte; step 0 with two events starts with 0x02.
+        icount += rng.choice((0, 1, 7, 100, 127, 300, 12300, 70000))
         n = rng.choice((0, 1, 1, 2, 3))
         ids = list(range(next_id, next_id + n))
         next_id += n
@@ -90,15 +93,36 @@ def test_every_flipped_bit_of_many_small_logs_is_damage(tmp_path: Path, digest_e
 
 
 def test_a_log_cut_after_any_whole_record_reads_as_truncated_up_to_it(tmp_path: Path) -> None:
-    rng = random.Random(7)
-    records = synthetic_records(rng, 20, 4)
-    path = tmp_path / "whole.reel"
-    write_log(str(path), header(4), records)
-    whole = read(str(path))
-    assert whole.records == records and not whole.truncated
-    for keep in range(len(records) - 1):
-        cut = tmp_path / f"cut{keep}.reel"
-        write_log(str(cut), header(4), records[:keep])
-        parsed = read(str(cut))
-        assert parsed.records == records[:keep], keep
-        assert parsed.truncated, keep
+    """A killed recording stops after a whole record: never refused, whatever
+    its bytes look like (a finished one is known by its trailer alone)."""
+    refused: list[str] = []
+    for case in range(30):
+        rng = random.Random(f"cut/{case}")
+        records = synthetic_records(rng, 24, 4)
+        path = tmp_path / f"whole{case}.reel"
+        write_log(str(path), header(4), records)
+        whole = read(str(path))
+        assert whole.records == records and not whole.truncated
+        data = path.read_bytes()
+        for keep in range(len(records) - 1):
+            write_log(str(path), header(4), records[:keep])
+            try:
+                parsed = read(str(path))
+            except LogError as e:
+                refused.append(f"case {case}, cut after record {keep}: {e}")
+                continue
+            assert parsed.records == records[:keep] and parsed.truncated, (case, keep)
+        # Cut inside the trailer: the end record's checksum still vouches for everything.
+        for cut in range(1, len(TRAILER) + 1):
+            parsed = parse(data[:-cut], "cut")
+            assert parsed.records == records and not parsed.truncated, (case, cut)
+    assert not refused, f"{len(refused)} cut logs refused:\n" + "\n".join(refused[:10])
+
+
+def test_a_log_of_another_format_is_refused_naming_both_formats(tmp_path: Path) -> None:
+    path = tmp_path / "old.reel"
+    write_log(str(path), header(4), synthetic_records(random.Random(1), 3, 4))
+    data = bytearray(path.read_bytes())
+    data[7] = 2
+    with pytest.raises(LogError, match="log format 2, this reel reads format 3"):
+        parse(bytes(data), "old.reel")

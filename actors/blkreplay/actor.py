@@ -148,7 +148,8 @@ class BlkReplay(BlockingActor):
             self._arrive(self.reorder.take(msg, sum(r.issued for r in self.requests.values())))
 
     def _arrive(self, completions: list[BlockCompletion]) -> None:
-        """Completions that came back from the disks, in the order they came."""
+        """Completions back from the disks, in the order they came (or that
+        the reorder fault gave them)."""
         if not completions:
             return
         for completion in completions:

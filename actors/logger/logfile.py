@@ -1,10 +1,11 @@
 """The replay log: what a recording saw, in a form a replay can enforce.
 
-Layout (format 2)::
+Layout (format 3)::
 
     MAGIC          8 bytes: "REELLOG" and the format version
     header         varint(length), msgpack LogHeader, CRC-32 of it (4 bytes LE)
     records ...    self-delimiting, no per-record framing
+    TRAILER        8 bytes: "REELEND" and the format version, after the end record
 
 Every record starts with a varint ``V``; its low two bits say what follows:
 
@@ -36,10 +37,16 @@ it pins every actor's full digest and lets the reader check everything
 since the last seal; a flipped byte is reported as damage in the span of
 records that seal covers (or at the record that no longer decodes).
 
-Records are appended and flushed one by one as checkpoints complete, so a
-killed recording leaves whole records after its last seal and at most a
-torn last one: the reader takes the whole ones (they are unchecked, and the
-log is reported as truncated) and a replay stops at its last checkpoint.
+Records are appended and flushed one by one as checkpoints complete, each
+in one write (a seal or the end with its checksum, the end with the
+trailer), so a killed recording leaves whole records after its last seal:
+the reader takes them (they are unchecked, and the log is reported as
+truncated) and a replay stops at its last checkpoint.
+
+The trailer tells the two ways a log can stop short of its end record
+apart: only a finished recording ends with it (a cut one does so by chance
+once in 2**64), so records that stop making sense, or stop altogether,
+before a trailer are damage, and without one a cut.
 """
 
 from __future__ import annotations
@@ -50,8 +57,9 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-MAGIC = b"REELLOG\x02"
-FORMAT_VERSION = 2
+MAGIC = b"REELLOG\x03"
+TRAILER = b"REELEND\x03"
+FORMAT_VERSION = 3
 DIGEST_BYTES = 16
 CRC_BYTES = 4
 SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
@@ -211,14 +219,15 @@ class LogWriter:
         self.last_id = -1
         self.file.flush()
 
-    def _write(self, data: bytes, closes_span: bool = False) -> None:
-        """Append ``data`` (and, when it closes a span, the span's CRC) in one
-        write: a killed recording is cut between records, not inside one."""
+    def _write(self, data: bytes, closes_span: bool = False, then: bytes = b"") -> None:
+        """Append ``data`` (and, when it closes a span, the span's CRC, then
+        ``then``) in one write: a killed recording is cut between records,
+        not inside one."""
         self.crc = zlib.crc32(data, self.crc)
         if closes_span:
             data += (self.crc & 0xFFFFFFFF).to_bytes(CRC_BYTES, "little")
             self.crc = 0
-        self.file.write(data)
+        self.file.write(data + then)
         self.file.flush()
 
     def checkpoint(self, record: CheckpointRecord) -> None:
@@ -255,7 +264,7 @@ class LogWriter:
         self.record_bytes = self.file.tell() - self.header_bytes  # checkpoints and seals: what grows with a run
         payload = _varint(ESCAPE) + _varint(KIND_END) + _varint(record.icount) + _varint(_zigzag(record.code))
         payload += b"".join(bytes.fromhex(d) for d in (record.state, record.memory, *record.disks))
-        self._write(payload, closes_span=True)
+        self._write(payload, closes_span=True, then=TRAILER)
 
     def close(self) -> None:
         self.file.close()
@@ -357,8 +366,12 @@ class _Reader:
     the data when the log turns out to be cut short."""
 
     def __init__(self, path: str, data: bytes, pos: int, header: LogHeader, log: Log) -> None:
-        self.path, self.data, self.header, self.log = path, data, header, log
-        self.cursor = _Cursor(data, pos)
+        self.path, self.header, self.log = path, header, log
+        # A finished recording ends with the trailer: its records are what
+        # comes before it, and must run to an end record.
+        self.finished = data.endswith(TRAILER) and len(data) - len(TRAILER) >= pos
+        self.data = data[:-len(TRAILER)] if self.finished else data
+        self.cursor = _Cursor(self.data, pos)
         self.number = 1  # record numbers: 0 is the header
         self.seq = self.icount = 0
         self.last_id = -1
@@ -388,40 +401,28 @@ class _Reader:
                 self.pending = []
                 self.span_start, self.span_record = self.cursor.pos, self.number
             if isinstance(record, EndRecord):
-                self.log.end_bytes = self.cursor.pos - start
-                if self.cursor.pos != len(data):
-                    raise LogError(self.path, f"{len(data) - self.cursor.pos} bytes follow the end record",
-                                   self.number, self.cursor.pos)
+                self._after_end(start)
                 return
         self._cut_short(f"it stops after record {self.number - 1} without an end record",
                         f"its records stop at record {self.number - 1} without the end record")
 
-    def _ends_with_end_record(self) -> bool:
-        """Whether the data ends with something shaped like an end record
-        (its two opening bytes, then room for two varints, the digests and
-        the checksum, and no more). A recording cut short almost never does:
-        the opening bytes match by chance once in 65536."""
-        data = self.data
-        fixed = DIGEST_BYTES * (2 + len(self.header.disks)) + CRC_BYTES
-        opening = _varint(ESCAPE) + _varint(KIND_END)
-        varints = range(2, 21)  # two varints take 2 to 20 bytes
-        first = max(self.span_start, len(data) - fixed - 2 - varints[-1])
-        candidates = [start for start in range(first, len(data)) if len(data) - start - 2 - fixed in varints]
-        if any(data[start:start + 2] == opening for start in candidates):
-            return True
-        # The opening itself may be what is damaged: with it put back, the
-        # last span's checksum holds.
-        check = int.from_bytes(data[-CRC_BYTES:], "little")
-        return any(zlib.crc32(data[self.span_start:start] + opening + data[start + 2:-CRC_BYTES]) == check
-                   for start in candidates)
+    def _after_end(self, start: int) -> None:
+        """Only the trailer may follow the end record (the checksum vouched
+        for it): all of it, or, in a log cut inside it, a part of it."""
+        pos, data = self.cursor.pos, self.data
+        rest = data[pos:]
+        self.log.end_bytes = pos - start + len(TRAILER)
+        if rest and (self.finished or not TRAILER.startswith(rest)):
+            raise LogError(self.path, f"{len(rest)} bytes that are not the trailer follow the end record: the log is "
+                                      "damaged", self.number, pos)
 
     def _cut_short(self, why: str, as_damage: str) -> None:
-        """The data ran out before an end record: a recording cut short, or
-        (when the data still ends as a finished recording ends) damage that
-        made the records read differently, ``as_damage`` saying how."""
-        if self._ends_with_end_record():
-            raise LogError(self.path, f"{as_damage} of a log that has its end record: the log is damaged",
-                           self.span_record, self.span_start, -1, len(self.data))
+        """The records stop before an end record: a recording cut short, or,
+        in a log that ends with the trailer, damage that made the records
+        read differently (``as_damage`` says how)."""
+        if self.finished:
+            raise LogError(self.path, f"{as_damage} of a log that ends as a finished recording does: the log is "
+                                      "damaged", self.span_record, self.span_start, -1, len(self.data))
         self.log.records += self.pending
         self.log.truncated = why + " (the recording was cut short; records after the last seal are unchecked)"
 
