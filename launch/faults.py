@@ -85,6 +85,13 @@ class PlannedFault:
     garbage: int = 0
 
     @property
+    def params(self) -> tuple[str, ...]:
+        """The parameters of its actor it goes in (none: the actor's spec)."""
+        if self.disk >= 0:
+            return ("faults", "latency")
+        return ("reorder",) if isinstance(self.fault, CompletionReorder) else ()
+
+    @property
     def runtime(self) -> bool:
         """Not a disk's fault: a replay may inject it too (the guest sees
         nothing of it but through the log)."""

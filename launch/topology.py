@@ -219,11 +219,13 @@ def _validate_faults(topology: Topology, origin: str) -> None:
                            [link.between for link in topology.link])[0]
         except FaultError as e:
             raise TopologyError(origin, f"faults[{i}]", str(e)) from None
-        if planned.disk >= 0:
+        if planned.params:
             fields = load_implementation(topology.actor_named(planned.actor).impl).Params.__struct_fields__
-            if "faults" not in fields or "latency" not in fields:
-                raise TopologyError(origin, f"faults[{i}]", f"fault {spec!r}: actor {planned.actor!r} is not a disk "
-                                                            "(its parameters take no faults or latency)")
+            missing = [name for name in planned.params if name not in fields]
+            if missing:
+                what = "a disk" if planned.disk >= 0 else "blkreplay"
+                raise TopologyError(origin, f"faults[{i}]", f"fault {spec!r}: actor {planned.actor!r} is not {what} "
+                                                            f"(its parameters take no {' or '.join(missing)})")
 
 
 def _validate_links(topology: Topology, origin: str, actors: dict[str, int]) -> None:

@@ -351,6 +351,24 @@ between = ["source", "sink"]
         parse(toml.replace('faults = [', 'faults = ["actor:nobody:hang:message=1", '))
 
 
+@pytest.mark.parametrize("name,spec,why", [
+    ("disk0", "disk0:error:request=1", "actor 'disk0' is not a disk (its parameters take no faults or latency)"),
+    ("blkreplay", "disks:reorder:window=2", "actor 'blkreplay' is not blkreplay (its parameters take no reorder)"),
+])
+def test_a_fault_for_an_actor_that_cannot_take_it_is_refused(name: str, spec: str, why: str) -> None:
+    """An actor named like the one a fault goes to, but of another kind."""
+    from launch.topology import TopologyError, parse
+
+    toml = f"""
+faults = ["{spec}"]
+[[actor]]
+name = "{name}"
+impl = "actors.examples.echo:Echo"
+"""
+    with pytest.raises(TopologyError, match=re.escape(f"faults[0]: fault {spec!r}: {why}")):
+        parse(toml)
+
+
 @pytest.mark.parametrize("value,why", [("0", "must be from 0.01 to 86400 seconds"),
                                        ("1e9", "must be from 0.01 to 86400 seconds"),
                                        ("soon", "'soon' is not a number of seconds")])
