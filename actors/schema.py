@@ -354,8 +354,10 @@ class DmaStart(Message, tag=208):
     (it wrote ``command`` to the bus-master command register). The cpu's
     side of the window attaches what the device would read from guest
     memory at this moment: ``prd``, the PRD table as it stands, and for a
-    memory-to-device transfer ``data``, the bytes the table points to. The
-    ide answers MmioDone (the cpu waits: this write starts DMA)."""
+    memory-to-device transfer ``data``, the bytes the table points to.
+    Posted: since what the device reads of guest memory comes with it,
+    taken at this instant, the cpu need not wait (it pushes the message at
+    once instead)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     channel: int

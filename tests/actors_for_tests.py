@@ -17,7 +17,6 @@ from actors.schema import (
     DmaStart,
     DmaWrite,
     IrqLevel,
-    MmioDone,
     MmioRead,
     MmioValue,
     MmioWrite,
@@ -127,7 +126,6 @@ class WindowDevice(BlockingActor):
 
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
         self.dma_value = int.from_bytes(msg.data[:4], "little")
-        self.send(src, MmioDone())
 
 
 class BlockClient(AsyncActor):

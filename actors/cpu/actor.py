@@ -62,7 +62,7 @@ class Cpu(BlockingActor):
         machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, poll_every=p.poll_every,
                                          **hooks)  # type: ignore[arg-type]
         if p.ide:
-            self.ide_window = IdeWindow(p.ide, self.call, self.send, machine.bus.read_ram,
+            self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
                                         lambda line: machine.plic.set_level(line, False))
             machine.bus.attach(self.ide_window)
         try:

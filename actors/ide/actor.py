@@ -92,10 +92,6 @@ class Ide(BlockingActor):
         self.send(self.params.cpu, RegisterSnapshot(channel, slave, status, error, bm_status, pending))
 
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
-        # The cpu needs only to know that the start is taken: answer first,
-        # so that its wake-up does not wait behind the disk's.
-        self.send(src, MmioDone())
-        self.flush()
         self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
 
     def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
