@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
@@ -65,7 +66,7 @@ def install(node: Any, directory: str) -> Any:
         t = clock()
         before = len(node.pending)
         take(head, sock)
-        taken = list(node.pending)[before:]
+        taken = list(itertools.islice(node.pending, before, None))
         if taken:
             env = node._decode_envelope(head)
             if env.seq > 0:  # a machine frame (control frames are not numbered)

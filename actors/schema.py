@@ -547,10 +547,18 @@ class Expect(Message, tag=236):
 class CheckpointDigest(Message, tag=237):
     """cpu, ide, blkreplay -> logger: the sender's running digest as it
     stood at checkpoint ``seq`` (cpu: on Settled; ide: on Settle;
-    blkreplay: when it delivered)."""
+    blkreplay: when it delivered). The ide sends one at every checkpoint
+    (the log keeps its first byte); the cpu and blkreplay only where
+    ``sealed`` says the log keeps every actor's full digest."""
 
     seq: int
     digest: str
+
+
+def sealed(seq: int, digest_every: int) -> bool:
+    """Whether the log seals after checkpoint ``seq``: every
+    ``digest_every`` checkpoints, the log keeps every actor's full digest."""
+    return (seq + 1) % digest_every == 0
 
 
 class GuestExit(Message, tag=238):

@@ -236,7 +236,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from actors.image import Latency, LatencyError
 
     from . import disks
-    from .faults import FaultError, plan
+    from .faults import FaultError, for_run, plan
     from .machines import ide_direct
 
     try:
@@ -247,7 +247,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
             faults = [f.spec for f in plan(args.fault, len(attached), args.seed)]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
                                   args.latency, args.seed, faults=faults)
-            plan(faults, None, args.seed, [a.name for a in topology.actor], [lk.between for lk in topology.link])
+            for_run(faults, topology)
         else:
             if args.fault:
                 raise FaultError("--fault needs a machine with disks (--disk)")

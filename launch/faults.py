@@ -243,6 +243,13 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
     return faults
 
 
+def for_run(specs: list[str], topology: Any) -> list[PlannedFault]:
+    """``specs`` checked against a run's topology: every fault names one of
+    its actors (and links), drawn from its ``run.seed``."""
+    return plan(specs, None, topology.run.seed, [a.name for a in topology.actor],
+                [link.between for link in topology.link])
+
+
 def for_disk(faults: list[PlannedFault], disk: int) -> list[DiskFault]:
     return [f.fault for f in faults if f.disk == disk and isinstance(f.fault, DiskFault)]
 

@@ -67,8 +67,7 @@ class Launcher:
                  origin: str = "<topology>") -> None:
         validate(topology, origin)
         self.topology = topology
-        self.faults = fault_plan.plan(topology.faults, None, topology.run.seed, [a.name for a in topology.actor],
-                                      [link.between for link in topology.link])
+        self.faults = fault_plan.for_run(topology.faults, topology)
         self.run_id = secrets.token_hex(4)
         self.log = logging.getLogger(LAUNCHER)
         self.log_level = log_level

@@ -19,7 +19,7 @@ from actors.logger import DiskIdentity, LogError, read
 from actors.logger.logfile import FORMAT_VERSION
 
 from .disks import SECTOR, Disk, DiskError, parse
-from .faults import FaultError, PlannedFault, plan, runtime_only
+from .faults import FaultError, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
@@ -81,14 +81,8 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=[f.spec for f in faults])
-        _check_plan(faults, topology)
+        for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
-
-
-def _check_plan(faults: list[PlannedFault], topology) -> None:  # type: ignore[no-untyped-def]
-    """Every fault names an actor (and a link) of the run."""
-    plan([f.spec for f in faults], None, topology.run.seed, [a.name for a in topology.actor],
-         [link.between for link in topology.link])
 
 
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
@@ -119,7 +113,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                                  None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
                                  console=console, digest_every=header.digest_every,
                                  faults=[f.spec for f in faults])
-        _check_plan(faults, topology)
+        for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
 
 

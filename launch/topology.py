@@ -211,12 +211,11 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
 def _validate_faults(topology: Topology, origin: str) -> None:
     from actors._process import load_implementation
 
-    from .faults import FaultError, plan
+    from .faults import FaultError, for_run
 
     for i, spec in enumerate(topology.faults):
         try:
-            planned = plan([spec], None, topology.run.seed, [a.name for a in topology.actor],
-                           [link.between for link in topology.link])[0]
+            planned = for_run([spec], topology)[0]
         except FaultError as e:
             raise TopologyError(origin, f"faults[{i}]", str(e)) from None
         if planned.params:

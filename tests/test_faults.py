@@ -23,7 +23,6 @@ from .conftest import REPO, _env, reel_command, run_reel, wait_gone
 from .test_replay import (
     EXIT_TRUNCATED,
     GUEST,
-    LATENCY,
     RECORD_SEED,
     TIMEOUT,
     assert_matched,
@@ -33,6 +32,7 @@ from .test_replay import (
     inspect,
     record,
     recorded_journal,
+    recorded_request_failure,
     replay,
     show,
     timing,
@@ -153,10 +153,7 @@ def test_a_slow_disk_records_and_replays_identically(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_fails_the_write_and_replays(tmp_path: Path) -> None:
-    spec = "disk0:full:bytes=64K"
-    rec = record(tmp_path, "--fault", spec)
-    assert rec.result.returncode == 3, show(rec.result)
-    assert re.search(r"^request FAILED: channel 0 request \d+: ", rec.result.stdout, re.M), show(rec.result)
+    rec = recorded_request_failure(tmp_path, "disk0:full:bytes=64K", channel=0)
     end = end_record(rec.log)
     assert end["exit_code"] == 3
     result = replay(rec.log)

@@ -87,6 +87,15 @@ def recorded_journal(tmp_path: Path) -> Recording:
     return rec
 
 
+def recorded_request_failure(tmp_path: Path, fault: str, channel: int) -> Recording:
+    """journal recorded with ``fault``: a request on ``channel`` failed, and
+    the guest reported it and exited 3."""
+    rec = record(tmp_path, "--fault", fault)
+    assert rec.result.returncode == 3, show(rec.result)
+    assert re.search(rf"^request FAILED: channel {channel} request \d+: ", rec.result.stdout, re.M), show(rec.result)
+    return rec
+
+
 def replay(log: Path, *extra: str, seed: int = 2) -> subprocess.CompletedProcess[str]:
     return run_reel("replay", str(log), *timing(seed), *extra, timeout=TIMEOUT)
 
@@ -185,10 +194,7 @@ def test_journal_without_blkreplay_differs_across_the_same_seeds(tmp_path: Path)
 
 def test_io_error_injected_while_recording_replays_on_a_healthy_disk(tmp_path: Path) -> None:
     fault = "disk1:error:request=5"
-    rec = record(tmp_path, "--fault", fault)
-    # journal reports the failed request and exits 3
-    assert rec.result.returncode == 3, show(rec.result)
-    assert re.search(r"^request FAILED: channel 1 request \d+: ", rec.result.stdout, re.M), show(rec.result)
+    rec = recorded_request_failure(tmp_path, fault, channel=1)
     log = inspect(rec.log)
     assert log["summary"]["failed_events"] >= 1, log["summary"]
     assert any(status for r in log["records"] for _, status in r.get("events", [])), "no failed event in the records"

@@ -44,6 +44,7 @@ from ..schema import (
     Recorded,
     ReplayStuck,
     Settle,
+    sealed,
 )
 from .reorder import CompletionReorder, ReorderWindow
 
@@ -239,7 +240,7 @@ class BlkReplay(BlockingActor):
 
     def _settle(self, seq: int) -> None:
         self.send(self.params.ide, Settle(seq))
-        if (seq + 1) % self.params.digest_every == 0:
+        if sealed(seq, self.params.digest_every):
             self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
 
     # --- the replay's wait bound -------------------------------------------------------

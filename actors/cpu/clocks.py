@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING
 
-from ..schema import Checkpoint, CheckpointDigest, GuestExit, RunTo, Settled
+from ..schema import Checkpoint, CheckpointDigest, GuestExit, RunTo, Settled, sealed
 
 if TYPE_CHECKING:
     from .actor import Cpu
@@ -74,7 +74,7 @@ class _Checkpointing(Direct):
         settled = cpu.wait_for(cpu.params.ide, Settled)
         if settled.seq != seq:
             raise Divergence(f"checkpoint {seq}: the ide settled checkpoint {settled.seq}")
-        if (seq + 1) % cpu.params.digest_every == 0:  # the log's seals keep every actor's digest
+        if sealed(seq, cpu.params.digest_every):
             cpu.send(cpu.params.logger, CheckpointDigest(seq, cpu.node.digest.hexdigest()))
         machine.irq_changed = False  # the run loop looks for a due interrupt right after this
 

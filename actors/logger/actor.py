@@ -31,6 +31,7 @@ from ..schema import (
     Recorded,
     ReplayStuck,
     RunTo,
+    sealed,
 )
 from . import logfile
 from .logfile import CheckpointRecord, EndRecord, LogHeader, LogWriter, SealRecord
@@ -88,13 +89,8 @@ class Logger(AsyncActor):
         else:
             self._check(msg.seq, src, msg.digest)
 
-    def _sealed(self, seq: int) -> bool:
-        """Whether checkpoint ``seq`` is followed by a seal (every actor's
-        full digest); the others keep only the fingerprint."""
-        return (seq + 1) % self.digest_every == 0
-
     def _needed(self, seq: int) -> list[str]:
-        return list(self.params.digested) if self._sealed(seq) else [self.params.fingerprinted]
+        return list(self.params.digested) if sealed(seq, self.digest_every) else [self.params.fingerprinted]
 
     @property
     def digest_every(self) -> int:
@@ -137,7 +133,7 @@ class Logger(AsyncActor):
             icount, events = self.events.pop(seq)
             fingerprint = bytes.fromhex(digests[self.params.fingerprinted])[0]
             writer.checkpoint(CheckpointRecord(seq, icount, events, fingerprint))
-            if self._sealed(seq):
+            if sealed(seq, self.digest_every):
                 writer.seal(SealRecord(seq, [digests[actor] for actor in self.params.digested]))
             del self.digests[seq]
             self.next_record += 1
