@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from actors.cpu import translate
+
 from .conftest import GUESTS, MANIFEST, REPO, need_tool, run_machine, run_reel
 
 
+@pytest.mark.parametrize("hot", [1, translate.HOT], ids=["compiled-at-once", "interpreted-until-hot"])
 @pytest.mark.parametrize("name", sorted(n for n, e in MANIFEST.items() if "disks" not in e))
-def test_guest_passes_on_reel(name: str) -> None:
+def test_guest_passes_on_reel(name: str, hot: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways code runs: every block compiled at its first run, and the
+    default, where code runs interpreted until it is hot."""
+    monkeypatch.setattr(translate, "HOT", hot)
     entry = MANIFEST[name]
     machine, outcome, console = run_machine(name, limit=200_000_000)
     assert outcome == "exit", f"{name} did not exit: pc {machine.pc:#x}, output {console!r}"

@@ -2,7 +2,8 @@
 straight-line programs with random register values: every computational
 instruction, loads and stores of every width (aligned and not), and the
 signed/unsigned edge values where translation shortcuts could go wrong.
-Each program runs translated as blocks and one instruction at a time."""
+Each program runs translated as blocks, interpreted, and one instruction
+at a time."""
 
 from __future__ import annotations
 
@@ -148,8 +149,12 @@ def random_program(rng: random.Random, length: int) -> list[tuple]:
     return program
 
 
-def run_translated(program: list[tuple], regs: list[int], memory: bytes, stepwise: bool) -> Machine:
+def run_translated(program: list[tuple], regs: list[int], memory: bytes, mode: str) -> Machine:
+    """``mode``: "blocks" (compiled at the first run), "interpreted" (run
+    once, so never hot) or "steps" (an exact stop after every instruction)."""
     m = Machine(ram_size=1 << 20)
+    if mode == "blocks":
+        m.translator.hot = 1
     code = b"".join(encode(*insn).to_bytes(4, "little") for insn in program)
     exit_sequence = [0x001002B7, 0x00005337, 0x55530313, 0x0062A023]  # lui t0,0x100; li t1,0x5555; sw t1,0(t0)
     code += b"".join(w.to_bytes(4, "little") for w in exit_sequence)
@@ -157,7 +162,7 @@ def run_translated(program: list[tuple], regs: list[int], memory: bytes, stepwis
     m.bus.write_ram(DATA, memory)
     m.regs[:] = regs
     m.pc = RAM_BASE
-    if stepwise:
+    if mode == "steps":
         for n in range(1, len(program) + 1):  # an exact stop after every instruction
             assert m.run(n) == "limit" and m.icount[0] == n
     assert m.run(10_000) == "exit"
@@ -174,14 +179,14 @@ def test_random_programs_match_the_reference(seed: int) -> None:
     ref = Reference(regs, bytearray(1 << 20))
     ref.mem[DATA - RAM_BASE:DATA - RAM_BASE + len(memory)] = memory
     ref.run(program)
-    for stepwise in (False, True):
-        m = run_translated(program, regs, memory, stepwise)
+    for mode in ("blocks", "interpreted", "steps"):
+        m = run_translated(program, regs, memory, mode)
         got = m.regs
         for r in range(32):
             if r in (5, 6):
                 continue
             assert got[r] == ref.x[r], (
-                f"seed {seed}, {'steps' if stepwise else 'blocks'}: x{r} = {got[r]:#x}, reference {ref.x[r]:#x}")
+                f"seed {seed}, {mode}: x{r} = {got[r]:#x}, reference {ref.x[r]:#x}")
         assert bytes(m.bus.ram[DATA - RAM_BASE:DATA - RAM_BASE + 1024]) == bytes(
             ref.mem[DATA - RAM_BASE:DATA - RAM_BASE + 1024])
         assert m.icount[0] == len(program) + 4

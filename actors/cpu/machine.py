@@ -148,8 +148,10 @@ class Machine:
 
     def _execute(self, soft: int, hard: int | None) -> None:
         """Run until icount reaches ``soft`` (the next poll) or ``hard``
-        (a limit, a timer deadline), whichever comes first, exactly: blocks
-        while a whole one fits, then single steps.
+        (a limit, a timer deadline), whichever comes first, exactly: any
+        block while the longest fits; then blocks already translated that
+        still fit whole, and single steps (interpreted, never compiled)
+        where none does.
 
         Exactly, and not "a block or so past ``soft``", because a poll
         flushes what the cpu has queued, and the edges of its frames enter
@@ -164,8 +166,12 @@ class Machine:
             while icount[0] <= fast_stop:
                 pc = (blocks.get(pc) or translate(pc))(regs, fast_stop)
             step = self.translator.step
-            while icount[0] < end:
-                pc = step(pc)(regs, fast_stop)
+            while (left := end - icount[0]) > 0:
+                block = blocks.get(pc)
+                if block is not None and block.size <= left:  # type: ignore[attr-defined]
+                    pc = block(regs, end - block.size)  # type: ignore[attr-defined]
+                else:
+                    pc = step(pc)(regs, end)
         except Trap as e:
             pc = self.hart.trap(e.cause, e.tval, getattr(e, "reel_pc", pc))
         except Completed as e:
