@@ -201,3 +201,34 @@ def test_the_reference_itself_on_spec_edge_cases() -> None:
     assert ref_alu("div", (-7) & M, 2) == (-3) & M and ref_alu("rem", (-7) & M, 2) == (-1) & M
     assert ref_alu("mulh", M, M) == 0 and ref_alu("mulhu", M, M) == M - 1
     assert ref_alu("sll", 1, 33) == 2 and ref_alu("sra", 0x80000000, 31) == M
+
+
+def _jal(rd: int, offset: int) -> int:
+    o = offset & 0x1FFFFF
+    return (((o >> 20) & 1) << 31) | (((o >> 1) & 0x3FF) << 21) | (((o >> 11) & 1) << 20) | (
+        ((o >> 12) & 0xFF) << 12) | (rd << 7) | 0x6F
+
+
+@pytest.mark.parametrize("mode", ["blocks", "interpreted", "steps"])
+@pytest.mark.parametrize("jump", ["jal", "jalr"])
+def test_a_jump_to_a_misaligned_target_traps_on_the_jump_and_writes_no_link(jump: str, mode: str) -> None:
+    """The spec: the exception is taken on the jump, not the target, and
+    the jump does not retire (so its link register keeps its value)."""
+    m = Machine(ram_size=1 << 20)
+    if mode == "blocks":
+        m.translator.hot = 1
+    handler = RAM_BASE + 0x400
+    m.hart.mtvec = handler
+    m.bus.write_ram(handler, (0x0000006F).to_bytes(4, "little"))  # j . (stays there)
+    first = encode("addi", 7, 0, 0, 1)  # x7 = 1, so the jump is not the first instruction
+    word = _jal(1, 6) if jump == "jal" else (((6 & 0xFFF) << 20) | (10 << 15) | (1 << 7) | 0x67)  # jalr ra, 6(a0)
+    m.bus.write_ram(RAM_BASE, first.to_bytes(4, "little") + word.to_bytes(4, "little"))
+    m.regs[1], m.regs[10] = 0x1234, RAM_BASE
+    m.pc = RAM_BASE
+    if mode == "steps":
+        m.run(1)
+    m.run(2 + (1 if mode == "steps" else 0))
+    target = RAM_BASE + 4 + 6 if jump == "jal" else RAM_BASE + 6
+    assert (m.hart.mcause, m.hart.mepc, m.hart.mtval) == (0, RAM_BASE + 4, target)
+    assert m.regs[1] == 0x1234 and m.regs[7] == 1
+    assert m.pc == handler
