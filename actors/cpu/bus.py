@@ -28,6 +28,18 @@ class Device(Protocol):
     def write(self, offset: int, size: int, value: int) -> None: ...
 
 
+class _NoDevice:
+    """A window no address falls in (``Bus._device`` before its first hit)."""
+
+    BASE, SIZE = 0, 0
+
+    def read(self, offset: int, size: int) -> int:
+        raise AssertionError("no device")
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        raise AssertionError("no device")
+
+
 class Bus:
     """RAM at RAM_BASE and devices at their windows."""
 
@@ -39,6 +51,7 @@ class Bus:
         view = memoryview(self.ram)
         self.octets, self.halves, self.words = view, view.cast("H"), view.cast("I")
         self.devices = sorted(devices, key=lambda d: d.BASE)
+        self._last: Device = _NoDevice()
 
     def attach(self, device: Device) -> None:
         """Add a device window (it must not overlap another)."""
@@ -60,8 +73,12 @@ class Bus:
         return self.words[offset >> 2]
 
     def _device(self, address: int, size: int) -> Device | None:
+        last = self._last  # guests tend to access one device several times running
+        if last.BASE <= address and address + size <= last.BASE + last.SIZE:
+            return last
         for device in self.devices:
             if device.BASE <= address and address + size <= device.BASE + device.SIZE:
+                self._last = device
                 return device
         return None
 

@@ -123,8 +123,11 @@ class Plic:
         """The pending, enabled source of highest priority above threshold."""
         best, best_priority = 0, self.threshold
         candidates = self.pending & self.enabled
-        for source in range(1, self.SOURCES):
-            if candidates & (1 << source) and self.priority[source] > best_priority:
+        while candidates:  # lowest source first: on equal priority the lower id wins
+            bit = candidates & -candidates
+            candidates ^= bit
+            source = bit.bit_length() - 1
+            if self.priority[source] > best_priority:
                 best, best_priority = source, self.priority[source]
         return best
 

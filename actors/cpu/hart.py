@@ -187,18 +187,29 @@ class Hart:
 
     # --- system instructions ----------------------------------------------------
 
-    def csr_op(self, insn: Insn, regs: list[int]) -> None:
-        """Execute a CSR instruction on register file ``regs``."""
+    def csr_instruction(self, insn: Insn) -> Callable[[list[int]], bool]:
+        """CSR instruction ``insn``, decoded once, as a function that runs it
+        on a register file and says whether it wrote the CSR. An unknown
+        CSR, or a write to a read-only one, raises illegal instruction when
+        run (as the instruction does not retire, reading it first changes
+        nothing)."""
         op, rd, rs1, number = insn.op, insn.rd, insn.rs1, insn.csr
-        operand = insn.imm if op.endswith("i") else regs[rs1]
         writes = op.startswith("csrrw") or rs1 != 0  # csrrs/c with x0 or zimm 0 only read
         reads = not op.startswith("csrrw") or rd != 0
-        old = self.read_csr(number) if reads else 0
-        if number not in self._readers:
-            raise Trap(isa.ILLEGAL_INSTRUCTION)
-        if writes:
-            base = op[:5]
-            new = operand if base == "csrrw" else old | operand if base == "csrrs" else old & ~operand
-            self.write_csr(number, new)
-        if rd:
-            regs[rd] = old
+        reader, writer = self._readers.get(number), self._writers.get(number)
+        if reader is None or (writes and writer is None):
+            def illegal(regs: list[int]) -> bool:
+                raise Trap(isa.ILLEGAL_INSTRUCTION)
+            return illegal
+        kind, immediate, zimm = op[:5], op.endswith("i"), insn.imm
+
+        def run(regs: list[int]) -> bool:
+            old = reader(self) & M32 if reads else 0
+            if writes:
+                operand = zimm if immediate else regs[rs1]  # read before rd is written: rd may be rs1
+                new = operand if kind == "csrrw" else old | operand if kind == "csrrs" else old & ~operand
+                writer(self, new & M32)  # type: ignore[misc]
+            if rd:
+                regs[rd] = old
+            return writes
+        return run

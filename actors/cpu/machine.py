@@ -89,6 +89,7 @@ class Machine:
         self.uart = Uart(console)
         self.bus = Bus(ram_size, [self.exit_device, self.clint, self.plic, self.uart, *devices])
         self.hart = Hart(self.icount, self._device_mip, self.clint.mtime)
+        self._system_ops: dict[int, Callable[[int], int]] = {}  # instruction word -> what runs it
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
             "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
@@ -267,23 +268,46 @@ class Machine:
             raise IrqChange(None)
 
     def _system(self, pc: int, word: int) -> int:
-        insn = isa.decode_cached(word)
-        op = insn.op
-        if op == "ecall":
+        run = self._system_ops.get(word)
+        if run is None:
+            run = self._system_ops[word] = self._system_op(isa.decode(word))
+        return run(pc)
+
+    def _system_op(self, insn: isa.Insn) -> Callable[[int], int]:
+        """System instruction ``insn`` as a function of its pc that returns
+        the next one (or raises): decoded once per instruction word, as the
+        guest runs a handful of them again and again."""
+        op, hart = insn.op, self.hart
+
+        def ecall(pc: int) -> int:
             raise Trap(isa.ECALL_FROM_M, 0)
-        if op == "ebreak":
+
+        def ebreak(pc: int) -> int:
             raise Trap(isa.BREAKPOINT, pc)
-        if op == "mret":
-            raise Completed("mret", self.hart.mret())
-        if op == "wfi":
+
+        def mret(pc: int) -> int:
+            raise Completed("mret", hart.mret())
+
+        def wfi(pc: int) -> int:
             raise Completed("wfi")
-        if op == "fence.i":
+
+        def fence_i(pc: int) -> int:
             self.translator.flush()
             raise Completed("fence.i")
-        self.hart.csr_op(insn, self.regs)
-        if insn.csr in INTERRUPT_CSRS and self._interrupt_state_moved():
-            raise Completed("csr")
-        return (pc + 4) & M32
+
+        fixed = {"ecall": ecall, "ebreak": ebreak, "mret": mret, "wfi": wfi, "fence.i": fence_i}.get(op)
+        if fixed is not None:
+            return fixed
+        run, regs = hart.csr_instruction(insn), self.regs
+        def csr(pc: int) -> int:
+            run(regs)
+            return (pc + 4) & M32
+
+        def interrupt_csr(pc: int) -> int:  # a write may make an interrupt due, or move the timer deadline
+            if run(regs) and self._interrupt_state_moved():
+                raise Completed("csr")
+            return (pc + 4) & M32
+        return interrupt_csr if insn.csr in INTERRUPT_CSRS else csr
 
     def _interrupt_state_moved(self) -> bool:
         """After a write to mstatus/mie/mip: must the run loop look again?
