@@ -108,6 +108,7 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
                 raise RuntimeError(f"{guest} failed: {result.reason}")
             figures[guest] = result.report
         qd1_us = figures["diskqd1"]["seconds"] / 2000 * 1e6
+        compute_us = _compute_us(guests.load("diskqd1")[1], size_mib << 20)
         seq_mbps = 4 * size_mib * (1 << 20) / figures["diskseq"]["seconds"] / 1e6
         raw = _raw_transport(tmp)
         pread_mbps = _raw_pread(path)
@@ -118,9 +119,19 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
         "seq_read_mbps": seq_mbps,
         "raw_hop_mbps": raw["hop_mbps"],
         "seq_read_over_hop": seq_mbps / raw["hop_mbps"],
+        "compute_us": compute_us,
+        "transport_us": qd1_us - compute_us,
         "raw_pread_mbps": pread_mbps,
         "placement": placement,
     }
+
+
+def _compute_us(image: bytes, disk_bytes: int, runs: int = 3) -> float:
+    """Per QD1 read, what cpu and ide compute, without the transport: the
+    median of ``runs`` in-process runs of diskqd1 (launch.inprocess)."""
+    from .inprocess import compute_seconds
+
+    return statistics.median(compute_seconds(image, disk_bytes)["seconds"] for _ in range(runs)) / 2000 * 1e6
 
 
 def _raw_transport(folder: str) -> dict[str, float]:

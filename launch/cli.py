@@ -500,6 +500,8 @@ def _bench_disk(args: argparse.Namespace, level: int) -> int:
         ("latency_over_rt", "QD1 4 KiB read / raw round trip", "<= 4"),
         ("seq_read_over_hop", "1 MiB reads / raw 1 MiB hop", ">= 0.25"),
         ("qd1_latency_us", "QD1 4 KiB DMA read, us", ""),
+        ("compute_us", "... of which cpu+ide compute, us", ""),
+        ("transport_us", "... of which transport, us", ""),
         ("raw_rt_us", "raw pyzmq round trip, us", ""),
         ("seq_read_mbps", "sequential 1 MiB DMA reads, MB/s", ""),
         ("raw_hop_mbps", "raw pyzmq 1 MiB hop, MB/s", ""),

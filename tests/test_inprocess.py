@@ -1,0 +1,23 @@
+"""``launch.inprocess``: the compute half of ``reel bench disk`` runs the
+same guest to the same end as a real run, and fails loudly otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from launch.guests import load
+from launch.inprocess import compute_seconds
+
+
+def test_diskqd1_runs_to_its_end_in_process() -> None:
+    result = compute_seconds(load("diskqd1")[1], 16 << 20)
+    assert result["console"] == b"diskqd1 2000 reads\n"
+    assert result["icount"] > 2000 * 100  # every read ran its driver code
+    again = compute_seconds(load("diskqd1")[1], 16 << 20)
+    assert again["icount"] == result["icount"]
+
+
+def test_a_guest_that_fails_in_process_is_an_error() -> None:
+    # No disk large enough for diskqd1's first read: its probe or a read fails, so it exits non-zero.
+    with pytest.raises(RuntimeError, match="exit code [1-9]"):
+        compute_seconds(load("diskqd1")[1], 512)
