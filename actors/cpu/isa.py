@@ -3,7 +3,8 @@
 ``decode(word)`` gives an ``Insn``: the mnemonic and its operands with the
 immediate already sign-extended. Every instruction is declared once, in
 ``_TABLE`` (major opcode, funct3, funct7 -> mnemonic); what it does is
-declared once too, in ``actors.cpu.translate``.
+declared once too, in ``actors.cpu.semantics`` (computational
+instructions) and the translator and interpreter built on it.
 """
 
 from __future__ import annotations

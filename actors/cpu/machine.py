@@ -1,8 +1,10 @@
 """The RV32IM machine: a hart, its RAM and devices, and the run loop.
 
 Determinism. The machine's state is a function of the program and of what
-devices report at exact icounts, whatever the mix of translated blocks and
-single steps that got it there:
+devices report at exact icounts, whatever the mix of translated blocks,
+interpreted ones and single steps that got it there (for code that is not
+changed without a ``FENCE.I``: each of them keeps the instruction words it
+first read until one):
 
 * interrupts are taken only at points fixed by the instruction stream: after
   an instruction that changed interrupt state (a CSR write, ``mret``, a
