@@ -2,7 +2,8 @@
 
 ``decode(word)`` gives an ``Insn``: the mnemonic and its operands with the
 immediate already sign-extended. Every instruction is declared once, in
-``_TABLE`` (major opcode, funct3, funct7 -> mnemonic); what it does is
+the tables below (funct3, and funct7 where it counts, -> mnemonic, one
+table per major opcode); what it does is
 declared once too, in ``actors.cpu.semantics`` (computational
 instructions) and the translator and interpreter built on it.
 """
