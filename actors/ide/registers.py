@@ -10,6 +10,8 @@ register is 16 bits wide and a 32-bit access moves two words.
 
 from __future__ import annotations
 
+import functools
+
 WINDOW_BASE = 0x1000_1000
 WINDOW_SIZE = 0x1000
 CHANNELS = 2
@@ -64,6 +66,7 @@ PRD_ENTRY = 8
 PRD_EOT = 0x8000
 
 
+@functools.cache  # both sides ask on every register access, of a few offsets
 def locate(offset: int) -> tuple[str, int, int]:
     """("task"|"bm"|"none", channel, register offset) for a window offset."""
     for channel in range(CHANNELS):
