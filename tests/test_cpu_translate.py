@@ -232,3 +232,32 @@ def test_a_jump_to_a_misaligned_target_traps_on_the_jump_and_writes_no_link(jump
     assert (m.hart.mcause, m.hart.mepc, m.hart.mtval) == (0, RAM_BASE + 4, target)
     assert m.regs[1] == 0x1234 and m.regs[7] == 1
     assert m.pc == handler
+
+
+def _csr(funct3: int, rd: int, rs1: int, csr: int) -> int:
+    return (csr << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | 0x73
+
+
+@pytest.mark.parametrize("counter, high", [(0xB02, 0xB82), (0xB00, 0xB80)], ids=["minstret", "mcycle"])
+def test_a_counter_reads_back_what_was_written(counter: int, high: int) -> None:
+    """The spec: the writer's own retirement comes before its write, so the
+    next instruction reads the value written, and a write of one half keeps
+    the other as it stands after the writer retired."""
+    m = Machine(ram_size=1 << 20)
+    program = [
+        _csr(1, 0, 5, counter),   # csrw counter, x5
+        _csr(2, 6, 0, counter),   # csrr x6, counter   -> x5 exactly
+        _csr(2, 7, 0, high),      # csrr x7, counterh  -> the high half, untouched by the write
+        _csr(1, 0, 8, high),      # csrw counterh, x8
+        _csr(2, 9, 0, high),      # csrr x9, counterh  -> x8
+        _csr(2, 10, 0, counter),  # csrr x10, counter  -> x5 + 4 (four instructions retired since)
+    ]
+    m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in program))
+    m.regs[5], m.regs[8] = 0xFFFFFFFE, 0x1234
+    m.pc = RAM_BASE
+    m.icount[0] = 1000
+    m.run(1000 + len(program))
+    assert m.regs[6] == 0xFFFFFFFE
+    assert m.regs[7] == 0
+    assert m.regs[9] == 0x1234
+    assert m.regs[10] == (0xFFFFFFFE + 4) & M  # the low half counted on through its wrap

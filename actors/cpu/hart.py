@@ -135,14 +135,21 @@ class Hart:
         self.mtvec = v & ~3 if v & 3 > 1 else v & ~2
 
     def _set_lo(self, name: str, v: int) -> None:
-        cur = getattr(self, "_" + name)()
-        offset = getattr(self, name + "_offset")
-        setattr(self, name + "_offset", offset + ((cur & ~M32) | v) - cur)
+        self._set_counter(name, lambda after: (after & ~M32) | v)
 
     def _set_hi(self, name: str, v: int) -> None:
-        cur = getattr(self, "_" + name)()
+        self._set_counter(name, lambda after: (v << 32) | (after & M32))
+
+    def _set_counter(self, name: str, written: Callable[[int], int]) -> None:
+        """A CSR write to half of a counter. The spec orders the writing
+        instruction's own retirement before its write ("a value written to
+        instret by one instruction will be the value read by the following
+        instruction"), so the half not written keeps the count *after* that
+        retirement, and the next instruction reads exactly what was
+        written. (Counters move with icount: offset = value - icount.)"""
+        after = getattr(self, "_" + name)() + 1  # the count once the writer has retired
         offset = getattr(self, name + "_offset")
-        setattr(self, name + "_offset", offset + ((v << 32) | (cur & M32)) - cur)
+        setattr(self, name + "_offset", offset + written(after) - after)
 
     _readers: dict[int, Callable[[Hart], int]] = {
         0x300: lambda h: h.mstatus,
