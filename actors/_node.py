@@ -48,6 +48,7 @@ import zmq
 
 from . import schema
 from ._digest import RunningDigest
+from ._spin import Spinner
 from ._envelope import (
     BAD_SEQUENCE,
     BULK_MISMATCH,
@@ -112,6 +113,7 @@ class Node:
         curve: CurveKeys | None = None,
         check_schema: bool = True,
         log: logging.Logger | None = None,
+        spin: float = 0.0,
     ) -> None:
         self.name = name
         self.liveness = liveness
@@ -122,6 +124,7 @@ class Node:
         self.ctx = zmq.Context()
         self.inbox = self.ctx.socket(zmq.PULL)
         self.inbox.setsockopt(zmq.LINGER, 0)
+        self.spinner = Spinner(self.inbox, spin) if spin else None  # see actors._spin
         self.codec = Codec()
         self._encode = self.codec.encode
         self._decode_envelope = self.codec.decode_envelope
@@ -325,10 +328,15 @@ class Node:
         messages are all handed out before the next frame is taken."""
         if self._dirty:
             self.flush()
+        spinner = self.spinner
+        if spinner is not None and not flags:
+            spinner.until_frame_or_idle()
         try:
             head = self.inbox.recv(flags)
         except zmq.Again:
             return False
+        if spinner is not None:
+            spinner.last_frame = time.perf_counter()
         self.take(head, self.inbox)
         return True
 

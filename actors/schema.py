@@ -256,7 +256,8 @@ class FloodDone(Message, tag=113):
 class RawPhase(Message, tag=114):
     """Bench client -> echo server: leave the runtime for a raw pyzmq loop of
     ``count`` messages of ``size`` bytes in ``mode`` ("rt" echoes each one,
-    "flood" counts them and answers the last), then come back."""
+    "rt-awake" too, waiting awake as the runtime does, "flood" counts them
+    and answers the last), then come back."""
 
     mode: str
     count: int

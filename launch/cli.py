@@ -536,6 +536,7 @@ def _bench_transport(args: argparse.Namespace, level: int) -> int:
         ("bulk_throughput_ratio", "runtime / raw 64 KiB msgs/s", ">= 0.8"),
         ("rt_us", "runtime round trip, us", ""),
         ("raw_rt_us", "raw round trip, us", ""),
+        ("raw_awake_rt_us", "raw round trip waiting awake, us", ""),
         ("small_msgs_per_s", "runtime 64 B msgs/s", ""),
         ("raw_small_msgs_per_s", "raw 64 B msgs/s", ""),
         ("bulk_msgs_per_s", "runtime 64 KiB msgs/s", ""),

@@ -300,6 +300,7 @@ class Launcher:
             curve=self.curve,
             parent_pid=os.getpid(),
             faults=fault_plan.runtime_for(self.faults, name),
+            spin=self.topology.run.spin_us / 1e6,
         )
 
 

@@ -8,6 +8,7 @@ A topology is a TOML file or the same structs built in Python::
     transport = "ipc"          # "ipc" on one host, "tcp" (CURVE-authenticated)
     liveness = 3.0             # seconds of silence before a peer counts as lost
     seed = 0                   # every random choice of the fault plan is drawn from it
+    spin_us = 1000             # a busy actor waits this long awake before it sleeps (0: never)
 
     [[actor]]
     name = "source"
@@ -36,6 +37,7 @@ from typing import Any, Literal
 import msgspec
 
 from actors._node import LAUNCHER
+from actors._spin import MAX_SPIN_SECONDS
 
 BUNDLED = "topologies"
 """Package folder (in ``launch``) of the topologies that ship with reel."""
@@ -54,6 +56,7 @@ class RunConfig(msgspec.Struct, forbid_unknown_fields=True):
     liveness: float = 3.0
     startup_timeout: float = 30.0
     seed: int = 0  # the fault plan's random choices
+    spin_us: int = 1000  # how long a busy blocking actor waits awake for its next frame (actors._spin)
 
 
 class ActorConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -169,6 +172,9 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
         raise TopologyError(origin, "actor", "a topology needs at least one actor")
     if topology.run.liveness <= 0:
         raise TopologyError(origin, "run.liveness", f"must be positive, not {topology.run.liveness}")
+    if not 0 <= topology.run.spin_us <= MAX_SPIN_SECONDS * 1e6:
+        raise TopologyError(origin, "run.spin_us",
+                            f"must be within 0..{MAX_SPIN_SECONDS * 1e6:.0f} (microseconds), not {topology.run.spin_us}")
     seen: dict[str, int] = {}
     endpoints: dict[str, str] = {}
     ncpu = os.cpu_count() or 1

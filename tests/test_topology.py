@@ -46,6 +46,7 @@ BAD = {
     "not-toml": ('[[actor]\nname = "a"\n', "", "not valid TOML"),
     "no-actors": ('name = "empty"\n', "", "Object missing required field `actor`"),
     "bad-liveness": (GOOD_ACTORS + "[run]\nliveness = -1\n", "run.liveness", "must be positive"),
+    "bad-spin": (GOOD_ACTORS + "[run]\nspin_us = 500000\n", "run.spin_us", "must be within 0..100000"),
 }
 
 
