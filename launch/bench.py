@@ -3,6 +3,7 @@ measured in the same run."""
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
@@ -12,6 +13,19 @@ from typing import Any
 
 from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
+
+BENCH_SPIN_US = 1000
+"""Every benchmark runs with ``run.spin_us`` at this (a topology's default is
+0, see actors._spin): a busy blocking actor waits awake this long before it
+sleeps. On an otherwise idle machine that spares a wake-up per hop; under
+CPU contention it made peers miss the liveness bound, so it is opt-in."""
+
+
+def _spin_note(spin_us: int) -> str:
+    return f"; busy actors wait awake up to {spin_us} us (run.spin_us)" if spin_us else "; actors never wait awake"
+
+
+SPIN_NOTE = _spin_note(BENCH_SPIN_US)
 
 PLACEMENTS = {
     "split": (0, 1),  # client and echo server on different cores
@@ -29,7 +43,7 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
         raw = f"ipc://{tmp}/raw"
         topology = Topology(
             name="bench-transport",
-            run=RunConfig(transport="ipc"),
+            run=RunConfig(transport="ipc", spin_us=BENCH_SPIN_US),
             actor=[
                 ActorConfig("client", "actors.examples.transport_bench:BenchClient",
                             {"raw_endpoint": raw, "rounds": rounds}, cpu=client_cpu),
@@ -50,7 +64,8 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
         raise RuntimeError(f"transport benchmark failed: {result.reason}")
     report = dict(result.report)
     report["idle_actor_peak_rss_mb"] = idle_peak.mb
-    report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}"
+    report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}{SPIN_NOTE}"
+    report["spin_us"] = BENCH_SPIN_US
     report["transport"] = "ipc"
     return report
 
@@ -103,6 +118,7 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
         for guest in ("diskqd1", "diskseq"):
             name, image = guests.load(guest)
             topology = ide_direct(name, image, [parse(path)], console="none", cpus=pins)
+            topology.run.spin_us = BENCH_SPIN_US
             result = Launcher(topology, log_level=log_level, origin="bench disk").run()
             if result.code != 0:
                 raise RuntimeError(f"{guest} failed: {result.reason}")
@@ -122,7 +138,8 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
         "compute_us": compute_us,
         "transport_us": qd1_us - compute_us,
         "raw_pread_mbps": pread_mbps,
-        "placement": placement,
+        "placement": placement + SPIN_NOTE,
+        "spin_us": BENCH_SPIN_US,
     }
 
 
@@ -213,7 +230,8 @@ REPLAY_GUEST = "diskqd1"  # 2000 reads at queue depth 1: one checkpoint each, th
 REPLAY_PLACEMENT = "cpu 0, others 1"
 
 
-def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latency: str = "none") -> dict[str, Any]:
+def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latency: str = "none",
+           spin_us: int = BENCH_SPIN_US) -> dict[str, Any]:
     """The cost of recording and replaying: the same guest in ide-direct,
     record and replay, interleaved ``repetitions`` times; medians.
 
@@ -224,19 +242,20 @@ def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latenc
     from . import guests, recording
 
     name, image = guests.load(REPLAY_GUEST)
+    placed = functools.partial(_placed, spin_us=spin_us)
     seconds: dict[str, list[float]] = {"direct": [], "record": [], "replay": []}
     checkpoint_rates: list[float] = []
     bytes_per_event: list[float] = []
     with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
         base = _random_disk(os.path.join(tmp, "base.img"), size_mib)
         for rep in range(repetitions):
-            seconds["direct"].append(_direct_seconds(name, image, base, os.path.join(tmp, f"direct{rep}"),
+            seconds["direct"].append(_direct_seconds(name, image, base, os.path.join(tmp, f"direct{rep}"), spin_us,
                                                      latency, log_level))
             log = os.path.join(tmp, f"run{rep}.reel")
-            recorded = recording.record(name, image, [base], log, latency, 0, "raw", 16, log_level, _placed,
-                                        console="none")
+            recorded = recording.record(name, image, [base], log, latency, 0, "raw", 16, log_level,
+                                        placed, console="none")
             _check(recorded, "record", "logger")
-            replayed = recording.replay(log, [], latency, 0, "raw", log_level, _placed, console="none")
+            replayed = recording.replay(log, [], latency, 0, "raw", log_level, placed, console="none")
             _check(replayed, "replay", "logger")
             summary = recording.inspect(log)["summary"]
             seconds["record"].append(recorded.run_seconds)
@@ -251,7 +270,7 @@ def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latenc
         "log_bytes_per_event": statistics.median(bytes_per_event),
         "direct_s": medians["direct"], "record_s": medians["record"], "replay_s": medians["replay"],
         "seconds": seconds, "repetitions": repetitions, "guest": REPLAY_GUEST, "disk_mib": size_mib,
-        "latency": latency, "placement": REPLAY_PLACEMENT,
+        "latency": latency, "placement": REPLAY_PLACEMENT + _spin_note(spin_us), "spin_us": spin_us,
         "timing": "wall time from the launcher's Start to the finishing actor's report (cpu in direct, logger in "
                   "record/replay, its final disk digests included); actor start-up and stop excluded",
     }
@@ -264,21 +283,24 @@ def _random_disk(path: str, size_mib: int) -> str:
     return path
 
 
-def _direct_seconds(name: str, image: bytes, base: str, folder: str, latency: str, log_level: int) -> float:
+def _direct_seconds(name: str, image: bytes, base: str, folder: str, spin_us: int, latency: str,
+                    log_level: int) -> float:
     from .machines import ide_direct
     from .recording import working_copy
 
     os.mkdir(folder)
     copy = working_copy(base, folder, 0)  # as record and replay do: the same page-cache state to read from
     result = _placed(Launcher(ide_direct(name, image, [copy], latency=latency, console="none"),
-                              log_level=log_level, origin="bench replay"))
+                              log_level=log_level, origin="bench replay"), spin_us)
     _check(result, "direct", "cpu")
     return result.run_seconds
 
 
-def _placed(launcher: Launcher) -> RunResult:
+def _placed(launcher: Launcher, spin_us: int = BENCH_SPIN_US) -> RunResult:
     """Run with the cpu actor alone on core 0 and every other actor on
-    core 1, whatever the topology (record and replay build their own)."""
+    core 1, whatever the topology (record and replay build their own), and
+    with ``spin_us`` as run.spin_us."""
+    launcher.topology.run.spin_us = spin_us
     ncpu = os.cpu_count() or 1
     for actor in launcher.topology.actor:
         actor.cpu = 0 if actor.name == "cpu" else 1 % ncpu

@@ -170,6 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--json", action="store_true", help="print one JSON object")
     rb.add_argument("--repetitions", type=int, default=5, metavar="N",
                     help="interleaved repetitions of the three modes; medians are reported (default 5)")
+    rb.add_argument("--spin-us", type=int, default=None, metavar="US",
+                    help="run.spin_us for every run (default: the benchmarks' 1000; 0: never wait awake)")
     rb.set_defaults(func=_bench_replay)
     b.set_defaults(func=lambda args, level: (b.print_help(), EXIT_USAGE)[1])
     return parser
@@ -515,7 +517,11 @@ def _bench_replay(args: argparse.Namespace, level: int) -> int:
     if args.repetitions < 1:
         print(f"reel: --repetitions {args.repetitions}: at least 1", file=sys.stderr)
         return EXIT_USAGE
-    code = _run_bench(lambda: bench.replay(args.repetitions, log_level=level), args.json, [
+    spin_us = bench.BENCH_SPIN_US if args.spin_us is None else args.spin_us
+    if not 0 <= spin_us <= 100_000:
+        print(f"reel: --spin-us {spin_us}: must be within 0..100000", file=sys.stderr)
+        return EXIT_USAGE
+    code = _run_bench(lambda: bench.replay(args.repetitions, log_level=level, spin_us=spin_us), args.json, [
         ("record_over_direct", "record / direct run time", "<= 1.10"),
         ("replay_over_record", "replay / record run time", "<= 1.0"),
         ("checkpoints_per_s", "checkpoints per s recorded", ">= 5000"),

@@ -8,7 +8,7 @@ A topology is a TOML file or the same structs built in Python::
     transport = "ipc"          # "ipc" on one host, "tcp" (CURVE-authenticated)
     liveness = 3.0             # seconds of silence before a peer counts as lost
     seed = 0                   # every random choice of the fault plan is drawn from it
-    spin_us = 1000             # a busy actor waits this long awake before it sleeps (0: never)
+    spin_us = 0                # a busy blocking actor waits this long awake before it sleeps (0: never)
 
     [[actor]]
     name = "source"
@@ -56,7 +56,7 @@ class RunConfig(msgspec.Struct, forbid_unknown_fields=True):
     liveness: float = 3.0
     startup_timeout: float = 30.0
     seed: int = 0  # the fault plan's random choices
-    spin_us: int = 1000  # how long a busy blocking actor waits awake for its next frame (actors._spin)
+    spin_us: int = 0  # how long a busy blocking actor waits awake for its next frame (actors._spin)
 
 
 class ActorConfig(msgspec.Struct, forbid_unknown_fields=True):
