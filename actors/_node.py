@@ -124,7 +124,7 @@ class Node:
         self.ctx = zmq.Context()
         self.inbox = self.ctx.socket(zmq.PULL)
         self.inbox.setsockopt(zmq.LINGER, 0)
-        self.spinner = Spinner(self.inbox, spin) if spin else None  # see actors._spin
+        self.spinner = Spinner(self.inbox, spin) if spin else None  # see actors._spin; None: sleep at once
         self.codec = Codec()
         self._encode = self.codec.encode
         self._decode_envelope = self.codec.decode_envelope

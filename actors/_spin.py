@@ -65,7 +65,7 @@ class Spinner:
         """Return once a frame is in or the spin is over; at once when idle
         or backing off."""
         now = time.perf_counter()
-        if not self.spin or now - self.last_frame > BUSY_SECONDS:
+        if now - self.last_frame > BUSY_SECONDS:
             return
         if self._skip:
             self._skip -= 1

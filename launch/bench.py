@@ -25,8 +25,6 @@ def _spin_note(spin_us: int) -> str:
     return f"; busy actors wait awake up to {spin_us} us (run.spin_us)" if spin_us else "; actors never wait awake"
 
 
-SPIN_NOTE = _spin_note(BENCH_SPIN_US)
-
 PLACEMENTS = {
     "split": (0, 1),  # client and echo server on different cores
     "same": (0, 0),  # both on core 0
@@ -64,7 +62,7 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
         raise RuntimeError(f"transport benchmark failed: {result.reason}")
     report = dict(result.report)
     report["idle_actor_peak_rss_mb"] = idle_peak.mb
-    report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}{SPIN_NOTE}"
+    report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}{_spin_note(BENCH_SPIN_US)}"
     report["spin_us"] = BENCH_SPIN_US
     report["transport"] = "ipc"
     return report
@@ -138,7 +136,7 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
         "compute_us": compute_us,
         "transport_us": qd1_us - compute_us,
         "raw_pread_mbps": pread_mbps,
-        "placement": placement + SPIN_NOTE,
+        "placement": placement + _spin_note(BENCH_SPIN_US),
         "spin_us": BENCH_SPIN_US,
     }
 

@@ -517,9 +517,11 @@ def _bench_replay(args: argparse.Namespace, level: int) -> int:
     if args.repetitions < 1:
         print(f"reel: --repetitions {args.repetitions}: at least 1", file=sys.stderr)
         return EXIT_USAGE
+    from actors._spin import MAX_SPIN_SECONDS
+
     spin_us = bench.BENCH_SPIN_US if args.spin_us is None else args.spin_us
-    if not 0 <= spin_us <= 100_000:
-        print(f"reel: --spin-us {spin_us}: must be within 0..100000", file=sys.stderr)
+    if not 0 <= spin_us <= MAX_SPIN_SECONDS * 1e6:
+        print(f"reel: --spin-us {spin_us}: must be within 0..{MAX_SPIN_SECONDS * 1e6:.0f}", file=sys.stderr)
         return EXIT_USAGE
     code = _run_bench(lambda: bench.replay(args.repetitions, log_level=level, spin_us=spin_us), args.json, [
         ("record_over_direct", "record / direct run time", "<= 1.10"),

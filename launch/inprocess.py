@@ -104,10 +104,7 @@ class _Wiring:
         while self.to_cpu:
             msg = self.to_cpu.popleft()
             if type(msg) is DmaScatter:
-                data, offset = memoryview(msg.data), 0
-                for address, length in msg.ranges:
-                    m.bus.write_ram(address, data[offset:offset + length])
-                    offset += length
+                m.bus.scatter(msg.ranges, msg.data)
             elif type(msg) is IrqLevel:
                 m.plic.set_level(msg.line, msg.high)
             elif type(msg) is RegisterSnapshot:

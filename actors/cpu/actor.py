@@ -181,11 +181,8 @@ class Cpu(BlockingActor):
 
     def on_dma_scatter(self, msg: DmaScatter, src: str) -> None:
         assert self.machine is not None
-        data, offset = memoryview(msg.data), 0
         try:
-            for address, length in msg.ranges:
-                self.machine.bus.write_ram(address, data[offset:offset + length])
-                offset += length
+            self.machine.bus.scatter(msg.ranges, msg.data)
         except ValueError as e:
             self.fail(f"DMA write from {src!r}: {e}")
 

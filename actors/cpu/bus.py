@@ -111,6 +111,15 @@ class Bus:
                              f"[{RAM_BASE:#010x}, {RAM_BASE + self.ram_size:#010x})")
         self.ram[offset:offset + len(data)] = data
 
+    def scatter(self, ranges: list[tuple[int, int]], data: bytes | memoryview) -> None:
+        """Copy ``data`` into RAM piece by piece, ``ranges`` being (address,
+        length) in order (a DMA's scatter list); raises ValueError as
+        ``write_ram`` does, the pieces before the bad one written."""
+        view, offset = memoryview(data), 0
+        for address, length in ranges:
+            self.write_ram(address, view[offset:offset + length])
+            offset += length
+
     def read_ram(self, address: int, length: int) -> bytes:
         offset = address - RAM_BASE
         if not (0 <= offset and offset + length <= self.ram_size):

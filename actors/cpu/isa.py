@@ -3,9 +3,9 @@
 ``decode(word)`` gives an ``Insn``: the mnemonic and its operands with the
 immediate already sign-extended. Every instruction is declared once, in
 the tables below (funct3, and funct7 where it counts, -> mnemonic, one
-table per major opcode); what it does is
-declared once too, in ``actors.cpu.semantics`` (computational
-instructions) and the translator and interpreter built on it.
+table per major opcode); what it does is declared once too, in
+``actors.cpu.semantics`` (computational instructions) and the translator
+and interpreter built on it.
 """
 
 from __future__ import annotations
@@ -119,6 +119,6 @@ def decode(word: int) -> Insn:
 
 @functools.lru_cache(maxsize=4096)
 def decode_cached(word: int) -> Insn:
-    """``decode``, remembered: for instructions the hart runs outside
-    translated code (system instructions) again and again."""
+    """``decode``, remembered: for the interpreter, which decodes the same
+    words (``addi sp, sp, -16``, ``ret``, ...) at many pcs."""
     return decode(word)

@@ -301,6 +301,7 @@ class Machine:
         if fixed is not None:
             return fixed
         run, regs = hart.csr_instruction(insn), self.regs
+
         def csr(pc: int) -> int:
             run(regs)
             return (pc + 4) & M32
@@ -309,6 +310,7 @@ class Machine:
             if run(regs) and self._interrupt_state_moved():
                 raise Completed("csr")
             return (pc + 4) & M32
+
         return interrupt_csr if insn.csr in INTERRUPT_CSRS else csr
 
     def _interrupt_state_moved(self) -> bool:

@@ -15,10 +15,9 @@ from the decoded instruction, and a step binds it to a pc::
         C[0] += 1
         return (P + 4) & 0xFFFFFFFF
 
-A step behaves as a
-translated block of one instruction: on a trap nothing is written and
-icount does not move; a load or store outside RAM goes through the same
-``LD``/``ST`` slow paths.
+A step behaves as a translated block of one instruction: on a trap nothing
+is written and icount does not move; a load or store outside RAM goes
+through the same ``LD``/``ST`` slow paths.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ instruction about 2 us, and much code (start-up, set-up, error paths) runs
 only a few times: in ``bench`` 175 of 315 blocks ran at most three times
 and took 0.45 s of its 0.72 s of compiling."""
 
+
 class Translator:
     """Turns guest code into cached Python functions.
 
@@ -90,7 +91,7 @@ class Translator:
             return fn
         runs = self.runs.get(pc, 0) + 1
         if runs >= self.hot:
-            fn = self.blocks[pc] = self._compile(pc, MAX_BLOCK)
+            fn = self.blocks[pc] = self._compile(pc)
             return fn
         self.runs[pc] = runs
         return functools.partial(self._interpret, pc)
@@ -161,8 +162,8 @@ class Translator:
                 return out, pc
         return out, pc
 
-    def _compile(self, start: int, limit: int) -> Callable[[list[int], int], int]:
-        insns, fallthrough = self._gather(start, limit)
+    def _compile(self, start: int) -> Callable[[list[int], int], int]:
+        insns, fallthrough = self._gather(start, MAX_BLOCK)
         source = _BlockWriter(start, insns, fallthrough, self.ram_size).source()
         namespace = dict(self.namespace, PCS=tuple(pc for pc, _, _ in insns) + (0,))
         exec(compile(source, f"<block {start:#010x}>", "exec"), namespace)
