@@ -77,6 +77,15 @@ class Actor(abc.ABC):
 
     Params: ClassVar[type[msgspec.Struct]] = NoParams
 
+    @classmethod
+    def serving(cls, params: dict[str, Any]) -> type[Actor]:
+        """The class that runs an actor named with this implementation and
+        these parameters: itself, unless the implementation serves some
+        configurations better on the other driver (it then returns a class
+        with the same Params and messages). Called once, in the actor's
+        process, before it is built."""
+        return cls
+
     def __init__(self, spec: ActorSpec, node: Node) -> None:
         self.spec = spec
         self.name = spec.name

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.cpu is not None:
         os.sched_setaffinity(0, {spec.cpu})
     try:
-        cls = load_implementation(spec.impl)
+        cls = load_implementation(spec.impl).serving(spec.params)
         node = Node(spec.name, [(p.name, p.digest) for p in spec.peers] + [("launcher", False)],
                     liveness=spec.liveness, curve=spec.curve, log=log, spin=spec.spin)
         actor = cls(spec, node)

@@ -154,12 +154,18 @@ def _raw_transport(folder: str) -> dict[str, float]:
     trips, and one-way 1 MiB frames."""
     import multiprocessing
 
+    import zmq
+
     endpoint = f"ipc://{folder}/raw"
     ctx = multiprocessing.get_context("spawn")
     child = ctx.Process(target=_raw_peer, args=(endpoint,))
     child.start()
     try:
         return _raw_measure(endpoint)
+    except zmq.Again:
+        child.join(1)
+        raise RuntimeError(f"raw transport: the peer process answered nothing for {RAW_TIMEOUT_MS / 1000:g} s "
+                           f"(its exit code: {child.exitcode})") from None
     finally:
         child.join(10)
         if child.is_alive():
@@ -167,6 +173,7 @@ def _raw_transport(folder: str) -> dict[str, float]:
 
 
 RAW_RT, RAW_FRAMES = 2000, 400
+RAW_TIMEOUT_MS = 10_000
 
 
 def _raw_peer(endpoint: str) -> None:
@@ -175,6 +182,7 @@ def _raw_peer(endpoint: str) -> None:
 
     os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
     sock = zmq.Context().socket(zmq.PAIR)
+    sock.rcvtimeo = sock.sndtimeo = RAW_TIMEOUT_MS  # if the measuring side dies, end rather than linger
     sock.connect(endpoint)
     enc, dec = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder().decode
     for _ in range(RAW_RT + 1):
@@ -191,6 +199,7 @@ def _raw_measure(endpoint: str) -> dict[str, float]:
 
     os.sched_setaffinity(0, {0})
     sock = zmq.Context().socket(zmq.PAIR)
+    sock.rcvtimeo = sock.sndtimeo = RAW_TIMEOUT_MS  # a dead peer is an error, not a hang
     sock.bind(endpoint)
     enc, dec = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder().decode
     message = [1, 2, 3, b"x" * 16]

@@ -87,3 +87,17 @@ def test_mkdisk_creates_a_sparse_image_and_refuses_to_overwrite(tmp_path: Path) 
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = run_reel("mkdisk", str(tmp_path / "odd.img"), "1000")
     assert bad.returncode == 2 and "not a positive multiple of 512" in bad.stderr
+
+
+def test_a_disk_without_latency_is_served_inline_and_one_with_latency_concurrently() -> None:
+    from actors._async import AsyncActor
+    from actors._blocking import BlockingActor
+    from actors.image import Image, InlineImage
+
+    assert Image.serving({"backend": "memory", "size": 4096}) is InlineImage
+    assert issubclass(InlineImage, BlockingActor) and InlineImage.Params is Image.Params
+    assert Image.serving({"backend": "memory", "size": 4096, "latency": "fixed:1ms"}) is Image
+    assert issubclass(Image, AsyncActor)
+    # parameters it cannot read stay with Image, which reports them when it starts
+    assert Image.serving({"backend": "memory", "latency": "gauss:1ms"}) is Image
+    assert Image.serving({"backend": "tape"}) is Image
