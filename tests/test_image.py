@@ -101,3 +101,13 @@ def test_a_disk_without_latency_is_served_inline_and_one_with_latency_concurrent
     # parameters it cannot read stay with Image, which reports them when it starts
     assert Image.serving({"backend": "memory", "latency": "gauss:1ms"}) is Image
     assert Image.serving({"backend": "tape"}) is Image
+
+
+def test_a_content_digest_lets_its_actor_serve_between_chunks() -> None:
+    from actors.image.backends import content_digest
+
+    disk = Memory(5 << 20, b"\x01" * (3 << 20))
+    calls = []
+    digest = content_digest(disk, between=lambda: calls.append(1))
+    assert len(calls) == 5  # once per MiB read: an inline image polls its inbox there
+    assert digest == content_digest(disk) != content_digest(Memory(5 << 20))

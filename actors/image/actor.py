@@ -198,4 +198,4 @@ class InlineImage(_Disk, BlockingActor):
 
     def on_disk_digest_request(self, msg: DiskDigestRequest, src: str) -> None:
         backend = self._opened()
-        self.send(src, DiskDigest(content_digest(backend), backend.size))
+        self.send(src, DiskDigest(content_digest(backend, between=self.poll), backend.size))
