@@ -163,10 +163,21 @@ class Logger(AsyncActor):
         log = self.recording = logfile.read(self.params.path)
         self.checkpoints = log.checkpoints
         self.seals = {r.seq: r.digests for r in log.records if isinstance(r, SealRecord)}
-        for _ in range(self.params.lookahead):
-            self._prescribe_next()
+        self._prescribe_ahead()
 
-    def _prescribe_next(self) -> None:
+    def _prescribe_ahead(self) -> None:
+        """Prescribe up to ``lookahead`` checkpoints past the last matched
+        one, but only once at most half that many are left: the cpu and
+        blkreplay then get 32 at a time in one frame each, not a frame (and,
+        for a cpu waiting on its ide, a wake-up) per checkpoint."""
+        lookahead = self.params.lookahead
+        if self.next_prescribed - self.matched > lookahead // 2:
+            return
+        while self.next_prescribed - self.matched < lookahead and self._prescribe_next():
+            pass
+
+    def _prescribe_next(self) -> bool:
+        """Prescribe the next checkpoint (or the end); False past the end."""
         seq = self.next_prescribed
         if seq < len(self.checkpoints):
             record = self.checkpoints[seq]
@@ -179,8 +190,9 @@ class Logger(AsyncActor):
             if end:  # requests the recording never delivered: issue them as they come
                 self.send(self.params.blkreplay, Expect(-1, []))
         else:
-            return
+            return False
         self.next_prescribed += 1
+        return True
 
     def _check(self, seq: int, actor: str, digest: str) -> None:
         if seq >= len(self.checkpoints) or self.done or self.reporting:
@@ -195,7 +207,7 @@ class Logger(AsyncActor):
         if all(a in digests for a in self._needed(seq)):
             del self.digests[seq]
             self.matched += 1
-            self._prescribe_next()
+            self._prescribe_ahead()
 
     def _expected(self, seq: int, actor: str, record: CheckpointRecord) -> str | None:
         """What the recording says ``actor``'s digest at ``seq`` begins with
