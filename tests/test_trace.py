@@ -17,8 +17,10 @@ def test_a_traced_run_gives_every_link_its_hops_and_every_blocking_actor_its_wai
     folder = tmp_path / "trace"
     folder.mkdir()
     env = _env() | {"REEL_TRACE_DIR": str(folder)}
-    run = subprocess.run(reel_command("run", "diskqd1", "--disk", "memory:8M"), capture_output=True, text=True,
-                         env=env, cwd=REPO, timeout=120)
+    # With a latency the disk runs on the asyncio driver (without, inline on the blocking one):
+    # the run has an actor of each kind.
+    run = subprocess.run(reel_command("run", "diskqd1", "--disk", "memory:8M", "--latency", "fixed:20us"),
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert run.returncode == 0, run.stderr
     traces = {t.actor: t for t in load(str(folder))}
     assert set(traces) == {"cpu", "ide", "disk0"}
