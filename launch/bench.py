@@ -198,25 +198,29 @@ def _raw_measure(endpoint: str) -> dict[str, float]:
     import zmq
 
     os.sched_setaffinity(0, {0})
-    sock = zmq.Context().socket(zmq.PAIR)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
     sock.rcvtimeo = sock.sndtimeo = RAW_TIMEOUT_MS  # a dead peer is an error, not a hang
-    sock.bind(endpoint)
-    enc, dec = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder().decode
-    message = [1, 2, 3, b"x" * 16]
-    sock.send(enc(message))
-    dec(sock.recv())
-    t0 = time.perf_counter()
-    for _ in range(RAW_RT):
+    try:
+        sock.bind(endpoint)
+        enc, dec = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder().decode
+        message = [1, 2, 3, b"x" * 16]
         sock.send(enc(message))
         dec(sock.recv())
-    rt_us = (time.perf_counter() - t0) / RAW_RT * 1e6
-    frame = os.urandom(1 << 20)
-    t0 = time.perf_counter()
-    for _ in range(RAW_FRAMES):
-        sock.send(frame, copy=False)
-    sock.recv()
-    hop_mbps = RAW_FRAMES * len(frame) / (time.perf_counter() - t0) / 1e6
-    sock.close(linger=0)
+        t0 = time.perf_counter()
+        for _ in range(RAW_RT):
+            sock.send(enc(message))
+            dec(sock.recv())
+        rt_us = (time.perf_counter() - t0) / RAW_RT * 1e6
+        frame = os.urandom(1 << 20)
+        t0 = time.perf_counter()
+        for _ in range(RAW_FRAMES):
+            sock.send(frame, copy=False)
+        sock.recv()
+        hop_mbps = RAW_FRAMES * len(frame) / (time.perf_counter() - t0) / 1e6
+    finally:
+        sock.close(linger=0)
+        ctx.term()
     return {"rt_us": rt_us, "hop_mbps": hop_mbps}
 
 

@@ -6,6 +6,7 @@ import errno
 import logging
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from actors.image import Latency, LatencyError, Memory, RawFile
@@ -101,6 +102,10 @@ def test_a_disk_without_latency_is_served_inline_and_one_with_latency_concurrent
     # parameters it cannot read stay with Image, which reports them when it starts
     assert Image.serving({"backend": "memory", "latency": "gauss:1ms"}) is Image
     assert Image.serving({"backend": "tape"}) is Image
+    # named directly, the inline image does not drop a latency: the disk gets it on Image
+    assert InlineImage.serving({"backend": "memory", "size": 4096, "latency": "fixed:1ms"}) is Image
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"threads": 0}, Image.Params)
 
 
 def test_a_content_digest_lets_its_actor_serve_between_chunks() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -47,7 +47,7 @@ class ImageParams(msgspec.Struct, forbid_unknown_fields=True):
     base: str = ""  # memory: a file whose content the disk starts with
     latency: str = "none"  # see actors.image.latency
     seed: int = 0
-    threads: int = 4  # raw, with latency: the pool's threads
+    threads: Annotated[int, msgspec.Meta(ge=1)] = 4  # raw, with latency: the pool's threads
     faults: list[DiskFault] = []  # injected by the run's fault plan
 
 
@@ -191,6 +191,12 @@ class Image(_Disk, AsyncActor):
 
 class InlineImage(_Disk, BlockingActor):
     """A disk with no latency: each request is served as it arrives."""
+
+    @classmethod
+    def serving(cls, params: dict[str, Any]) -> type[Actor]:
+        """As ``Image`` chooses: named directly with a latency, the disk
+        still gets it (on ``Image``) rather than losing it silently."""
+        return Image.serving(params)
 
     def on_block_request(self, msg: BlockRequest, src: str) -> None:
         bad = self._refused(msg)

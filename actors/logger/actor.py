@@ -15,7 +15,7 @@ run with the guest's exit code (recording) or the verdict (replaying).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -52,7 +52,7 @@ class Logger(AsyncActor):
         cpu: str = "cpu"
         blkreplay: str = "blkreplay"
         digest_every: int = 64  # checkpoints between seals (recording; a replay takes the log's)
-        lookahead: int = 64
+        lookahead: Annotated[int, msgspec.Meta(ge=1)] = 64
         recent_wait: float = 1.0  # seconds to wait for the diverging actor's recent messages
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -168,8 +168,9 @@ class Logger(AsyncActor):
     def _prescribe_ahead(self) -> None:
         """Prescribe up to ``lookahead`` checkpoints past the last matched
         one, but only once at most half that many are left: the cpu and
-        blkreplay then get 32 at a time in one frame each, not a frame (and,
-        for a cpu waiting on its ide, a wake-up) per checkpoint."""
+        blkreplay then get about ``lookahead // 2`` (32 by default) at a time
+        in one frame each, not a frame (and, for a cpu waiting on its ide, a
+        wake-up) per checkpoint."""
         lookahead = self.params.lookahead
         if self.next_prescribed - self.matched > lookahead // 2:
             return
