@@ -54,7 +54,7 @@ class BlockingActor(Actor):
         while not node.pending:
             try:
                 if not node.receive():
-                    self._housekeeping()
+                    self._housekeeping()  # (after a frame, _serve below does it)
             except (LinkGap, HandshakeRefused) as e:
                 self.fail(str(e))
             if self._stop_reason is not None:
@@ -77,8 +77,15 @@ class BlockingActor(Actor):
         while True:
             try:
                 if not pending:
+                    # Housekeeping after every frame, not only after a quiet
+                    # WAKE_MS: an actor that waits again and again, each time
+                    # briefly (a cpu recording one checkpoint per disk read),
+                    # would otherwise send no heartbeat for seconds and be
+                    # taken for hung. (Its cost: node.tick is rate-limited.)
                     if not node.receive():
                         self._waited_in_vain(peer, reply_type)
+                    else:
+                        self._housekeeping()
                     continue
                 msg, src = pending.popleft()
                 if type(msg) is reply_type and src == peer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import msgspec
 
@@ -149,3 +150,40 @@ class BlockClient(AsyncActor):
                              f"{len(msg.data)} bytes", msg.error])
         if len(self.answers) == len(self.params.requests):
             self.finish(0, "all answered", {"answers": self.answers})
+
+
+class Chatter(BlockingActor):
+    """Sends ``peer`` a Ping every ``gap`` seconds for ``seconds``, then the
+    Pong it waits for, then finishes."""
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        peer: str = "waiter"
+        seconds: float = 2.5
+        gap: float = 0.005
+
+    def started(self) -> None:
+        p = self.params
+        end = time.monotonic() + p.seconds
+        n = 0
+        while time.monotonic() < end:
+            self.send(p.peer, Ping(n, b""))
+            self.poll()  # flushes, and keeps this actor's own heartbeats going
+            time.sleep(p.gap)
+            n += 1
+        self.send(p.peer, Pong(n, b""))
+        self.finish(0, f"{n} pings, then the pong")
+
+
+class Waiter(BlockingActor):
+    """Waits for one Pong from ``peer`` while Pings keep arriving (each
+    answered by nothing): a wait that never times out."""
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        peer: str = "chatter"
+
+    def on_ping(self, msg: Ping, src: str) -> None:
+        self.pings = getattr(self, "pings", 0) + 1
+
+    def started(self) -> None:
+        self.wait_for(self.params.peer, Pong)
+        self.finish(0, f"the pong came after {getattr(self, 'pings', 0)} pings")

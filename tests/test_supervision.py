@@ -99,3 +99,16 @@ def test_sigterm_to_one_actor_stops_the_run_in_order_naming_it(launched: list[La
     assert "actor 'a' failed: actor 'a' stopped by SIGTERM received" in err
     assert "did not stop" not in err  # every actor, a included, left in order
     wait_gone(list(run.pids.values()), 1.0)
+
+
+def test_an_actor_waiting_for_a_reply_among_a_stream_of_other_messages_still_heartbeats() -> None:
+    """A blocking wait that keeps receiving (a Ping every 5 ms, never the
+    awaited Pong, for 2.5 s) never times out; its housekeeping must still
+    run, or the launcher takes the waiter for hung after the 1 s bound.
+    (So a cpu recording one checkpoint per disk read was taken for hung
+    under load.)"""
+    topology = Topology(actor=[ActorConfig("waiter", "tests.actors_for_tests:Waiter", {}),
+                               ActorConfig("chatter", "tests.actors_for_tests:Chatter", {"seconds": 2.5})],
+                        link=[LinkConfig(("chatter", "waiter"))], run=RunConfig(liveness=1.0))
+    result = launch(topology, log_level=logging.CRITICAL, forward_stderr=False)
+    assert result.code == 0, result.reason
