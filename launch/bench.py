@@ -18,7 +18,7 @@ BENCH_SPIN_US = 1000
 """Every benchmark runs with ``run.spin_us`` at this (a topology's default is
 0, see actors._spin): a busy blocking actor waits awake this long before it
 sleeps. On an otherwise idle machine that spares a wake-up per hop; under
-CPU contention it made peers miss the liveness bound, so it is opt-in."""
+CPU contention it costs more than it spares, so it is opt-in."""
 
 
 def _spin_note(spin_us: int) -> str:

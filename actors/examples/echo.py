@@ -43,7 +43,7 @@ class Echo(BlockingActor):
             self._raw = self.node.ctx.socket(zmq.PAIR)
             self._raw.setsockopt(zmq.LINGER, 0)
             self._raw.connect(self.params.raw_endpoint)
-        raw_serve(self._raw, msg.mode, msg.count, RawMessage)
+        raw_serve(self._raw, msg.mode, msg.count, RawMessage, self.spec.spin)
 
     def stopping(self) -> None:
         if self._raw is not None:

@@ -24,7 +24,6 @@ from .._spin import wait_awake
 from ..schema import BULK_THRESHOLD, Flood, FloodDone, Ping, Pong, RawPhase
 
 SMALL = 64
-AWAKE_SECONDS = 0.001  # the raw loop that waits awake as the runtime does (run.spin_us's default)
 
 
 class RawMessage(msgspec.Struct, array_like=True):
@@ -37,15 +36,16 @@ class RawMessage(msgspec.Struct, array_like=True):
 _raw_encode = msgspec.msgpack.Encoder().encode
 
 
-def raw_serve(sock: zmq.Socket, mode: str, count: int, msg_type: type[RawMessage]) -> None:
-    """The echo side of a raw phase."""
+def raw_serve(sock: zmq.Socket, mode: str, count: int, msg_type: type[RawMessage], awake: float = 0.0) -> None:
+    """The echo side of a raw phase; "rt-awake" waits awake up to ``awake``
+    seconds each time, as the runtime does with the run's spin."""
     decode = msgspec.msgpack.Decoder(msg_type).decode
     if mode == "rt":
         for _ in range(count):
             sock.send(_raw_encode(decode(sock.recv())))
     elif mode == "rt-awake":
         for _ in range(count):
-            wait_awake(sock.get, time.perf_counter() + AWAKE_SECONDS)
+            wait_awake(sock.get, time.perf_counter() + awake)
             sock.send(_raw_encode(decode(sock.recv())))
     elif mode == "flood":
         for _ in range(count):
@@ -90,8 +90,8 @@ class BenchClient(BlockingActor):
         out["rt_us"], out["raw_rt_us"], out["rt_ratio"] = self._paired(
             lambda: self._runtime_rt(p.rt_count) * 1e6, lambda: self._raw_rt(p.rt_count) * 1e6)
         # For scale, not a target: raw pyzmq waiting awake as the runtime
-        # does (actors._spin), so the runtime's own cost shows apart from
-        # what its way of waiting saves.
+        # does (actors._spin, for the run's spin), so the runtime's own cost
+        # shows apart from what its way of waiting saves.
         out["raw_awake_rt_us"] = statistics.median(
             self._raw_rt(p.rt_count, awake=True) * 1e6 for _ in range(max(1, p.blocks // 2)))
         out["small_msgs_per_s"], out["raw_small_msgs_per_s"], out["small_throughput_ratio"] = self._paired(
@@ -146,12 +146,12 @@ class BenchClient(BlockingActor):
         sock, decode, data = self.raw, self.raw_decode, b"x" * SMALL
         sock.send(_raw_encode(RawMessage(-1, data)))
         decode(sock.recv())  # warm
-        events, clock = sock.get, time.perf_counter
+        events, clock, spin = sock.get, time.perf_counter, self.spec.spin
         t0 = time.perf_counter()
         for i in range(count):
             sock.send(_raw_encode(RawMessage(i, data)))
             if awake:
-                wait_awake(events, clock() + AWAKE_SECONDS)
+                wait_awake(events, clock() + spin)
             decode(sock.recv())
         return (time.perf_counter() - t0) / count
 
