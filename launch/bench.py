@@ -9,8 +9,9 @@ import statistics
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
+from ._steal import Steal
 from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
@@ -51,6 +52,7 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
             link=[LinkConfig(("client", "echo"))],
         )
         launcher = Launcher(topology, log_level=log_level, origin="bench transport")
+        steal = Steal()
         with launcher:
             if launcher.start():
                 idle_peak = _PeakRss(launcher.procs["idle"].pid)
@@ -62,6 +64,7 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
         raise RuntimeError(f"transport benchmark failed: {result.reason}")
     report = dict(result.report)
     report["idle_actor_peak_rss_mb"] = idle_peak.mb
+    report["steal_pct"] = steal.pct()
     report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}{_spin_note(BENCH_SPIN_US)}"
     report["spin_us"] = BENCH_SPIN_US
     report["transport"] = "ipc"
@@ -98,9 +101,15 @@ class _PeakRss:
         return round(self.kb / 1024, 1)
 
 
-def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1, disk 1") -> dict[str, Any]:
+def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1, disk 1",
+         rounds: int = 3) -> dict[str, Any]:
     """DMA through cpu -> ide -> image, against the transport's own limits
-    and raw pread of the same file, all in one run."""
+    and raw pread of the same file, all in one run.
+
+    Each of ``rounds`` rounds measures the raw transport and then both
+    guests, so that a ratio divides by the baseline of its own moment; the
+    report gives the median of each figure and of each round's ratios
+    (the raw round trip alone swung from 113 to 677 us within a day here)."""
     from . import guests
     from .disks import parse
     from .machines import ide_direct
@@ -112,32 +121,55 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
         with open(path, "wb") as f:  # real data, in the page cache: the disk is not what we measure
             for _ in range(size_mib):
                 f.write(os.urandom(1 << 20))
-        figures: dict[str, Any] = {}
-        for guest in ("diskqd1", "diskseq"):
+
+        def seconds(guest: str) -> float:
             name, image = guests.load(guest)
             topology = ide_direct(name, image, [parse(path)], console="none", cpus=pins)
             topology.run.spin_us = BENCH_SPIN_US
             result = Launcher(topology, log_level=log_level, origin="bench disk").run()
             if result.code != 0:
                 raise RuntimeError(f"{guest} failed: {result.reason}")
-            figures[guest] = result.report
-        qd1_us = figures["diskqd1"]["seconds"] / 2000 * 1e6
+            return float(result.report["seconds"])
+
+        per_round = [_disk_round(tmp, seconds, size_mib) for _ in range(rounds)]
         compute_us = _compute_us(guests.load("diskqd1")[1], size_mib << 20)
-        seq_mbps = 4 * size_mib * (1 << 20) / figures["diskseq"]["seconds"] / 1e6
-        raw = _raw_transport(tmp)
         pread_mbps = _raw_pread(path)
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in per_round)
+
+    steal = [r["steal_pct"] for r in per_round if r["steal_pct"] is not None]
     return {
-        "qd1_latency_us": qd1_us,
-        "raw_rt_us": raw["rt_us"],
-        "latency_over_rt": qd1_us / raw["rt_us"],
-        "seq_read_mbps": seq_mbps,
-        "raw_hop_mbps": raw["hop_mbps"],
-        "seq_read_over_hop": seq_mbps / raw["hop_mbps"],
+        "qd1_latency_us": median("qd1_latency_us"),
+        "raw_rt_us": median("raw_rt_us"),
+        "latency_over_rt": median("latency_over_rt"),
+        "seq_read_mbps": median("seq_read_mbps"),
+        "raw_hop_mbps": median("raw_hop_mbps"),
+        "seq_read_over_hop": median("seq_read_over_hop"),
         "compute_us": compute_us,
-        "transport_us": qd1_us - compute_us,
+        "transport_us": median("qd1_latency_us") - compute_us,
         "raw_pread_mbps": pread_mbps,
+        "rounds": rounds,
+        "per_round": per_round,
+        "steal_pct": statistics.median(steal) if steal else None,
+        "steal_pct_max": max(steal) if steal else None,
         "placement": placement + _spin_note(BENCH_SPIN_US),
         "spin_us": BENCH_SPIN_US,
+    }
+
+
+def _disk_round(folder: str, seconds: Callable[[str], float], size_mib: int) -> dict[str, Any]:
+    """One round of ``reel bench disk``: the raw transport, then diskqd1
+    (2000 reads) and diskseq (the disk read four times), with the steal
+    time over all three."""
+    steal = Steal()
+    raw = _raw_transport(folder)
+    qd1_us = seconds("diskqd1") / 2000 * 1e6
+    seq_mbps = 4 * size_mib * (1 << 20) / seconds("diskseq") / 1e6
+    return {
+        "qd1_latency_us": qd1_us, "raw_rt_us": raw["rt_us"], "latency_over_rt": qd1_us / raw["rt_us"],
+        "seq_read_mbps": seq_mbps, "raw_hop_mbps": raw["hop_mbps"], "seq_read_over_hop": seq_mbps / raw["hop_mbps"],
+        "steal_pct": steal.pct(),
     }
 
 
@@ -257,6 +289,7 @@ def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latenc
     seconds: dict[str, list[float]] = {"direct": [], "record": [], "replay": []}
     checkpoint_rates: list[float] = []
     bytes_per_event: list[float] = []
+    steal = Steal()
     with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
         base = _random_disk(os.path.join(tmp, "base.img"), size_mib)
         for rep in range(repetitions):
@@ -282,6 +315,7 @@ def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latenc
         "direct_s": medians["direct"], "record_s": medians["record"], "replay_s": medians["replay"],
         "seconds": seconds, "repetitions": repetitions, "guest": REPLAY_GUEST, "disk_mib": size_mib,
         "latency": latency, "placement": REPLAY_PLACEMENT + _spin_note(spin_us), "spin_us": spin_us,
+        "steal_pct": steal.pct(),
         "timing": "wall time from the launcher's Start to the finishing actor's report (cpu in direct, logger in "
                   "record/replay, its final disk digests included); actor start-up and stop excluded",
     }

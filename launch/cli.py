@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_bench_transport)
     d = bsub.add_parser("disk", help="DMA through cpu -> ide -> image: QD1 latency and sequential throughput")
     d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.add_argument("--rounds", type=int, default=3, metavar="N",
+                   help="rounds, each measuring the raw baseline and both guests; medians are reported (default 3)")
     d.set_defaults(func=_bench_disk)
     c = bsub.add_parser("cpu", help="guest instructions per second of the bundled bench guest")
     c.add_argument("--json", action="store_true", help="print one JSON object")
@@ -498,7 +500,9 @@ def _bench_cpu(args: argparse.Namespace, level: int) -> int:
 def _bench_disk(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
-    return _run_bench(lambda: bench.disk(log_level=level), args.json, [
+    if not _at_least_one("--rounds", args.rounds):
+        return EXIT_USAGE
+    return _run_bench(lambda: bench.disk(log_level=level, rounds=args.rounds), args.json, [
         ("latency_over_rt", "QD1 4 KiB read / raw round trip", "<= 4"),
         ("seq_read_over_hop", "1 MiB reads / raw 1 MiB hop", ">= 0.25"),
         ("qd1_latency_us", "QD1 4 KiB DMA read, us", ""),
@@ -514,8 +518,7 @@ def _bench_disk(args: argparse.Namespace, level: int) -> int:
 def _bench_replay(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
-    if args.repetitions < 1:
-        print(f"reel: --repetitions {args.repetitions}: at least 1", file=sys.stderr)
+    if not _at_least_one("--repetitions", args.repetitions):
         return EXIT_USAGE
     from actors._spin import MAX_SPIN_SECONDS
 
@@ -538,6 +541,8 @@ def _bench_replay(args: argparse.Namespace, level: int) -> int:
 def _bench_transport(args: argparse.Namespace, level: int) -> int:
     from . import bench
 
+    if not _at_least_one("--rounds", args.rounds):
+        return EXIT_USAGE
     return _run_bench(lambda: bench.transport(args.placement, args.rounds, log_level=level), args.json, [
         ("rt_ratio", "runtime / raw round-trip time", "<= 1.15"),
         ("small_throughput_ratio", "runtime / raw 64 B msgs/s", ">= 0.5"),
@@ -551,6 +556,13 @@ def _bench_transport(args: argparse.Namespace, level: int) -> int:
         ("raw_bulk_msgs_per_s", "raw 64 KiB msgs/s", ""),
         ("idle_actor_peak_rss_mb", "idle actor peak RSS, MB", "<= 60"),
     ])
+
+
+def _at_least_one(flag: str, value: int) -> bool:
+    """A count of rounds or repetitions; below 1 it is refused, saying so."""
+    if value < 1:
+        print(f"reel: {flag} {value}: at least 1", file=sys.stderr)
+    return value >= 1
 
 
 def _run_bench(measure: Callable[[], dict[str, Any]], as_json: bool, rows: list[tuple[str, str, str]],
@@ -574,11 +586,20 @@ def _print_bench(report: dict[str, Any], as_json: bool, rows: list[tuple[str, st
         return
     count = report.get("rounds") or report.get("repetitions")
     rounds = f"; medians of {count} rounds" if count else ""
-    print(f"placement: {report.get('placement')}{rounds}")
+    print(f"placement: {report.get('placement')}{rounds}{_steal_note(report)}")
     for key, label, target in rows:
         value = report[key]
         shown = f"{value:.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}"
         print(f"  {label:<34} {shown:>12}   {_against(value, target)}".rstrip())
+
+
+def _steal_note(report: dict[str, Any]) -> str:
+    """How much of the machine the hypervisor took meanwhile (launch._steal)."""
+    steal, most = report.get("steal_pct"), report.get("steal_pct_max")
+    if steal is None:
+        return ""
+    worst = f", {most:.1f}% in the worst round" if most is not None else ""
+    return f"; hypervisor steal {steal:.1f}%{worst}"
 
 
 def _against(value: float, target: str) -> str:

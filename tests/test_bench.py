@@ -24,3 +24,50 @@ def test_the_raw_transport_measure_gives_up_on_a_silent_peer(tmp_path: Path, mon
             bench._raw_measure(f"ipc://{tmp_path}/raw")
     finally:
         os.sched_setaffinity(0, cores)
+
+
+def _stat(path: Path, steal: int, total_rest: int) -> None:
+    # user nice system idle iowait irq softirq steal (guest figures left out)
+    path.write_text(f"cpu  {total_rest} 0 0 0 0 0 0 {steal}\ncpu0 1 2 3\n")
+
+
+def test_steal_is_the_stolen_share_of_the_ticks_in_between(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launch import _steal
+
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(_steal, "STAT", str(stat))
+    _stat(stat, steal=100, total_rest=900)
+    steal = _steal.Steal()
+    _stat(stat, steal=130, total_rest=1000)  # 130 ticks passed, 30 of them stolen
+    assert steal.pct() == pytest.approx(100 * 30 / 130)
+    assert _steal.Steal().pct() == 0.0  # no tick in between
+
+
+@pytest.mark.parametrize("text", ["", "intr 1 2 3\n", "cpu  1 2 3 4\n"])
+def test_steal_is_none_where_the_kernel_does_not_count_it(text: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from launch import _steal
+
+    stat = tmp_path / "stat"
+    stat.write_text(text)
+    monkeypatch.setattr(_steal, "STAT", str(stat))
+    assert _steal.Steal().pct() is None
+    monkeypatch.setattr(_steal, "STAT", str(tmp_path / "missing"))
+    assert _steal.Steal().pct() is None
+
+
+def test_steal_on_this_machine_reads_a_share() -> None:
+    from launch._steal import Steal
+
+    steal = Steal()
+    sum(range(200_000))
+    pct = steal.pct()
+    assert pct is None or 0.0 <= pct <= 100.0
+
+
+@pytest.mark.parametrize("what", ["disk", "transport"])
+def test_bench_refuses_zero_rounds(what: str) -> None:
+    from .conftest import run_reel
+
+    result = run_reel("bench", what, "--rounds", "0")
+    assert result.returncode == 2 and "--rounds 0: at least 1" in result.stderr

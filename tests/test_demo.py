@@ -1,4 +1,4 @@
-"""``reel demo`` and ``reel bench replay``, end to end through the command line."""
+"""``reel demo``, ``reel bench replay`` and ``reel bench disk``, end to end through the command line."""
 
 from __future__ import annotations
 
@@ -47,3 +47,19 @@ def test_bench_replay_json() -> None:
 def test_bench_replay_refuses_zero_repetitions() -> None:
     result = run_reel("bench", "replay", "--repetitions", "0")
     assert result.returncode == 2 and "--repetitions 0" in result.stderr
+
+
+def test_bench_disk_json_gives_each_rounds_figures_and_their_medians() -> None:
+    result = run_reel("-q", "bench", "disk", "--json", "--rounds", "2", timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rounds"] == 2 and len(report["per_round"]) == 2
+    for key in ("qd1_latency_us", "raw_rt_us", "latency_over_rt", "seq_read_mbps", "raw_hop_mbps",
+                "seq_read_over_hop"):
+        values = [r[key] for r in report["per_round"]]
+        assert all(v > 0 for v in values), (key, values)
+        assert report[key] == sum(values) / 2, key  # the median of two
+    for r in report["per_round"]:  # each ratio divides by its own round's baseline
+        assert r["latency_over_rt"] == r["qd1_latency_us"] / r["raw_rt_us"]
+    assert report["compute_us"] > 0 and report["raw_pread_mbps"] > 0
+    assert report["steal_pct"] is None or 0 <= report["steal_pct"] <= report["steal_pct_max"] <= 100
