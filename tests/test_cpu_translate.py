@@ -261,3 +261,41 @@ def test_a_counter_reads_back_what_was_written(counter: int, high: int) -> None:
     assert m.regs[7] == 0
     assert m.regs[9] == 0x1234
     assert m.regs[10] == (0xFFFFFFFE + 4) & M  # the low half counted on through its wrap
+
+
+class _RewritingDevice:
+    """A device whose read, like a DMA served while the cpu waits for an
+    MMIO value, rewrites guest memory (here the very load instruction that
+    reads it) and raises an interrupt line."""
+
+    BASE, SIZE = 0x40000000, 0x1000
+
+    def __init__(self, machine: Machine, at: int, new_word: int) -> None:
+        self.machine, self.at, self.new_word = machine, at, new_word
+
+    def read(self, offset: int, size: int) -> int:
+        self.machine.bus.write_ram(self.at, self.new_word.to_bytes(4, "little"))
+        self.machine.plic.set_level(1, True)
+        return 0xF0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("mode", ["blocks", "interpreted", "steps"])
+def test_a_device_load_that_raises_an_interrupt_finishes_as_the_instruction_that_ran(mode: str) -> None:
+    """The load retires with its own destination and width even though the
+    memory it was fetched from changed while it waited for its value."""
+    m = Machine(ram_size=1 << 20)
+    if mode == "blocks":
+        m.translator.hot = 1
+    load = RAM_BASE + 4
+    program = [encode("lui", 10, 0, 0, 0x40000000), encode("lw", 7, 10, 0, 0), encode("addi", 0, 0, 0, 0)]
+    m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in program))
+    m.bus.attach(_RewritingDevice(m, load, encode("lb", 9, 10, 0, 0)))
+    m.pc = RAM_BASE
+    if mode == "steps":
+        m.run(1)
+    m.run(3)
+    assert m.icount[0] == 3
+    assert (m.regs[7], m.regs[9]) == (0xF0, 0), "the load's value went where the rewritten word says"

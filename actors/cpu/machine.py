@@ -39,12 +39,18 @@ class GuestHung(Exception):
 
 class IrqChange(Completed):
     """A device access during which an interrupt line changed: the access
-    retired (a load's value is in ``load_value``) and the run loop looks for
-    a due interrupt right after it."""
+    retired (a load's value is in ``load_value``, and ``load_word`` is the
+    load instruction that ran) and the run loop looks for a due interrupt
+    right after it.
 
-    def __init__(self, load_value: int | None) -> None:
+    The word travels with the value because memory may have changed under
+    the load while it waited (the cpu serves DMA meanwhile): the load that
+    ran is the one the block was translated from, whatever RAM holds now."""
+
+    def __init__(self, load_value: int | None, load_word: int = 0) -> None:
         super().__init__("irq")
         self.load_value = load_value
+        self.load_word = load_word
 
 
 class Machine:
@@ -188,14 +194,15 @@ class Machine:
         """The instruction at ``pc`` raised Completed: it retired."""
         self.icount[0] += 1
         if isinstance(e, IrqChange) and e.load_value is not None:
-            self._finish_load(pc, e.load_value)
+            self._finish_load(e.load_word, e.load_value)
         if e.reason == "wfi":
             self.wfi = True
         return e.next_pc if e.next_pc is not None else (pc + 4) & M32
 
-    def _finish_load(self, pc: int, value: int) -> None:
-        """Write a load's value to its destination (as the block would have)."""
-        insn = isa.decode(self.bus.fetch(pc))
+    def _finish_load(self, word: int, value: int) -> None:
+        """Write the value of load ``word`` to its destination (as the block
+        would have)."""
+        insn = isa.decode(word)
         size, signed = isa.LOADS[insn.op]
         if signed and value & (1 << (8 * size - 1)):
             value = (value - (1 << (8 * size))) & M32
@@ -243,10 +250,11 @@ class Machine:
     def _irq_changed(self) -> None:
         self.irq_changed = True
 
-    def _load(self, address: int, size: int, index: int, retired: int) -> int:
+    def _load(self, address: int, size: int, index: int, retired: int, word: int) -> int:
         """A load the translated fast path did not take. ``index`` is the
         instruction's place in its block, ``retired`` how many instructions
-        the block retired before it: during the access icount is exact."""
+        the block retired before it: during the access icount is exact.
+        ``word`` is the load instruction itself."""
         self.fault_index[0] = index
         self.in_block[0] = retired
         try:
@@ -255,7 +263,7 @@ class Machine:
             self.in_block[0] = 0
         if self.irq_changed or self.wants_stop:
             self.irq_changed = False
-            raise IrqChange(value)
+            raise IrqChange(value, word)
         return value
 
     def _store(self, address: int, size: int, value: int, index: int, retired: int) -> None:

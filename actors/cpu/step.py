@@ -59,7 +59,7 @@ def _load(op: str) -> list[str]:
     size, signed = isa.LOADS[op]
     view, shift = _VIEWS[size]
     lines = ["a = (X[I.rs1] + I.imm) & 0xFFFFFFFF", "o = a - 0x80000000",
-             f"v = {view}[o >> {shift}] if 0 <= o < RAMSIZE and not o & {size - 1} else LD(a, {size}, 0, 0)"]
+             f"v = {view}[o >> {shift}] if 0 <= o < RAMSIZE and not o & {size - 1} else LD(a, {size}, 0, 0, W)"]
     if signed:
         sign = 1 << (8 * size - 1)
         lines.append(f"v = (v ^ {sign}) - {sign} & 0xFFFFFFFF")

@@ -285,7 +285,7 @@ class _BlockWriter:
         elif op == "fence":
             pass
         elif op in isa.LOADS:
-            out += self._load(insn, a.text, dest, index)
+            out += self._load(insn, a.text, dest, index, word)
             if rd:
                 self.define(rd, LOAD_BOUND[op])
         elif op in isa.STORES:
@@ -338,11 +338,11 @@ class _BlockWriter:
         ``index``: the slow paths add it to C[0] to know the exact icount."""
         return f"(k - 1) * {len(self.insns)} + {index}" if self.loops else str(index)
 
-    def _load(self, insn: Insn, a: str, dest: str, index: int) -> list[str]:
+    def _load(self, insn: Insn, a: str, dest: str, index: int, word: int) -> list[str]:
         size, signed = isa.LOADS[insn.op]
         view, shift = _VIEWS[size]
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index}, {self._retired(index)})"
+        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index}, {self._retired(index)}, {word})"
         lines = [off, f"{dest} = {view}[o{shift}] if {self._in_ram(size)} else {slow}"]
         if signed and dest != "_":
             bits = 8 * size
