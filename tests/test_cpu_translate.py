@@ -299,3 +299,29 @@ def test_a_device_load_that_raises_an_interrupt_finishes_as_the_instruction_that
     m.run(3)
     assert m.icount[0] == 3
     assert (m.regs[7], m.regs[9]) == (0xF0, 0), "the load's value went where the rewritten word says"
+
+
+class _Window:
+    def __init__(self, base: int, size: int) -> None:
+        self.BASE, self.SIZE = base, size
+
+    def read(self, offset: int, size: int) -> int:
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("windows, what", [
+    ([(0x1000, 0x100), (0x10F0, 0x10)], "device window 0x10f0 overlaps 0x1000"),
+    ([(RAM_BASE - 0x10, 0x20)], "overlaps RAM"),
+])
+def test_overlapping_device_windows_are_refused_when_built_and_when_attached(windows: list[tuple[int, int]],
+                                                                             what: str) -> None:
+    from actors.cpu.bus import Bus
+
+    with pytest.raises(ValueError, match=what):
+        Bus(1 << 20, [_Window(*w) for w in windows])
+    bus = Bus(1 << 20, [_Window(*w) for w in windows[:-1]])
+    with pytest.raises(ValueError, match=what):
+        bus.attach(_Window(*windows[-1]))

@@ -50,11 +50,15 @@ class Bus:
         self.ram_size = ram_size
         view = memoryview(self.ram)
         self.octets, self.halves, self.words = view, view.cast("H"), view.cast("I")
-        self.devices = sorted(devices, key=lambda d: d.BASE)
+        self.devices: list[Device] = []
         self._last: Device = _NoDevice()
+        for device in devices:
+            self.attach(device)
 
     def attach(self, device: Device) -> None:
-        """Add a device window (it must not overlap another)."""
+        """Add a device window (it must overlap neither RAM nor another)."""
+        if device.BASE < RAM_BASE + self.ram_size and RAM_BASE < device.BASE + device.SIZE:
+            raise ValueError(f"device window {device.BASE:#x} overlaps RAM at {RAM_BASE:#x}")
         for other in self.devices:
             if device.BASE < other.BASE + other.SIZE and other.BASE < device.BASE + device.SIZE:
                 raise ValueError(f"device window {device.BASE:#x} overlaps {other.BASE:#x}")
