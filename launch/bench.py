@@ -269,6 +269,31 @@ def _raw_pread(path: str) -> float:
         os.close(fd)
 
 
+CPU_RSS_BEYOND_RAM_MIB = 64
+"""Issue 3's bound on the cpu process: its peak RSS at most this much more
+than the guest's RAM."""
+
+
+def cpu(log_level: int = 30) -> dict[str, Any]:
+    """The bundled ``bench`` guest alone on core 0: guest instructions per
+    second of its run, and the cpu process's peak RSS against its RAM."""
+    from .guests import load
+    from .machines import cpu_only
+
+    name, image = load("bench")
+    steal = Steal()
+    result = Launcher(cpu_only(name, image, cpu=0, console="none"), log_level=log_level, origin="bench cpu").run()
+    if result.code != 0:
+        raise RuntimeError(f"bench failed: {result.reason}")
+    r = result.report
+    return {
+        "mips": r["mips"], "icount": r["icount"], "seconds": r["seconds"],
+        "peak_rss_mib": r["peak_rss_mib"], "ram_mib": r["ram_mib"],
+        "rss_beyond_ram_mib": r["peak_rss_mib"] - r["ram_mib"],
+        "placement": "cpu actor pinned to core 0", "steal_pct": steal.pct(),
+    }
+
+
 REPLAY_GUEST = "diskqd1"  # 2000 reads at queue depth 1: one checkpoint each, the most of the bundled guests
 REPLAY_PLACEMENT = "cpu 0, others 1"
 

@@ -478,23 +478,16 @@ def guest_exit_status(code: int) -> int:
 
 
 def _bench_cpu(args: argparse.Namespace, level: int) -> int:
-    from .guests import load
-    from .machines import cpu_only
+    from . import bench
 
-    name, image = load("bench")
-    result = Launcher(cpu_only(name, image, cpu=0, console="none"), log_level=level,
-                      origin="bench cpu").run()
-    if result.code != 0:
-        print(f"reel: bench failed: {result.reason}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    report = {"mips": result.report["mips"], "icount": result.report["icount"],
-              "seconds": result.report["seconds"], "placement": "cpu actor pinned to core 0"}
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print(f"bench: {report['icount']:,} guest instructions in {report['seconds']:.2f} s: "
-              f"{report['mips']:.2f} MIPS ({report['placement']})")
-    return EXIT_OK
+    return _run_bench(lambda: bench.cpu(log_level=level), args.json, [
+        ("mips", "guest instructions per second, M", ">= 25"),
+        ("rss_beyond_ram_mib", "cpu peak RSS beyond guest RAM, MiB", f"<= {bench.CPU_RSS_BEYOND_RAM_MIB}"),
+        ("icount", "guest instructions", ""),
+        ("seconds", "run time, s", ""),
+        ("peak_rss_mib", "cpu peak RSS, MiB", ""),
+        ("ram_mib", "guest RAM, MiB", ""),
+    ])
 
 
 def _bench_disk(args: argparse.Namespace, level: int) -> int:

@@ -44,3 +44,14 @@ def test_a_guest_that_runs_too_long_is_stopped_with_124() -> None:
     assert result.code == 124
     assert "did not exit within 100000 instructions" in result.reason
     assert result.report["icount"] == 100_000
+
+
+def test_the_cpu_reports_its_peak_rss_beside_its_ram() -> None:
+    """What reel bench cpu holds against issue 3's bound (peak RSS at most
+    64 MiB beyond the guest RAM): the kernel's figure for the cpu process."""
+    image = (REPO / "launch" / "guests" / "hello.elf").read_bytes()
+    topology = Topology(actor=[ActorConfig("cpu", "actors.cpu:Cpu", {"elf": image, "console": "none", "ram_mib": 8})])
+    result = launch(topology, log_level=logging.WARNING)
+    assert result.code == 0, result.reason
+    assert result.report["ram_mib"] == 8
+    assert 10 < result.report["peak_rss_mib"] < 8 + 64  # an interpreter with zmq loaded is over 10 MiB

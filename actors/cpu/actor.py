@@ -12,6 +12,7 @@ speed, and digests of the final registers and memory.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 from typing import Literal
@@ -111,6 +112,9 @@ class Cpu(BlockingActor):
             "interrupts": m.interrupts_taken,
             "interrupt_log": [list(entry) for entry in m.interrupt_log],
             "blocks_translated": m.translator.translated,
+            # the kernel's high-water mark of this process (KiB on Linux): RAM, code, caches and all
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "ram_mib": self.params.ram_mib,
         }
 
     # --- what the machine calls ------------------------------------------------------
