@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from actors._rss import peak_rss_mib
+
 from ._steal import Steal
 from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
@@ -72,24 +74,21 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
 
 
 class _PeakRss:
-    """Follows a process's VmHWM (peak resident set) until it exits."""
+    """Follows a process's peak resident set until it exits."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.kb = 0
+        self.mib = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._done.is_set():
-            try:
-                with open(f"/proc/{self.pid}/status") as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            self.kb = max(self.kb, int(line.split()[1]))
-            except OSError:
+            mib = peak_rss_mib(self.pid)
+            if mib is None:
                 return
+            self.mib = max(self.mib, mib)
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -98,7 +97,7 @@ class _PeakRss:
 
     @property
     def mb(self) -> float:
-        return round(self.kb / 1024, 1)
+        return round(self.mib, 1)
 
 
 def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1, disk 1",
@@ -289,7 +288,7 @@ def cpu(log_level: int = 30) -> dict[str, Any]:
     return {
         "mips": r["mips"], "icount": r["icount"], "seconds": r["seconds"],
         "peak_rss_mib": r["peak_rss_mib"], "ram_mib": r["ram_mib"],
-        "rss_beyond_ram_mib": r["peak_rss_mib"] - r["ram_mib"],
+        "rss_beyond_ram_mib": None if r["peak_rss_mib"] is None else r["peak_rss_mib"] - r["ram_mib"],
         "placement": "cpu actor pinned to core 0", "steal_pct": steal.pct(),
     }
 

@@ -582,6 +582,9 @@ def _print_bench(report: dict[str, Any], as_json: bool, rows: list[tuple[str, st
     print(f"placement: {report.get('placement')}{rounds}{_steal_note(report)}")
     for key, label, target in rows:
         value = report[key]
+        if value is None:  # a figure this host cannot give (see the benchmark)
+            print(f"  {label:<34} {'n/a':>12}")
+            continue
         shown = f"{value:.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}"
         print(f"  {label:<34} {shown:>12}   {_against(value, target)}".rstrip())
 

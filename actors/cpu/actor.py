@@ -12,7 +12,6 @@ speed, and digests of the final registers and memory.
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 from typing import Literal
@@ -20,6 +19,7 @@ from typing import Literal
 import msgspec
 
 from .._blocking import BlockingActor
+from .._rss import peak_rss_mib
 from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
 from .clocks import CLOCKS, Divergence
@@ -112,8 +112,7 @@ class Cpu(BlockingActor):
             "interrupts": m.interrupts_taken,
             "interrupt_log": [list(entry) for entry in m.interrupt_log],
             "blocks_translated": m.translator.translated,
-            # the kernel's high-water mark of this process (KiB on Linux): RAM, code, caches and all
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mib": peak_rss_mib(),
             "ram_mib": self.params.ram_mib,
         }
 
