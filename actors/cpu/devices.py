@@ -117,7 +117,7 @@ class Plic:
         bit = 1 << source
         if self.level[source] and not self.claimed & bit:
             self.pending |= bit
-        self.changed()
+            self.changed()  # only a new pending bit can make an interrupt due; a falling line cannot
 
     def best(self) -> int:
         """The pending, enabled source of highest priority above threshold."""
@@ -164,7 +164,8 @@ class Plic:
                 self._update(value)
         else:
             return
-        raise Completed("plic")
+        if self.best():
+            raise Completed("plic")  # an interrupt may be due now; without a deliverable source none can be
 
 
 class Uart:

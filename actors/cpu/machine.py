@@ -193,6 +193,7 @@ class Machine:
     def _retire(self, e: Completed, pc: int) -> int:
         """The instruction at ``pc`` raised Completed: it retired."""
         self.icount[0] += 1
+        self.irq_changed = False  # the run loop looks for a due interrupt next, whatever the reason
         if isinstance(e, IrqChange) and e.load_value is not None:
             self._finish_load(e.load_word, e.load_value)
         if e.reason == "wfi":

@@ -1,0 +1,84 @@
+"""The PLIC subset: when it tells the hart to look for an interrupt, and
+that an interrupt it makes deliverable is taken right after the access."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.cpu.bus import RAM_BASE
+from actors.cpu.devices import Plic
+from actors.cpu.hart import MIP_MEIP, MSTATUS_MIE, Completed
+from actors.cpu.isa import MACHINE_EXTERNAL_INTERRUPT
+from actors.cpu.machine import Machine
+
+from .test_cpu_translate import encode
+
+ENABLE, CLAIM = 0x2000, 0x20_0004
+
+
+def _plic() -> tuple[Plic, list[int]]:
+    calls: list[int] = []
+    plic = Plic(lambda: calls.append(1))
+    plic.priority[1] = 1
+    return plic, calls
+
+
+def test_only_a_line_that_makes_its_source_pending_asks_the_hart_to_look() -> None:
+    plic, calls = _plic()
+    plic.set_level(1, True)
+    assert calls == [1] and plic.pending == 1 << 1
+    plic.set_level(1, False)  # falling: nothing can become due
+    assert calls == [1]
+    plic.enabled = 1 << 1
+    assert plic.read(CLAIM, 4) == 1  # claimed: in service
+    plic.set_level(1, True)  # rising while in service: not pending until completed
+    assert calls == [1] and plic.pending == 0
+
+
+def test_a_write_stops_the_run_only_when_a_source_is_deliverable_after_it() -> None:
+    plic, _ = _plic()
+    plic.write(ENABLE, 4, 1 << 1)  # enabled, nothing pending: no interrupt can be due
+    plic.set_level(1, True)
+    with pytest.raises(Completed):
+        plic.write(ENABLE, 4, 1 << 1)  # pending and enabled: one is
+    assert plic.read(CLAIM, 4) == 1
+    with pytest.raises(Completed):
+        plic.write(CLAIM, 4, 1)  # completed with the line still high: pending again
+    plic.set_level(1, False)
+    assert plic.read(CLAIM, 4) == 1
+    plic.write(CLAIM, 4, 1)  # completed with the line low: nothing is due
+
+
+def _machine(mode: str) -> tuple[Machine, int]:
+    m = Machine(ram_size=1 << 20)
+    if mode == "blocks":
+        m.translator.hot = 1
+    handler = RAM_BASE + 0x400
+    m.bus.write_ram(handler, (0x0000006F).to_bytes(4, "little"))  # j .
+    m.hart.mtvec = handler
+    m.hart.mie = MIP_MEIP
+    m.hart.mstatus |= MSTATUS_MIE
+    m.plic.priority[1] = 1
+    return m, handler
+
+
+@pytest.mark.parametrize("mode", ["blocks", "interpreted", "steps"])
+@pytest.mark.parametrize("case", ["enable", "complete"])
+def test_an_interrupt_a_plic_write_makes_deliverable_is_taken_right_after_it(case: str, mode: str) -> None:
+    m, handler = _machine(mode)
+    m.plic.set_level(1, True)
+    if case == "complete":  # source 1 in service, its line still high
+        m.plic.enabled = 1 << 1
+        assert m.plic.read(CLAIM, 4) == 1
+    offset, value = (ENABLE, 1 << 1) if case == "enable" else (CLAIM, 1)
+    program = [encode("lui", 10, 0, 0, 0x0C000000 + (offset & ~0xFFF)), encode("addi", 11, 0, 0, value),
+               encode("sw", 0, 10, 11, offset & 0xFFF), encode("addi", 7, 0, 0, 1), encode("addi", 8, 0, 0, 1)]
+    m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in program))
+    m.pc = RAM_BASE
+    m.irq_changed = False
+    if mode == "steps":
+        for n in range(1, 4):
+            m.run(n)
+    m.run(10)
+    assert (m.hart.mcause, m.hart.mepc) == (MACHINE_EXTERNAL_INTERRUPT, RAM_BASE + 12)
+    assert m.regs[7] == 0 and m.pc == handler
