@@ -1,5 +1,6 @@
-"""The PLIC subset: when it tells the hart to look for an interrupt, and
-that an interrupt it makes deliverable is taken right after the access."""
+"""External interrupts: when the PLIC subset tells the hart to look for an
+interrupt, and that an interrupt made deliverable by a PLIC access or
+unmasked by mret is taken right after that instruction."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from actors.cpu.bus import RAM_BASE
 from actors.cpu.devices import Plic
-from actors.cpu.hart import MIP_MEIP, MSTATUS_MIE, Completed
+from actors.cpu.hart import MIP_MEIP, MSTATUS_MIE, MSTATUS_MPIE, Completed
 from actors.cpu.isa import MACHINE_EXTERNAL_INTERRUPT
 from actors.cpu.machine import Machine
 
@@ -82,3 +83,27 @@ def test_an_interrupt_a_plic_write_makes_deliverable_is_taken_right_after_it(cas
     m.run(10)
     assert (m.hart.mcause, m.hart.mepc) == (MACHINE_EXTERNAL_INTERRUPT, RAM_BASE + 12)
     assert m.regs[7] == 0 and m.pc == handler
+
+
+@pytest.mark.parametrize("mode", ["blocks", "interpreted", "steps"])
+@pytest.mark.parametrize("pending", [True, False])
+def test_mret_that_unmasks_a_pending_interrupt_takes_it_before_the_instruction_it_returns_to(
+        pending: bool, mode: str) -> None:
+    m, handler = _machine(mode)
+    m.hart.mstatus = (m.hart.mstatus & ~MSTATUS_MIE) | MSTATUS_MPIE  # masked now, unmasked by mret
+    back = RAM_BASE + 0x100
+    m.hart.mepc = back
+    m.bus.write_ram(RAM_BASE, (0x30200073).to_bytes(4, "little"))  # mret
+    m.bus.write_ram(back, b"".join(encode("addi", r, 0, 0, 1).to_bytes(4, "little") for r in (7, 8)))
+    m.bus.write_ram(back + 8, (0x0000006F).to_bytes(4, "little"))  # j .
+    if pending:
+        m.plic.enabled = 1 << 1
+        m.plic.set_level(1, True)
+    m.pc = RAM_BASE
+    if mode == "steps":
+        m.run(1)
+    m.run(6)
+    if pending:
+        assert (m.hart.mcause, m.hart.mepc, m.pc, m.regs[7]) == (MACHINE_EXTERNAL_INTERRUPT, back, handler, 0)
+    else:
+        assert m.regs[7] == 1 and m.regs[8] == 1 and m.pc == back + 8

@@ -296,8 +296,11 @@ class Machine:
         def ebreak(pc: int) -> int:
             raise Trap(isa.BREAKPOINT, pc)
 
-        def mret(pc: int) -> int:
-            raise Completed("mret", hart.mret())
+        def mret(pc: int) -> int:  # MIE comes back from MPIE: the run loop looks only if that matters
+            target = hart.mret()
+            if self._interrupt_state_moved():
+                raise Completed("mret", target)
+            return target
 
         def wfi(pc: int) -> int:
             raise Completed("wfi")
