@@ -12,7 +12,7 @@ from actors.cpu.hart import MIP_MEIP, MSTATUS_MIE, MSTATUS_MPIE, Completed
 from actors.cpu.isa import MACHINE_EXTERNAL_INTERRUPT
 from actors.cpu.machine import Machine
 
-from .test_cpu_translate import encode
+from .test_cpu_translate import encode, ran_translated
 
 ENABLE, CLAIM = 0x2000, 0x20_0004
 
@@ -80,7 +80,8 @@ def test_an_interrupt_a_plic_write_makes_deliverable_is_taken_right_after_it(cas
     if mode == "steps":
         for n in range(1, 4):
             m.run(n)
-    m.run(10)
+    m.run(200)  # the interrupt, then the handler's loop
+    ran_translated(m, mode)
     assert (m.hart.mcause, m.hart.mepc) == (MACHINE_EXTERNAL_INTERRUPT, RAM_BASE + 12)
     assert m.regs[7] == 0 and m.pc == handler
 
@@ -102,7 +103,8 @@ def test_mret_that_unmasks_a_pending_interrupt_takes_it_before_the_instruction_i
     m.pc = RAM_BASE
     if mode == "steps":
         m.run(1)
-    m.run(6)
+    m.run(200)
+    ran_translated(m, mode)
     if pending:
         assert (m.hart.mcause, m.hart.mepc, m.pc, m.regs[7]) == (MACHINE_EXTERNAL_INTERRUPT, back, handler, 0)
     else:

@@ -194,29 +194,55 @@ class Hart:
 
     # --- system instructions ----------------------------------------------------
 
-    def csr_instruction(self, insn: Insn) -> Callable[[list[int]], bool]:
-        """CSR instruction ``insn``, decoded once, as a function that runs it
-        on a register file and says whether it wrote the CSR. An unknown
+    def csr_operation(self, insn: Insn) -> Callable[[int], int]:
+        """CSR instruction ``insn``, decoded once, as a function of its
+        source operand (rs1's value, or the immediate) that carries out the
+        read and the write and returns the old value, for rd. An unknown
         CSR, or a write to a read-only one, raises illegal instruction when
         run (as the instruction does not retire, reading it first changes
         nothing)."""
-        op, rd, rs1, number = insn.op, insn.rd, insn.rs1, insn.csr
-        writes = op.startswith("csrrw") or rs1 != 0  # csrrs/c with x0 or zimm 0 only read
+        op, rd, number = insn.op, insn.rd, insn.csr
+        writes = csr_writes(insn)
         reads = not op.startswith("csrrw") or rd != 0
         reader, writer = self._readers.get(number), self._writers.get(number)
         if reader is None or (writes and writer is None):
-            def illegal(regs: list[int]) -> bool:
+            def illegal(operand: int) -> int:
                 raise Trap(isa.ILLEGAL_INSTRUCTION)
             return illegal
-        kind, immediate, zimm = op[:5], op.endswith("i"), insn.imm
+        kind = op[:5]
 
-        def run(regs: list[int]) -> bool:
+        def run(operand: int) -> int:
             old = reader(self) & M32 if reads else 0
             if writes:
-                operand = zimm if immediate else regs[rs1]  # read before rd is written: rd may be rs1
                 new = operand if kind == "csrrw" else old | operand if kind == "csrrs" else old & ~operand
                 writer(self, new & M32)  # type: ignore[misc]
+            return old
+        return run
+
+    def csr_instruction(self, insn: Insn) -> Callable[[list[int]], bool]:
+        """CSR instruction ``insn`` as a function that runs it on a register
+        file and says whether it wrote the CSR."""
+        operation, rd, rs1, zimm = self.csr_operation(insn), insn.rd, insn.rs1, insn.imm
+        writes, immediate = csr_writes(insn), insn.op.endswith("i")
+
+        def run(regs: list[int]) -> bool:
+            old = operation(zimm if immediate else regs[rs1])  # rs1 is read before rd is written: rd may be rs1
             if rd:
                 regs[rd] = old
             return writes
         return run
+
+
+COUNTER_CSRS = frozenset({0xB00, 0xB80, 0xB02, 0xB82, 0xC00, 0xC80, 0xC02, 0xC82, 0xC01, 0xC81})
+"""CSRs whose value moves with icount (cycle, instret, time and their
+halves): read or written only where icount is exact, so never in the middle
+of a translated block."""
+
+INLINE_CSRS = frozenset(Hart._readers) - COUNTER_CSRS
+"""The CSRs a translated block accesses in line (see actors.cpu.translate)."""
+
+
+def csr_writes(insn: Insn) -> bool:
+    """Whether CSR instruction ``insn`` writes its CSR: csrrs/c with x0 or
+    a zero immediate only read."""
+    return insn.op.startswith("csrrw") or insn.rs1 != 0

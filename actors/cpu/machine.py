@@ -27,7 +27,7 @@ from . import isa
 from .bus import RAM_BASE, Bus, Device
 from .devices import Clint, ExitDevice, Plic, Uart
 from .elf import Program
-from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Hart, Trap
+from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Hart, Trap, csr_writes
 from .translate import MAX_BLOCK, Translator
 
 INTERRUPT_CSRS = frozenset({0x300, 0x304, 0x344})  # mstatus, mie, mip
@@ -38,19 +38,31 @@ class GuestHung(Exception):
 
 
 class IrqChange(Completed):
-    """A device access during which an interrupt line changed: the access
-    retired (a load's value is in ``load_value``, and ``load_word`` is the
-    load instruction that ran) and the run loop looks for a due interrupt
-    right after it.
+    """An instruction after which the run loop must look for a due
+    interrupt at once, raised by the instruction itself: a device access
+    during which an interrupt line changed ("irq"), or a CSR write that
+    made an interrupt due ("csr"). It retired; what it still has to write
+    to its destination register (a load's value, a CSR's old value) is in
+    ``rd`` and ``value``, since the block that raised it writes back its
+    registers as they stood before it.
 
-    The word travels with the value because memory may have changed under
-    the load while it waited (the cpu serves DMA meanwhile): the load that
-    ran is the one the block was translated from, whatever RAM holds now."""
+    The load's value is final here, extended as the instruction that ran
+    says: memory may have changed under the load while it waited (the cpu
+    serves DMA meanwhile), so its word is not read again."""
 
-    def __init__(self, load_value: int | None, load_word: int = 0) -> None:
-        super().__init__("irq")
-        self.load_value = load_value
-        self.load_word = load_word
+    def __init__(self, reason: str, rd: int = 0, value: int = 0) -> None:
+        super().__init__(reason)
+        self.rd = rd
+        self.value = value
+
+
+def _loaded(word: int, value: int) -> tuple[int, int]:
+    """(rd, value as written) for load instruction ``word`` that read ``value``."""
+    insn = isa.decode(word)
+    size, signed = isa.LOADS[insn.op]
+    if signed and value & (1 << (8 * size - 1)):
+        value = (value - (1 << (8 * size))) & M32
+    return insn.rd, value
 
 
 class Machine:
@@ -101,7 +113,7 @@ class Machine:
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
             "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
-        })
+        }, csr_in_block=self._csr_in_block)
 
     INTERRUPT_LOG = 1000
 
@@ -194,21 +206,11 @@ class Machine:
         """The instruction at ``pc`` raised Completed: it retired."""
         self.icount[0] += 1
         self.irq_changed = False  # the run loop looks for a due interrupt next, whatever the reason
-        if isinstance(e, IrqChange) and e.load_value is not None:
-            self._finish_load(e.load_word, e.load_value)
+        if isinstance(e, IrqChange) and e.rd:
+            self.regs[e.rd] = e.value
         if e.reason == "wfi":
             self.wfi = True
         return e.next_pc if e.next_pc is not None else (pc + 4) & M32
-
-    def _finish_load(self, word: int, value: int) -> None:
-        """Write the value of load ``word`` to its destination (as the block
-        would have)."""
-        insn = isa.decode(word)
-        size, signed = isa.LOADS[insn.op]
-        if signed and value & (1 << (8 * size - 1)):
-            value = (value - (1 << (8 * size))) & M32
-        if insn.rd:
-            self.regs[insn.rd] = value
 
     def _take_interrupt(self, cause: int) -> None:
         self.wfi = False
@@ -264,7 +266,7 @@ class Machine:
             self.in_block[0] = 0
         if self.irq_changed or self.wants_stop:
             self.irq_changed = False
-            raise IrqChange(value, word)
+            raise IrqChange("irq", *_loaded(word, value))
         return value
 
     def _store(self, address: int, size: int, value: int, index: int, retired: int) -> None:
@@ -276,7 +278,7 @@ class Machine:
             self.in_block[0] = 0
         if self.irq_changed or self.wants_stop:
             self.irq_changed = False
-            raise IrqChange(None)
+            raise IrqChange("irq")
 
     def _system(self, pc: int, word: int) -> int:
         run = self._system_ops.get(word)
@@ -314,7 +316,7 @@ class Machine:
             return fixed
         run, regs = hart.csr_instruction(insn), self.regs
 
-        def csr(pc: int) -> int:
+        def csr(pc: int) -> int:  # alone in its block (see _csr_in_block for the others)
             run(regs)
             return (pc + 4) & M32
 
@@ -330,6 +332,25 @@ class Machine:
         Yes if an interrupt is now due, or if the timer deadline the current
         stop was computed with is no longer the one in force."""
         return self.hart.interrupt_due() is not None or self._timer_deadline() != self.deadline_in_force
+
+    def _csr_in_block(self, word: int) -> Callable[[int], int]:
+        """CSR instruction ``word`` as translated blocks run it in line: a
+        function of its source operand that returns the old value for rd.
+        A write that makes an interrupt due, or moves the timer deadline,
+        raises IrqChange with that value, as the instruction alone in its
+        block would have stopped there."""
+        insn = isa.decode(word)
+        operation = self.hart.csr_operation(insn)
+        if insn.csr not in INTERRUPT_CSRS or not csr_writes(insn):
+            return operation
+        rd = insn.rd
+
+        def then_look(operand: int) -> int:
+            old = operation(operand)
+            if self._interrupt_state_moved():
+                raise IrqChange("csr", rd, old)
+            return old
+        return then_look
 
     # --- inspection ----------------------------------------------------------------
 

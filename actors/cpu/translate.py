@@ -1,8 +1,9 @@
 """Translation of guest code into Python functions, one per basic block.
 
 A block starts at a pc and runs straight on through unconditional direct
-jumps (``jal``) until a branch, an indirect jump, a system instruction, an
-instruction that cannot be decoded, or ``MAX_BLOCK`` instructions. It becomes
+jumps (``jal``) until a branch, an indirect jump, a system instruction
+other than a CSR access in line (``inline_csr``), an instruction that
+cannot be decoded, or ``MAX_BLOCK`` instructions. It becomes
 the source of one Python function, compiled once and cached by pc::
 
     def block(X, fast_stop):          # X: the integer registers
@@ -39,7 +40,7 @@ import functools
 from typing import Callable
 
 from . import isa
-from .hart import M32, Trap
+from .hart import INLINE_CSRS, M32, Trap
 from .isa import Insn
 from .semantics import ALU, BRANCH, IMM_FORMS, LOAD_BOUND, Operand, div, rem
 from .step import Stepper
@@ -55,6 +56,17 @@ only a few times: in ``bench`` 175 of 315 blocks ran at most three times
 and took 0.45 s of its 0.72 s of compiling."""
 
 
+CSR_OPS = frozenset({"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"})
+
+
+def inline_csr(insn: Insn) -> bool:
+    """Whether a block runs CSR instruction ``insn`` in line, through the
+    machine's ``csr_in_block``, rather than alone in a block of its own: any
+    access to a CSR that does not move with icount. Each CSR instruction
+    alone cost a dispatch, and split the code around it into more."""
+    return insn.op in CSR_OPS and insn.csr in INLINE_CSRS
+
+
 class Translator:
     """Turns guest code into cached Python functions.
 
@@ -62,11 +74,14 @@ class Translator:
     ``namespace`` holds what translated code refers to: ``W32``/``H16``/``B8``
     (views of RAM), ``RAMBASE``/``RAMSIZE``, ``LD``/``ST`` (the bus's slow
     paths), ``SYS`` (system instructions), ``C`` (the icount cell).
+    ``csr_in_block(word)`` makes the function a block calls to run CSR
+    instruction ``word`` in line: source operand in, old value out.
     """
 
     def __init__(self, fetch: Callable[[int], int], in_ram: Callable[[int], bool],
-                 namespace: dict[str, object]) -> None:
+                 namespace: dict[str, object], csr_in_block: Callable[[int], Callable[[int], int]]) -> None:
         self.fetch = fetch
+        self.csr_in_block = csr_in_block
         self.in_ram = in_ram
         self.namespace = dict(namespace, DIV=div, REM=rem, Trap=Trap)
         self.ram_size: int = namespace["RAMSIZE"]  # type: ignore[assignment]
@@ -138,7 +153,7 @@ class Translator:
             except isa.IllegalInstruction:
                 out.append((pc, None, word))
                 return out, None
-            if insn.op in isa.SYSTEM:
+            if insn.op in isa.SYSTEM and not inline_csr(insn):
                 if out:
                     return out, pc  # a system instruction runs as a block of its own
                 out.append((pc, insn, word))
@@ -166,6 +181,8 @@ class Translator:
         insns, fallthrough = self._gather(start, MAX_BLOCK)
         source = _BlockWriter(start, insns, fallthrough, self.ram_size).source()
         namespace = dict(self.namespace, PCS=tuple(pc for pc, _, _ in insns) + (0,))
+        namespace.update({f"K{i}": self.csr_in_block(word) for i, (_, insn, word) in enumerate(insns)
+                          if insn is not None and inline_csr(insn)})
         exec(compile(source, f"<block {start:#010x}>", "exec"), namespace)
         self.translated += 1
         block = namespace["block"]
@@ -192,10 +209,13 @@ class _BlockWriter:
         self.used: set[int] = set()
         self.written: set[int] = set()
         for _, insn, _ in insns:
-            if insn is not None and insn.op not in isa.SYSTEM:  # system ones use X itself
-                self.used.update(r for r in (insn.rd, insn.rs1, insn.rs2) if r)
-                if insn.rd:
-                    self.written.add(insn.rd)
+            if insn is None or insn.op in isa.SYSTEM and not inline_csr(insn):
+                continue  # system ones alone in their block use X itself
+            sources = (insn.rs1,) if insn.op in CSR_OPS and not insn.op.endswith("i") else (
+                () if insn.op in CSR_OPS else (insn.rs1, insn.rs2))
+            self.used.update(r for r in (insn.rd, *sources) if r)
+            if insn.rd:
+                self.written.add(insn.rd)
         # Bounds are found in one pass along the block. A loop block's body
         # starts from knowing nothing, so they hold in every iteration.
         self.bounds: dict[int, int] = {}
@@ -315,6 +335,11 @@ class _BlockWriter:
             if is_last:
                 out += self._exit((pc + 4) & M32, index)
             return out
+        elif inline_csr(insn):
+            operand = str(insn.imm) if op.endswith("i") else a.text  # evaluated before rd is written
+            out += [f"IX[0] = {index}", f"{dest} = K{index}({operand})"]
+            if rd:
+                self.define(rd, M32)
         elif op in isa.SYSTEM:
             # Alone in its block: the hart runs it on X and says where to go on.
             return [f"IX[0] = {index}", f"nxt = SYS({pc}, {word})", *self._exit("nxt", index)]
