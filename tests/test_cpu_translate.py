@@ -351,7 +351,7 @@ def _random_csr_program(rng: random.Random, length: int) -> list[int]:
             csr = rng.choice(_PLAIN_CSRS)
             if csr in (0x301, 0xF14):
                 op = rng.choice(["csrrs", "csrrc", "csrrsi", "csrrci"])
-                rs1 = 0  # read only: a write would trap (a case of its own, tested above through traps)
+                rs1 = 0  # read only: a write traps (test_a_write_to_a_read_only_csr_in_line_traps_exactly)
             words.append(_csr(_CSR_F3[op], rd, rs1, csr))
         else:
             words.append(encode(rng.choice(["addi", "xori", "ori"]), rd or 5, rs1, 0, rng.randrange(-2048, 2048)))
@@ -410,3 +410,70 @@ def test_a_csr_write_in_line_that_makes_an_interrupt_due_stops_right_after_it_wi
     ran_translated(m, mode)
     assert (m.hart.mcause, m.hart.mepc, m.pc) == (MACHINE_EXTERNAL_INTERRUPT, RAM_BASE + 8, handler)
     assert m.regs[6] == MIP_MSIP and m.regs[7] == 0 and m.hart.mie == MIP_MEIP
+
+
+def _beq_back(rs1: int, offset: int) -> int:
+    o = offset & 0x1FFF
+    return (((o >> 12) & 1) << 31) | (((o >> 5) & 0x3F) << 25) | (rs1 << 15) | (((o >> 1) & 0xF) << 8) | (
+        ((o >> 11) & 1) << 7) | 0x63  # beq rs1, x0, offset
+
+
+def _bne_back(rs1: int, offset: int) -> int:
+    return _beq_back(rs1, offset) | (1 << 12)
+
+
+def _three_modes(program: list[int], setup=lambda m: None, limit: int = 5000) -> list[Machine]:
+    out = []
+    for mode in ("blocks", "interpreted", "steps"):
+        m = Machine(ram_size=1 << 20)
+        if mode == "blocks":
+            m.translator.hot = 1
+        m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in program))
+        setup(m)
+        m.pc = RAM_BASE
+        for n in range(1, 300) if mode == "steps" else []:  # exact stops all along
+            m.run(n)
+        m.run(limit)
+        ran_translated(m, mode)
+        out.append(m)
+    return out
+
+
+def test_a_timer_polled_through_mip_is_seen_at_the_same_icount_in_every_mode() -> None:
+    """mip's timer bit moves with icount, so mip is read where icount is
+    exact (alone in its block), never from the middle of one: a block sees
+    icount as it stood at its start. (A poll loop with interrupts off is a
+    plain delay loop.)"""
+    loop = [encode("addi", 7, 7, 0, 1), _csr(2, 5, 0, 0x344), encode("andi", 5, 5, 0, 128), _beq_back(5, -12),
+            0x0000006F]  # loop: x7 += 1; x5 = mip & MTIP; until set; then j .
+
+    def timer_at_100(m: Machine) -> None:
+        m.clint.mtimecmp = 100
+
+    runs = _three_modes(loop, timer_at_100)
+    assert [m.regs[7] for m in runs] == [26, 26, 26]
+
+
+def test_csr_accesses_in_a_loop_block_count_like_single_steps() -> None:
+    program = [encode("addi", 7, 0, 0, 100),
+               _csr(2, 6, 0, 0x340), encode("addi", 6, 6, 0, 3), _csr(1, 0, 6, 0x340),  # mscratch += 3
+               encode("addi", 7, 7, 0, -1), _bne_back(7, -16), 0x0000006F]
+    runs = _three_modes(program)
+    assert [m.hart.mscratch for m in runs] == [300] * 3
+    assert len({(tuple(m.regs), m.icount[0], m.pc) for m in runs}) == 1
+
+
+def test_a_write_to_a_read_only_csr_in_line_traps_exactly() -> None:
+    """Illegal instruction at the csr instruction itself: mepc names it, rd
+    keeps its value, the next instruction does not run."""
+    handler = RAM_BASE + 0x400
+    program = [encode("addi", 5, 0, 0, 7), encode("addi", 6, 0, 0, 9), _csr(1, 6, 5, 0xF14),  # csrw mhartid
+               encode("addi", 8, 0, 0, 1)]
+
+    def trap_to_handler(m: Machine) -> None:
+        m.bus.write_ram(handler, (0x0000006F).to_bytes(4, "little"))
+        m.hart.mtvec = handler
+
+    for m in _three_modes(program, trap_to_handler):
+        assert (m.hart.mcause, m.hart.mepc, m.pc) == (2, RAM_BASE + 8, handler)
+        assert m.regs[6] == 9 and m.regs[8] == 0

@@ -24,13 +24,16 @@ def _plic() -> tuple[Plic, list[int]]:
     return plic, calls
 
 
-def test_only_a_line_that_makes_its_source_pending_asks_the_hart_to_look() -> None:
+def test_only_a_line_that_makes_a_source_deliverable_asks_the_hart_to_look() -> None:
     plic, calls = _plic()
-    plic.set_level(1, True)
-    assert calls == [1] and plic.pending == 1 << 1
+    plic.set_level(1, True)  # pending, but not enabled: nothing can be due
+    assert calls == [] and plic.pending == 1 << 1
+    plic.set_level(1, False)
+    plic.enabled = 1 << 1
+    plic.set_level(1, True)  # pending and enabled, priority above threshold
+    assert calls == [1]
     plic.set_level(1, False)  # falling: nothing can become due
     assert calls == [1]
-    plic.enabled = 1 << 1
     assert plic.read(CLAIM, 4) == 1  # claimed: in service
     plic.set_level(1, True)  # rising while in service: not pending until completed
     assert calls == [1] and plic.pending == 0

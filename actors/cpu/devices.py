@@ -117,7 +117,8 @@ class Plic:
         bit = 1 << source
         if self.level[source] and not self.claimed & bit:
             self.pending |= bit
-            self.changed()  # only a new pending bit can make an interrupt due; a falling line cannot
+            if self.best():  # only a deliverable source can make an interrupt due; a falling line cannot
+                self.changed()
 
     def best(self) -> int:
         """The pending, enabled source of highest priority above threshold."""

@@ -7,14 +7,16 @@ changed without a ``FENCE.I``: each of them keeps the instruction words it
 first read until one):
 
 * interrupts are taken only at points fixed by the instruction stream: after
-  an instruction that changed interrupt state (a CSR write, ``mret``, a
-  device access whose synchronous window raised or lowered a line), at the
-  timer deadline (an exact stop), or where the run loop looks (a stop);
+  an instruction that may have made one due (a CSR write or ``mret`` that
+  changed interrupt state or the timer deadline, a PLIC write that left a
+  source deliverable, a device access whose synchronous window made a
+  source pending), at the timer deadline (an exact stop), or where the run
+  loop looks (a stop);
 * device effects on the hart happen only inside synchronous windows (a
   device access, or ``poll``/``idle`` which the owner makes checkpoints of).
 
-Polls are soft: they happen at the first block boundary past every
-``poll_every`` instructions. ``run(limit)`` stops exactly at ``limit``.
+Polls happen exactly every ``poll_every`` instructions, and ``run(limit)``
+stops exactly at ``limit``.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ class GuestHung(Exception):
 class IrqChange(Completed):
     """An instruction after which the run loop must look for a due
     interrupt at once, raised by the instruction itself: a device access
-    during which an interrupt line changed ("irq"), or a CSR write that
-    made an interrupt due ("csr"). It retired; what it still has to write
+    during which a source became pending, or the owner asked to stop
+    ("irq"), or an in-line CSR write that made an interrupt due or moved the
+    timer deadline ("csr"). It retired; what it still has to write
     to its destination register (a load's value, a CSR's old value) is in
     ``rd`` and ``value``, since the block that raised it writes back its
     registers as they stood before it.
@@ -328,7 +331,7 @@ class Machine:
         return interrupt_csr if insn.csr in INTERRUPT_CSRS else csr
 
     def _interrupt_state_moved(self) -> bool:
-        """After a write to mstatus/mie/mip: must the run loop look again?
+        """After a write to mstatus/mie/mip, or ``mret``: must the run loop look again?
         Yes if an interrupt is now due, or if the timer deadline the current
         stop was computed with is no longer the one in force."""
         return self.hart.interrupt_due() is not None or self._timer_deadline() != self.deadline_in_force

@@ -61,9 +61,10 @@ CSR_OPS = frozenset({"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"})
 
 def inline_csr(insn: Insn) -> bool:
     """Whether a block runs CSR instruction ``insn`` in line, through the
-    machine's ``csr_in_block``, rather than alone in a block of its own: any
-    access to a CSR that does not move with icount. Each CSR instruction
-    alone cost a dispatch, and split the code around it into more."""
+    machine's ``csr_in_block``, rather than alone in a block of its own: an
+    access to one of ``INLINE_CSRS`` (whose value does not move with
+    icount). Each CSR instruction alone cost a dispatch, and split the code
+    around it into more."""
     return insn.op in CSR_OPS and insn.csr in INLINE_CSRS
 
 
@@ -72,10 +73,11 @@ class Translator:
 
     ``fetch(pc)`` returns the instruction word at pc or raises ``Trap``;
     ``namespace`` holds what translated code refers to: ``W32``/``H16``/``B8``
-    (views of RAM), ``RAMBASE``/``RAMSIZE``, ``LD``/``ST`` (the bus's slow
+    (views of RAM), ``RAMSIZE``, ``LD``/``ST`` (the bus's slow
     paths), ``SYS`` (system instructions), ``C`` (the icount cell).
     ``csr_in_block(word)`` makes the function a block calls to run CSR
-    instruction ``word`` in line: source operand in, old value out.
+    instruction ``word`` in line (source operand in, old value out); the
+    block's own namespace holds it as ``K<i>``, i its index in the block.
     """
 
     def __init__(self, fetch: Callable[[int], int], in_ram: Callable[[int], bool],
