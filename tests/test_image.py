@@ -69,14 +69,22 @@ def test_out_of_range_and_bad_requests_become_error_completions(tmp_path: Path) 
 
 
 def test_random_latency_completes_out_of_order_and_reproducibly(tmp_path: Path) -> None:
+    """Each run follows the delays its seed draws (in arrival order: request
+    i gets draw i): wherever two drawn delays lie more than 5 ms apart, both
+    runs complete those requests in that order. Closer ones may swap."""
     requests = [("read", 512 * i, 512, b"") for i in range(16)]
-    orders = []
+    latency = Latency("uniform:0:40ms", 3)
+    delays = [latency.draw() for _ in requests]
+    apart = [(i, j) for i in range(16) for j in range(16) if delays[i] + 0.005 < delays[j]]
+    assert len(apart) > 60  # the test has pairs to check
     for _ in range(2):
-        answers = run_client({"backend": "memory", "size": 1 << 20, "latency": "uniform:0:20ms", "seed": 3}, requests)
+        answers = run_client({"backend": "memory", "size": 1 << 20, "latency": "uniform:0:40ms", "seed": 3}, requests)
         assert all(status == 0 for _, status, _, _ in answers)
-        orders.append([request_id for request_id, *_ in answers])
-    assert orders[0] != sorted(orders[0])  # the host's order, not the requests'
-    # (the delays repeat with the seed; the arrival order mostly follows them)
+        order = [request_id for request_id, *_ in answers]
+        assert order != sorted(order)  # the host's order, not the requests'
+        place = {request_id: k for k, request_id in enumerate(order)}
+        wrong = [(i, j) for i, j in apart if place[i] > place[j]]
+        assert not wrong, f"completed against their seeded delays: {wrong} (delays {delays})"
 
 
 def test_mkdisk_creates_a_sparse_image_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ def test_an_idle_actor_does_not_wait_awake(pair) -> None:
     began = time.perf_counter()
     spinner.until_frame_or_idle()
     assert time.perf_counter() - began < 0.05  # it did not spend its 90 ms
+    # Nor did it wait awake at all: a wait awake that saw no frame would
+    # have started a back-off (on a loaded host such a wait also ends early,
+    # so the time alone would not tell).
+    assert (spinner._skip, spinner._backoff) == (0, 1)
 
 
 def test_wasted_waits_back_off_and_a_frame_seen_resets(pair) -> None:
