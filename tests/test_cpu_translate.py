@@ -448,10 +448,7 @@ def _three_modes(program: list[int], setup=lambda m: None, limit: int = 5000) ->
         m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in program))
         setup(m)
         m.pc = RAM_BASE
-        for n in range(1, 300) if mode == "steps" else []:  # exact stops all along
-            m.run(n)
-        m.run(limit)
-        ran_translated(m, mode)
+        run_in_mode(m, mode, 299, limit)  # in "steps", exact stops all along
         out.append(m)
     return out
 

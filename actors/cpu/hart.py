@@ -207,19 +207,6 @@ class Hart:
             return old
         return run
 
-    def csr_instruction(self, insn: Insn) -> Callable[[list[int]], bool]:
-        """CSR instruction ``insn`` as a function that runs it on a register
-        file and says whether it wrote the CSR."""
-        operation, rd, rs1, zimm = self.csr_operation(insn), insn.rd, insn.rs1, insn.imm
-        writes, immediate = csr_writes(insn), insn.op.endswith("i")
-
-        def run(regs: list[int]) -> bool:
-            old = operation(zimm if immediate else regs[rs1])  # rs1 is read before rd is written: rd may be rs1
-            if rd:
-                regs[rd] = old
-            return writes
-        return run
-
 
 INLINE_CSRS = frozenset({0x300, 0x301, 0x304, 0x305, 0x340, 0x341, 0x342, 0x343, 0xF11, 0xF12, 0xF13, 0xF14})
 """The CSRs a translated block accesses in line (see actors.cpu.translate):

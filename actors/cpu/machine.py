@@ -43,7 +43,7 @@ class IrqChange(Completed):
     """An instruction after which the run loop must look for a due
     interrupt at once, raised by the instruction itself: a device access
     during which a source became pending, or the owner asked to stop
-    ("irq"), or an in-line CSR write that made an interrupt due or moved the
+    ("irq"), or a CSR write that made an interrupt due or moved the
     timer deadline ("csr"). It retired; what it still has to write
     to its destination register (a load's value, a CSR's old value) is in
     ``rd`` and ``value``, since the block that raised it writes back its
@@ -116,7 +116,7 @@ class Machine:
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
             "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
-        }, csr_in_block=self._csr_in_block)
+        }, csr_in_block=lambda word: self._csr_operation(isa.decode(word)))
 
     INTERRUPT_LOG = 1000
 
@@ -317,18 +317,15 @@ class Machine:
         fixed = {"ecall": ecall, "ebreak": ebreak, "mret": mret, "wfi": wfi, "fence.i": fence_i}.get(op)
         if fixed is not None:
             return fixed
-        run, regs = hart.csr_instruction(insn), self.regs
+        operation, regs, rd, rs1, zimm = self._csr_operation(insn), self.regs, insn.rd, insn.rs1, insn.imm
+        immediate = insn.op.endswith("i")
 
-        def csr(pc: int) -> int:  # alone in its block (see _csr_in_block for the others)
-            run(regs)
+        def csr(pc: int) -> int:  # alone in its block: a counter, or a single step
+            old = operation(zimm if immediate else regs[rs1])  # rs1 is read before rd is written: rd may be rs1
+            if rd:
+                regs[rd] = old
             return (pc + 4) & M32
-
-        def interrupt_csr(pc: int) -> int:  # a write may make an interrupt due, or move the timer deadline
-            if run(regs) and self._interrupt_state_moved():
-                raise Completed("csr")
-            return (pc + 4) & M32
-
-        return interrupt_csr if insn.csr in INTERRUPT_CSRS else csr
+        return csr
 
     def _interrupt_state_moved(self) -> bool:
         """After a write to mstatus/mie/mip, or ``mret``: must the run loop look again?
@@ -336,13 +333,12 @@ class Machine:
         stop was computed with is no longer the one in force."""
         return self.hart.interrupt_due() is not None or self._timer_deadline() != self.deadline_in_force
 
-    def _csr_in_block(self, word: int) -> Callable[[int], int]:
-        """CSR instruction ``word`` as translated blocks run it in line: a
-        function of its source operand that returns the old value for rd.
-        A write that makes an interrupt due, or moves the timer deadline,
-        raises IrqChange with that value, as the instruction alone in its
-        block would have stopped there."""
-        insn = isa.decode(word)
+    def _csr_operation(self, insn: isa.Insn) -> Callable[[int], int]:
+        """CSR instruction ``insn`` as a function of its source operand that
+        returns the old value for rd: what translated blocks call in line,
+        and what a CSR instruction alone in its block runs. A write that
+        makes an interrupt due, or moves the timer deadline, raises
+        IrqChange with that value (the run loop must look right after it)."""
         operation = self.hart.csr_operation(insn)
         if insn.csr not in INTERRUPT_CSRS or not csr_writes(insn):
             return operation
