@@ -77,3 +77,15 @@ def test_bench_refuses_zero_rounds(what: str) -> None:
 
     result = run_reel("bench", what, "--rounds", "0")
     assert result.returncode == 2 and "--rounds 0: at least 1" in result.stderr
+
+
+def test_a_benchmark_taken_under_heavy_steal_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from launch.cli import STEAL_WARN_PCT, _print_bench
+
+    rows = [("ratio", "a ratio", "<= 4")]
+    _print_bench({"placement": "here", "ratio": 1.0, "steal_pct": 1.0, "steal_pct_max": STEAL_WARN_PCT + 20}, False,
+                 rows)
+    assert "warning: the hypervisor took over" in capsys.readouterr().out
+    _print_bench({"placement": "here", "ratio": 1.0, "steal_pct": 0.0, "steal_pct_max": 0.4}, False, rows)
+    _print_bench({"placement": "here", "ratio": 1.0, "steal_pct": 2.0}, False, rows)
+    assert "warning" not in capsys.readouterr().out
