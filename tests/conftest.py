@@ -161,6 +161,25 @@ def need_tool(name: str) -> str:
     return path
 
 
+def build_guest(sources: list[Path], out: Path) -> Path:
+    """Build a test guest from ``sources`` with the bundled guests' runtime
+    and flags (guests/Makefile); the ELF's path."""
+    gcc = need_tool("riscv64-unknown-elf-gcc")
+    src = REPO / "guests"
+    subprocess.run([gcc, "-march=rv32im", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-ffreestanding", "-nostdlib",
+                    f"-I{src}", "-T", str(src / "link.ld"), "-Wl,--no-warn-rwx-segments", "-o", str(out),
+                    str(src / "start.S"), str(src / "rt.c"), *map(str, sources), "-lgcc"],
+                   check=True, capture_output=True, cwd=src)
+    return out
+
+
+def run_qemu(elf: Path) -> subprocess.CompletedProcess[bytes]:
+    """``elf`` on QEMU's virt machine, the differential oracle."""
+    qemu = need_tool("qemu-system-riscv32")
+    return subprocess.run([qemu, "-machine", "virt", "-bios", "none", "-kernel", str(elf), "-nographic",
+                           "-monitor", "none"], capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+
+
 def run_machine(name: str, limit: int | None = None, ram_mib: int = 16):
     """Run a bundled guest in this process; (machine, outcome, console bytes)."""
     from actors.cpu import Machine, parse

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from pathlib import Path
 
 from launch import ActorConfig, LinkConfig, Topology, launch
 
-from .conftest import REPO, need_tool
-
-GUESTS_SRC = REPO / "guests"
-
-
-def build_test_guest(source: Path, out: Path) -> bytes:
-    gcc = need_tool("riscv64-unknown-elf-gcc")
-    subprocess.run([gcc, "-march=rv32im", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-ffreestanding", "-nostdlib",
-                    f"-I{GUESTS_SRC}", "-T", str(GUESTS_SRC / "link.ld"), "-Wl,--no-warn-rwx-segments",
-                    "-o", str(out), str(GUESTS_SRC / "start.S"), str(GUESTS_SRC / "rt.c"), str(source), "-lgcc"],
-                   check=True, capture_output=True, cwd=GUESTS_SRC)
-    return out.read_bytes()
+from .conftest import REPO, build_guest
 
 
 def test_window_reads_wait_dma_is_served_and_interrupts_come_right_after(tmp_path: Path, capfd) -> None:
-    image = build_test_guest(REPO / "tests" / "guests" / "window.c", tmp_path / "window.elf")
+    image = build_guest([REPO / "tests" / "guests" / "window.c"], tmp_path / "window.elf").read_bytes()
     topology = Topology(
         actor=[ActorConfig("cpu", "actors.cpu:Cpu", {"elf": image, "name": "window", "ide": "dev"}),
                ActorConfig("dev", "tests.actors_for_tests:WindowDevice")],

@@ -12,7 +12,7 @@ import pytest
 
 from actors.cpu import translate
 
-from .conftest import GUESTS, MANIFEST, REPO, need_tool, run_machine, run_reel
+from .conftest import GUESTS, MANIFEST, REPO, need_tool, run_machine, run_qemu, run_reel
 
 
 @pytest.mark.parametrize("hot", [1, translate.HOT], ids=["compiled-at-once", "interpreted-until-hot"])
@@ -34,10 +34,8 @@ QEMU_GUESTS = sorted(name for name, entry in MANIFEST.items() if entry["qemu"])
 
 @pytest.mark.parametrize("name", QEMU_GUESTS)
 def test_reel_and_qemu_agree(name: str) -> None:
-    qemu = need_tool("qemu-system-riscv32")
     elf = GUESTS / f"{name}.elf"
-    theirs = subprocess.run([qemu, "-machine", "virt", "-bios", "none", "-kernel", str(elf), "-nographic",
-                             "-monitor", "none"], capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    theirs = run_qemu(elf)
     ours = run_reel("run", str(elf), timeout=300)
     assert ours.stdout.encode() == theirs.stdout, f"console differs:\nreel: {ours.stdout!r}\nqemu: {theirs.stdout!r}"
     assert ours.returncode == theirs.returncode == MANIFEST[name]["exit_code"], ours.stderr
