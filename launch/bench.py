@@ -65,7 +65,8 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
     if result.code != 0:
         raise RuntimeError(f"transport benchmark failed: {result.reason}")
     report = dict(result.report)
-    report["idle_actor_peak_rss_mb"] = idle_peak.mb
+    report["idle_actor_peak_rss_mb"] = round(idle_peak.mib * (1 << 20) / 1e6, 1)  # the target's unit: MB, 10^6 bytes
+    report["idle_actor_peak_rss_mib"] = round(idle_peak.mib, 1)
     report["steal_pct"] = steal.pct()
     report["placement"] = f"{placement}: client on core {client_cpu}, echo on core {echo_cpu}{_spin_note(BENCH_SPIN_US)}"
     report["spin_us"] = BENCH_SPIN_US
@@ -94,10 +95,6 @@ class _PeakRss:
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
-
-    @property
-    def mb(self) -> float:
-        return round(self.mib, 1)
 
 
 def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1, disk 1",

@@ -63,3 +63,15 @@ def test_bench_disk_json_gives_each_rounds_figures_and_their_medians() -> None:
         assert r["latency_over_rt"] == r["qd1_latency_us"] / r["raw_rt_us"]
     assert report["compute_us"] > 0 and report["raw_pread_mbps"] > 0
     assert 0 <= report["steal_pct"] <= report["steal_pct_max"] <= 100  # (Linux: /proc/stat counts steal)
+
+
+def test_bench_transport_json_gives_every_figure_in_its_unit() -> None:
+    result = run_reel("-q", "bench", "transport", "--json", "--rounds", "1", timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["rounds"] == 1
+    for key in ("rt_us", "raw_rt_us", "rt_ratio", "raw_awake_rt_us", "small_throughput_ratio",
+                "bulk_throughput_ratio", "idle_actor_peak_rss_mib"):
+        assert isinstance(report[key], float) and report[key] > 0, (key, report[key])
+    # MB as the target is written (10^6 bytes), MiB beside it.
+    assert abs(report["idle_actor_peak_rss_mb"] - report["idle_actor_peak_rss_mib"] * 1.048576) <= 0.1
