@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from actors import VERSION
 
 from .conftest import run_reel
@@ -38,3 +40,14 @@ def test_launch_json_result() -> None:
     out = json.loads(result.stdout)
     assert out["code"] == 0 and out["finished_by"] == "sink"
     assert set(out["stats"]) == {"source", "relay", "sink"}
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--poll-every", "0", "poll_every: Expected `int` >= 1"),  # would look at the inbox never and spin
+    ("--max-instructions", "-1", "max_instructions: Expected `int` >= 0"),
+    ("--ram", "0", "ram_mib: Expected `int` >= 1"),
+    ("--ram", "100000", "ram_mib: Expected `int` <= 2048"),  # RAM ends at the top of the 32-bit space
+])
+def test_run_refuses_numbers_out_of_range(flag: str, value: str, says: str) -> None:
+    result = run_reel("run", "hello", flag, value, timeout=30)
+    assert result.returncode == 2 and says in result.stderr, result.stderr

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -22,6 +22,7 @@ from .._blocking import BlockingActor
 from .._rss import peak_rss_mib
 from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
+from .bus import MAX_RAM_MIB
 from .clocks import CLOCKS, Divergence
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
@@ -32,14 +33,14 @@ class Cpu(BlockingActor):
         elf: bytes = b""  # the program image (``reel run`` sends it: no shared filesystem needed)
         elf_path: str = ""  # or a path to read on this actor's host
         name: str = ""  # what to call the program in messages
-        ram_mib: int = 16
-        poll_every: int = 65536
+        ram_mib: Annotated[int, msgspec.Meta(ge=1, le=MAX_RAM_MIB)] = 16
+        poll_every: Annotated[int, msgspec.Meta(ge=1)] = 65536
         ide: str = ""  # the peer that serves the IDE window ("": no window)
-        max_instructions: int = 0  # 0: no limit
+        max_instructions: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0: no limit
         console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
         mode: Literal["direct", "record", "replay"] = "direct"  # see actors.cpu.clocks
         logger: str = "logger"  # recording or replaying: the logger's name
-        digest_every: int = 64  # ... and every how many checkpoints it wants this actor's digest
+        digest_every: Annotated[int, msgspec.Meta(ge=1)] = 64  # ... and every how many checkpoints it wants this actor's digest
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from . import isa
 from .hart import Trap
 
 RAM_BASE = 0x8000_0000
+MAX_RAM_MIB = ((1 << 32) - RAM_BASE) >> 20  # RAM runs from RAM_BASE to the top of the 32-bit space at most
 
 if sys.byteorder != "little":  # the views below read guest memory natively
     raise ImportError("reel's RV32 interpreter needs a little-endian host")

@@ -39,6 +39,15 @@ class GuestHung(Exception):
     """The guest waits (``wfi``) with no interrupt that could ever wake it."""
 
 
+def _trap_loop(trap: Trap, pc: int) -> str:
+    """Why an exception at the trap handler's own address ends the run: the
+    instruction that raised it wrote nothing and retires nothing, and the
+    trap cleared mstatus.MIE, so it runs again in the same state, forever,
+    with icount standing still (no poll, no limit would ever come)."""
+    return (f"trap loop: the instruction at {pc:#010x}, where mtvec sends every exception, raises mcause "
+            f"{trap.cause} (mtval {trap.tval & M32:#x}) itself, so the guest can make no progress")
+
+
 class IrqChange(Completed):
     """An instruction after which the run loop must look for a due
     interrupt at once, raised by the instruction itself: a device access
@@ -197,7 +206,11 @@ class Machine:
                 else:
                     pc = step(pc)(regs, end)
         except Trap as e:
-            pc = self.hart.trap(e.cause, e.tval, getattr(e, "reel_pc", pc))
+            faulting = getattr(e, "reel_pc", pc)
+            pc = self.hart.trap(e.cause, e.tval, faulting)
+            if pc == faulting:
+                self.pc = pc
+                raise GuestHung(_trap_loop(e, pc)) from None
         except Completed as e:
             pc = self._retire(e, getattr(e, "reel_pc", pc))
         except BaseException as e:
