@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from .machines import ide_direct
 
     try:
-        name, image = load(args.guest)
+        name, image = load(args.guest, args.ram)
         Latency(args.latency)  # check the spec here, not in every disk actor
         if args.disk:
             attached = [disks.parse(spec) for spec in args.disk]

@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 
 from actors.cpu import ElfError, parse
+from actors.cpu.bus import RAM_BASE
+from actors.cpu.elf import check_fits
 
 FOLDER = "guests"
 
@@ -21,9 +23,9 @@ def bundled_names() -> list[str]:
     return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".elf"))
 
 
-def load(name_or_path: str) -> tuple[str, bytes]:
+def load(name_or_path: str, ram_mib: int = 16) -> tuple[str, bytes]:
     """(name, ELF image) of a guest given by path or bundled name; the image
-    is checked to be an RV32 executable."""
+    is checked to be an RV32 executable that fits in ``ram_mib`` MiB of RAM."""
     path = Path(name_or_path)
     if path.exists() or "/" in name_or_path or name_or_path.endswith(".elf"):
         try:
@@ -38,7 +40,7 @@ def load(name_or_path: str) -> tuple[str, bytes]:
                              f"(bundled: {', '.join(bundled_names())})")
         image, name = bundled.read_bytes(), name_or_path
     try:
-        parse(image, name_or_path)
+        check_fits(parse(image, name_or_path), RAM_BASE, ram_mib << 20, name_or_path)
     except ElfError as e:
         raise GuestError(str(e)) from None
     return name, image

@@ -28,6 +28,11 @@ BAD = {
     "not-elf": (b"#!/bin/sh\necho hi\n" * 4, "not an ELF file"),
     "big-endian": (HELLO[:5] + b"\x02" + HELLO[6:], "big-endian ELF file"),
     "relocatable": (patched(16, "<H", 1), "not an executable (e_type 1)"),
+    "short": (HELLO[:7], "truncated: 7 bytes, shorter than an ELF identification (16)"),
+    "compressed": (patched(36, "<I", 0x1), "built for the compressed extension (e_flags 0x1 has RVC)"),
+    "rv32e": (patched(36, "<I", 0x8), "built for RV32E"),
+    "hard-float": (patched(36, "<I", 0x4), "built for a hardware floating-point ABI"),
+    "misaligned-entry": (patched(24, "<I", 0x80000002), "entry point 0x80000002 is not 4-byte aligned"),
 }
 
 
@@ -47,6 +52,13 @@ def test_segment_outside_ram_is_refused() -> None:
     program = parse(HELLO)  # its segment (text, data, bss, stack) needs 66 KiB
     with pytest.raises(ValueError, match=r"lies outside RAM \[0x80000000, 0x80010000\)"):
         Machine(ram_size=64 << 10).load(program)
+
+
+def test_reel_run_refuses_a_program_larger_than_its_ram_before_starting() -> None:
+    result = run_reel("run", "diskseq", "--ram", "1")  # its 1 MiB DMA buffer and code need more
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("reel: diskseq: segment ") and "lies outside RAM" in result.stderr
+    assert "(1 MiB)" in result.stderr and "actor" not in result.stderr  # refused up front, no actor started
 
 
 def test_parse_names_the_file() -> None:

@@ -28,7 +28,7 @@ import xxhash
 from . import isa
 from .bus import RAM_BASE, Bus, Device
 from .devices import Clint, ExitDevice, Plic, Uart
-from .elf import Program
+from .elf import Program, check_fits
 from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Hart, Trap, csr_writes
 from .translate import MAX_BLOCK, Translator
 
@@ -132,11 +132,8 @@ class Machine:
     # --- loading -----------------------------------------------------------------
 
     def load(self, program: Program) -> None:
+        check_fits(program, RAM_BASE, self.bus.ram_size, "program")
         for segment in program.segments:
-            end = segment.address + segment.memsize
-            if not (self.bus.in_ram(segment.address) and self.bus.in_ram(end - 1)):
-                raise ValueError(f"segment [{segment.address:#010x}, {end:#010x}) lies outside RAM "
-                                 f"[{RAM_BASE:#010x}, {RAM_BASE + self.bus.ram_size:#010x})")
             self.bus.write_ram(segment.address, segment.data)
             self.bus.write_ram(segment.address + len(segment.data), bytes(segment.memsize - len(segment.data)))
         self.pc = program.entry
