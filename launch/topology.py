@@ -129,7 +129,11 @@ def load(path_or_name: str) -> Topology:
 
 
 def parse(content: bytes | str, origin: str = "<topology>") -> Topology:
-    text = content.decode() if isinstance(content, bytes) else content
+    try:
+        text = content.decode() if isinstance(content, bytes) else content
+    except UnicodeDecodeError as e:
+        raise TopologyError(origin, "", f"not UTF-8 text (byte {e.start}: {content[e.start:e.start + 1]!r}); "
+                                        "a topology file is TOML") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -196,10 +200,11 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
             raise TopologyError(origin, f"{key}.cpu", f"no core {actor.cpu} on this machine (cores 0-{ncpu - 1})")
         if actor.endpoint is not None:
             _check_endpoint(origin, f"{key}.endpoint", actor.endpoint, topology.run.transport)
-            if actor.endpoint in endpoints and not actor.endpoint.endswith(":0"):
+            same = _same_place(actor.endpoint)
+            if same in endpoints and not actor.endpoint.endswith(":0"):
                 raise TopologyError(origin, f"{key}.endpoint",
-                                    f"endpoint {actor.endpoint} clashes with actor {endpoints[actor.endpoint]!r}")
-            endpoints[actor.endpoint] = actor.name
+                                    f"endpoint {actor.endpoint} clashes with actor {endpoints[same]!r}")
+            endpoints[same] = actor.name
         try:
             cls = load_implementation(actor.impl)
         except ImplementationError as e:
@@ -257,3 +262,11 @@ def _check_endpoint(origin: str, key: str, endpoint: str, transport: str) -> Non
         raise TopologyError(origin, key, f"{endpoint!r} does not match run.transport = {transport!r}")
     if scheme == "tcp" and not re.match(r"^tcp://[^:/]+:\d+$", endpoint):
         raise TopologyError(origin, key, f"{endpoint!r} needs a host and a numeric port")
+    if scheme == "ipc" and not endpoint[len("ipc://"):].strip():
+        raise TopologyError(origin, key, f"{endpoint!r} needs a path")
+
+
+def _same_place(endpoint: str) -> str:
+    """``endpoint`` with the names of this host's loopback written one way,
+    so that two spellings of one socket clash."""
+    return re.sub(r"^tcp://(localhost|127\.0\.0\.1):", "tcp://127.0.0.1:", endpoint)

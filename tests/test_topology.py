@@ -47,6 +47,13 @@ BAD = {
     "no-actors": ('name = "empty"\n', "", "Object missing required field `actor`"),
     "bad-liveness": (GOOD_ACTORS + "[run]\nliveness = -1\n", "run.liveness", "must be positive"),
     "bad-spin": (GOOD_ACTORS + "[run]\nspin_us = 500000\n", "run.spin_us", "must be within 0..100000"),
+    "not-utf8": (b'name = "caf\xe9"\n', "", "not UTF-8 text (byte 11: b'\\xe9')"),
+    "endpoint-clash-loopback": ("[run]\ntransport = \"tcp\"\n" + GOOD_ACTORS.replace(
+        'Idle"\n', 'Idle"\nendpoint = "tcp://127.0.0.1:5599"\n', 1).replace(
+        'Idle"\n\n', 'Idle"\n\n', 1) + 'endpoint = "tcp://localhost:5599"\n',
+        'actor[1] ("b").endpoint', "clashes with actor 'a'"),
+    "ipc-without-path": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc://"\n', 1),
+                         'actor[0] ("a").endpoint', "'ipc://' needs a path"),
 }
 
 
@@ -54,7 +61,10 @@ BAD = {
 def test_bad_topology_file_is_refused_naming_file_key_and_fault(case: str, tmp_path: Path) -> None:
     text, key, what = BAD[case]
     path = tmp_path / f"{case}.toml"
-    path.write_text(text)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     result = run_reel("launch", str(path))
     assert result.returncode == 2, result.stderr
     first = result.stderr.strip().splitlines()[0]
