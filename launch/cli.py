@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a guest program on the machine; exits with the guest's exit code",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("guest", help="an RV32 ELF file, or a bundled guest: " + ", ".join(_guest_names()))
-    r.add_argument("--ram", type=int, default=16, metavar="MIB", help="guest RAM in MiB (default 16)")
+    r.add_argument("--ram", type=_ram_mib, default=16, metavar="MIB", help="guest RAM in MiB (default 16)")
     r.add_argument("--max-instructions", type=int, default=0, metavar="N",
                    help="stop the guest after N instructions (exit 124); default: no limit")
     r.add_argument("--poll-every", type=int, default=65536, metavar="N",
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--disk", action="append", default=[], required=True, metavar="PATH",
                      help="a base disk image (repeatable); it is never written: the run works on a copy")
     rec.add_argument("--log", required=True, metavar="RUN.reel", help="where to write the replay log")
+    rec.add_argument("--force", action="store_true", help="replace the log if it exists")
     rec.add_argument("--fault", action="append", default=[], metavar="SPEC",
                      help="inject a fault (repeatable), drawn from --seed: " + FAULT_HELP)
     rec.add_argument("--digest-every", type=int, default=64, metavar="N",
@@ -247,7 +248,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
         name, image = load(args.guest, args.ram)
         Latency(args.latency)  # check the spec here, not in every disk actor
         if args.disk:
-            attached = [disks.parse(spec) for spec in args.disk]
+            attached = disks.distinct([disks.parse(spec) for spec in args.disk])
             faults = [f.spec for f in plan(args.fault, len(attached), args.seed)]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
                                   args.latency, args.seed, faults=faults)
@@ -355,7 +356,7 @@ def _record(args: argparse.Namespace, level: int) -> int:
         Latency(args.latency)
         result = recording.record(name, image, args.disk, args.log, args.latency, args.seed, args.backend, 16,
                                   level, _run_with_signals, fault_specs=args.fault,
-                                  digest_every=args.digest_every, liveness=args.liveness)
+                                  digest_every=args.digest_every, liveness=args.liveness, overwrite=args.force)
     except (GuestError, DiskError, LatencyError, recording.FaultError, OSError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -549,6 +550,20 @@ def _bench_transport(args: argparse.Namespace, level: int) -> int:
         ("raw_bulk_msgs_per_s", "raw 64 KiB msgs/s", ""),
         ("idle_actor_peak_rss_mb", "idle actor peak RSS, MB", "<= 60"),
     ])
+
+
+def _ram_mib(text: str) -> int:
+    """--ram: MiB of guest RAM, as much as fits from RAM_BASE to the top of
+    the 32-bit space."""
+    from actors.cpu.bus import MAX_RAM_MIB
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    if not 1 <= value <= MAX_RAM_MIB:
+        raise argparse.ArgumentTypeError(f"{value}: must be within 1..{MAX_RAM_MIB} (MiB)")
+    return value
 
 
 def _at_least_one(flag: str, value: int) -> bool:

@@ -64,6 +64,21 @@ def parse(spec: str) -> Disk:
     return disk
 
 
+def distinct(disks: list[Disk]) -> list[Disk]:
+    """``disks``, once none of their image files is attached twice: two
+    drives writing one file would overwrite each other's data."""
+    seen: dict[tuple[int, int], int] = {}
+    for index, disk in enumerate(disks):
+        if disk.backend != "raw":
+            continue
+        stat = os.stat(disk.path)
+        first = seen.setdefault((stat.st_dev, stat.st_ino), index)
+        if first != index:
+            raise DiskError(f"disk {disk.path}: attached twice (disks {first} and {index}); "
+                            "each drive needs an image of its own")
+    return disks
+
+
 def make(path: str, size_text: str, force: bool = False) -> Disk:
     """Create a raw image of the given size (sparse: it takes no space until written)."""
     size = parse_size(size_text)

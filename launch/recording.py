@@ -64,9 +64,10 @@ def _launch(topology, level: int, run_with, liveness: float | None) -> RunResult
 def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
            ram_mib: int, level: int, run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
            fault_specs: list[str] | None = None, digest_every: int = DIGEST_EVERY,
-           liveness: float | None = None) -> RunResult:
+           liveness: float | None = None, overwrite: bool = False) -> RunResult:
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
+    log_path = _log_target(log, overwrite)
     bases = _bases(disk_specs)
     faults = plan(fault_specs or [], len(bases), seed)
     identities = [identity(d) for d in bases]
@@ -75,7 +76,6 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
               "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
               "digested": ["cpu", "ide", "blkreplay"], "digest_every": digest_every, "ram_mib": ram_mib,
               "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
-    log_path = str(Path(log).resolve())
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
@@ -83,6 +83,19 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
+
+
+def _log_target(log: str, overwrite: bool) -> str:
+    """The absolute path a recording may write its log to, checked before
+    any actor starts: an existing log is kept unless ``overwrite``."""
+    path = Path(log).resolve()
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{log}: already exists (use --force to replace it)")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{log}: no such directory {path.parent}")
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"{log}: cannot write in {path.parent}")
+    return str(path)
 
 
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,

@@ -45,9 +45,31 @@ def test_launch_json_result() -> None:
 @pytest.mark.parametrize("flag, value, says", [
     ("--poll-every", "0", "poll_every: Expected `int` >= 1"),  # would look at the inbox never and spin
     ("--max-instructions", "-1", "max_instructions: Expected `int` >= 0"),
-    ("--ram", "0", "ram_mib: Expected `int` >= 1"),
-    ("--ram", "100000", "ram_mib: Expected `int` <= 2048"),  # RAM ends at the top of the 32-bit space
+    ("--ram", "0", "argument --ram: 0: must be within 1..2048 (MiB)"),
+    ("--ram", "100000", "argument --ram: 100000: must be within 1..2048 (MiB)"),  # RAM ends at 2^32
 ])
 def test_run_refuses_numbers_out_of_range(flag: str, value: str, says: str) -> None:
     result = run_reel("run", "hello", flag, value, timeout=30)
     assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+def test_record_keeps_an_existing_log_and_needs_its_folder(tmp_path) -> None:
+    disks = []
+    for name in ("a.img", "b.img"):
+        assert run_reel("mkdisk", str(tmp_path / name), "8M").returncode == 0
+        disks += ["--disk", str(tmp_path / name)]
+    log = tmp_path / "run.reel"
+    log.write_bytes(b"an earlier recording")
+    result = run_reel("record", "journal", *disks, "--log", str(log))
+    assert result.returncode == 2 and "already exists (use --force to replace it)" in result.stderr
+    assert log.read_bytes() == b"an earlier recording"
+    result = run_reel("record", "journal", *disks, "--log", str(tmp_path / "nowhere" / "run.reel"))
+    assert result.returncode == 2 and f"no such directory {tmp_path / 'nowhere'}" in result.stderr
+
+
+def test_run_refuses_one_image_attached_twice(tmp_path) -> None:
+    image = tmp_path / "a.img"
+    assert run_reel("mkdisk", str(image), "8M").returncode == 0
+    (tmp_path / "link.img").symlink_to(image)
+    result = run_reel("run", "disktest", "--disk", str(image), "--disk", str(tmp_path / "link.img"))
+    assert result.returncode == 2 and "attached twice (disks 0 and 1)" in result.stderr, result.stderr
