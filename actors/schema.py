@@ -581,6 +581,15 @@ class ReplayStuck(Message, tag=239):
     what: str
 
 
+class ReplayBackendFailed(Message, tag=242):
+    """blkreplay -> logger (replaying): a request the recording saw succeed
+    failed now, in checkpoint ``seq``; its data cannot be given to the
+    guest, so the replay cannot go on as recorded. ``what`` names it."""
+
+    seq: int
+    what: str
+
+
 class RecentRequest(Message, tag=240):
     """logger -> cpu, ide or blkreplay (replaying, at a divergence): send
     me the digested messages you exchanged most recently."""
@@ -594,7 +603,7 @@ class Recent(Message, tag=241):
 
 
 Replay = Union[EventsPending, Checkpoint, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest, GuestExit,
-               ReplayStuck, RecentRequest, Recent]
+               ReplayStuck, ReplayBackendFailed, RecentRequest, Recent]
 
 
 AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink, Replay]

@@ -209,7 +209,11 @@ class Launcher:
         if self._outcome is None:
             ran = time.monotonic() - self._running_since if self._running_since is not None else 0.0
             self._outcome = RunResult(code, reason, finished_by, report or {}, run_seconds=ran)
-            (self.log.debug if code == 0 else self.log.error)("%s", reason)
+            # The first line only: the whole reason is the result's, which
+            # the command line prints (a divergence report runs to 100+ lines).
+            head, _, rest = reason.partition("\n")
+            more = f" [+{rest.count(chr(10)) + 1} lines]" if rest else ""
+            (self.log.debug if code == 0 else self.log.error)("%s%s", head, more)
         elif code != EXIT_OK:
             self._failures.append(reason)
 

@@ -42,6 +42,7 @@ from ..schema import (
     EventsPending,
     Expect,
     Recorded,
+    ReplayBackendFailed,
     ReplayStuck,
     Settle,
     sealed,
@@ -215,8 +216,8 @@ class BlkReplay(BlockingActor):
         for request, status in events:
             completion = self.arrived.pop(request)
             if completion.status and not status:
-                self.send(self.params.logger, ReplayStuck(seq, f"request {request} failed now ({completion.error}) "
-                                                               "but succeeded when recording"))
+                self.send(self.params.logger, ReplayBackendFailed(
+                    seq, f"request {request} failed now ({completion.error}) but succeeded when recording"))
                 return
             self._deliver(request, status, completion)
         del self.expected[seq]

@@ -29,6 +29,7 @@ from ..schema import (
     Recent,
     RecentRequest,
     Recorded,
+    ReplayBackendFailed,
     ReplayStuck,
     RunTo,
     sealed,
@@ -241,6 +242,12 @@ class Logger(AsyncActor):
         if self.reporting:
             return  # a divergence came first: that is the report
         self._finish_once(EXIT_STUCK, f"replay stuck: {msg.what}", {"checkpoint": msg.seq, "what": msg.what})
+
+    def on_replay_backend_failed(self, msg: ReplayBackendFailed, src: str) -> None:
+        if self.reporting:
+            return
+        self._finish_once(EXIT_DIVERGED, f"replay diverged at checkpoint {msg.seq}: {msg.what}",
+                          {"checkpoint": msg.seq, "what": msg.what})
 
     async def _replay_verdict(self) -> None:
         exit, log = self.exit, self.recording

@@ -1,0 +1,54 @@
+"""blkreplay alone, driven by messages (its sends recorded, no sockets used)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from actors._node import Node
+from actors._spec import ActorSpec
+from actors.blkreplay import BlkReplay
+from actors.schema import (
+    BlockCompletion,
+    BlockRequest,
+    Checkpoint,
+    Expect,
+    ReplayBackendFailed,
+    Settle,
+)
+
+
+@pytest.fixture
+def replaying() -> tuple[BlkReplay, list[tuple[str, object]]]:
+    spec = ActorSpec("unit", "blkreplay", "actors.blkreplay:BlkReplay", {"mode": "replay", "disks": ["disk0"]},
+                     bind="", launcher="", peers=[])
+    actor = BlkReplay(spec, Node("blkreplay", []))
+    sent: list[tuple[str, object]] = []
+    actor.send = lambda peer, msg: sent.append((peer, msg))  # type: ignore[method-assign]
+    yield actor, sent
+    actor.node.close()
+
+
+def test_a_failure_now_of_a_request_that_succeeded_when_recording_stops_the_replay(replaying) -> None:
+    """No data to give the guest: the logger is told which request, at
+    which checkpoint, and nothing is delivered to the ide."""
+    actor, sent = replaying
+    actor.on_expect(Expect(0, [(0, 0)]), "logger")  # checkpoint 0: request 0, succeeded when recording
+    actor.on_block_request(BlockRequest(7, "read", 0, 512), "ide")
+    assert sent == [("disk0", BlockRequest(0, "read", 0, 512, b""))]
+    actor.on_block_completion(BlockCompletion(0, errno.EIO, b"", "Input/output error"), "disk0")
+    actor.on_checkpoint(Checkpoint(0, 1000), "ide")
+    peer, msg = sent[-1]
+    assert peer == "logger" and isinstance(msg, ReplayBackendFailed) and msg.seq == 0
+    assert msg.what == "request 0 failed now (Input/output error) but succeeded when recording"
+    assert not any(peer == "ide" for peer, _ in sent)
+
+
+def test_the_control_a_success_is_delivered_and_settled(replaying) -> None:
+    actor, sent = replaying
+    actor.on_expect(Expect(0, [(0, 0)]), "logger")
+    actor.on_block_request(BlockRequest(7, "read", 0, 512), "ide")
+    actor.on_block_completion(BlockCompletion(0, 0, b"x" * 512), "disk0")
+    actor.on_checkpoint(Checkpoint(0, 1000), "ide")
+    assert sent[1:] == [("ide", BlockCompletion(7, 0, b"x" * 512)), ("ide", Settle(0))]
