@@ -307,3 +307,44 @@ def test_software_reset_abandons_the_command(ide: Controller, world: World) -> N
     assert (ide.read(task(0, r.SECTOR_COUNT), 1), ide.read(task(0, r.LBA_LOW), 1)) == (1, 1)  # signature
     answer_disk(ide, world)  # the old request's answer changes nothing
     assert world.fills == [] and alt_status(ide) == r.DRDY | r.DSC
+
+
+# --- the remaining commands, each once to success -------------------------------------
+
+
+def test_read_dma_ext_at_a_48_bit_address(world: World) -> None:
+    big = Controller([Drive(1 << 33)], world)
+    lba = 0x1_0000_0010
+    issue(big, 0x25, lba=lba, count=2, lba48=True)
+    big.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80004000, 1024)), b"")
+    _, op, offset, length, _, _ = answer_disk(big, world, fill=0x6B)
+    assert (op, offset, length) == ("read", lba * 512, 1024)
+    assert world.memory == {0x80004000: b"\x6b" * 1024}
+    assert world.lines[1] is True and status(big) == r.DRDY | r.DSC
+
+
+def test_write_dma_lba28(world: World) -> None:
+    ide = Controller([Drive(1 << 28)], world)
+    issue(ide, 0xCA, lba=0x9123456, count=1)  # its top nibble in the device register
+    ide.dma_start(0, r.BMIC_START, prd((0x80002000, 512)), b"\x44" * 512)
+    _, op, offset, length, data, _ = answer_disk(ide, world)
+    assert (op, offset, length, data) == ("write", 0x9123456 * 512, 512, b"\x44" * 512)
+    assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC
+
+
+def test_write_sectors_ext_at_a_48_bit_address(world: World) -> None:
+    big = Controller([Drive(1 << 33)], world)
+    lba = 0x1_0000_0200
+    issue(big, 0x34, lba=lba, count=1, lba48=True)
+    (_, transfer, length), = world.expects
+    big.pio_data(0, transfer, b"\x09" * length)
+    _, op, offset, _, data, _ = answer_disk(big, world)
+    assert (op, offset, data) == ("write", lba * 512, b"\x09" * 512)
+    assert world.lines[1] is True and status(big) == r.DRDY | r.DSC
+
+
+def test_flush_cache_ext(ide: Controller, world: World) -> None:
+    issue(ide, 0xEA, lba48=True)
+    assert alt_status(ide) & r.BSY
+    assert answer_disk(ide, world)[1] == "flush"
+    assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC
