@@ -478,8 +478,9 @@ def test_csr_accesses_in_a_loop_block_count_like_single_steps() -> None:
 
 
 def test_a_write_to_a_read_only_csr_in_line_traps_exactly() -> None:
-    """Illegal instruction at the csr instruction itself: mepc names it, rd
-    keeps its value, the next instruction does not run."""
+    """Illegal instruction at the csr instruction itself: mepc names it,
+    mtval holds its bits (as for any illegal instruction), rd keeps its
+    value, the next instruction does not run."""
     handler = RAM_BASE + 0x400
     program = [encode("addi", 5, 0, 0, 7), encode("addi", 6, 0, 0, 9), _csr(1, 6, 5, 0xF14),  # csrw mhartid
                encode("addi", 8, 0, 0, 1)]
@@ -489,5 +490,5 @@ def test_a_write_to_a_read_only_csr_in_line_traps_exactly() -> None:
         m.hart.mtvec = handler
 
     for m in _three_modes(program, trap_to_handler):
-        assert (m.hart.mcause, m.hart.mepc, m.pc) == (2, RAM_BASE + 8, handler)
+        assert (m.hart.mcause, m.hart.mepc, m.hart.mtval, m.pc) == (2, RAM_BASE + 8, program[2], handler)
         assert m.regs[6] == 9 and m.regs[8] == 0

@@ -182,20 +182,21 @@ class Hart:
 
     # --- system instructions ----------------------------------------------------
 
-    def csr_operation(self, insn: Insn) -> Callable[[int], int]:
-        """CSR instruction ``insn``, decoded once, as a function of its
-        source operand (rs1's value, or the immediate) that carries out the
-        read and the write and returns the old value, for rd. An unknown
-        CSR, or a write to a read-only one, raises illegal instruction when
-        run (as the instruction does not retire, reading it first changes
-        nothing)."""
+    def csr_operation(self, insn: Insn, word: int) -> Callable[[int], int]:
+        """CSR instruction ``insn`` (encoded as ``word``), decoded once, as a
+        function of its source operand (rs1's value, or the immediate) that
+        carries out the read and the write and returns the old value, for
+        rd. An unknown CSR, or a write to a read-only one, raises illegal
+        instruction when run, with the instruction's bits in mtval as for
+        any other illegal instruction (as the instruction does not retire,
+        reading it first changes nothing)."""
         op, rd, number = insn.op, insn.rd, insn.csr
         writes = csr_writes(insn)
         reads = not op.startswith("csrrw") or rd != 0
         reader, writer = self._readers.get(number), self._writers.get(number)
         if reader is None or (writes and writer is None):
             def illegal(operand: int) -> int:
-                raise Trap(isa.ILLEGAL_INSTRUCTION)
+                raise Trap(isa.ILLEGAL_INSTRUCTION, word)
             return illegal
         kind = op[:5]
 

@@ -125,7 +125,7 @@ class Machine:
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
             "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
-        }, csr_in_block=lambda word: self._csr_operation(isa.decode(word)))
+        }, csr_in_block=lambda word: self._csr_operation(isa.decode(word), word))
 
     INTERRUPT_LOG = 1000
 
@@ -296,10 +296,10 @@ class Machine:
     def _system(self, pc: int, word: int) -> int:
         run = self._system_ops.get(word)
         if run is None:
-            run = self._system_ops[word] = self._system_op(isa.decode(word))
+            run = self._system_ops[word] = self._system_op(isa.decode(word), word)
         return run(pc)
 
-    def _system_op(self, insn: isa.Insn) -> Callable[[int], int]:
+    def _system_op(self, insn: isa.Insn, word: int) -> Callable[[int], int]:
         """System instruction ``insn`` as a function of its pc that returns
         the next one (or raises): decoded once per instruction word, as the
         guest runs a handful of them again and again."""
@@ -327,7 +327,7 @@ class Machine:
         fixed = {"ecall": ecall, "ebreak": ebreak, "mret": mret, "wfi": wfi, "fence.i": fence_i}.get(op)
         if fixed is not None:
             return fixed
-        operation, regs, rd, rs1, zimm = self._csr_operation(insn), self.regs, insn.rd, insn.rs1, insn.imm
+        operation, regs, rd, rs1, zimm = self._csr_operation(insn, word), self.regs, insn.rd, insn.rs1, insn.imm
         immediate = insn.op.endswith("i")
 
         def csr(pc: int) -> int:  # alone in its block: a counter, or a single step
@@ -343,13 +343,13 @@ class Machine:
         stop was computed with is no longer the one in force."""
         return self.hart.interrupt_due() is not None or self._timer_deadline() != self.deadline_in_force
 
-    def _csr_operation(self, insn: isa.Insn) -> Callable[[int], int]:
+    def _csr_operation(self, insn: isa.Insn, word: int) -> Callable[[int], int]:
         """CSR instruction ``insn`` as a function of its source operand that
         returns the old value for rd: what translated blocks call in line,
         and what a CSR instruction alone in its block runs. A write that
         makes an interrupt due, or moves the timer deadline, raises
         IrqChange with that value (the run loop must look right after it)."""
-        operation = self.hart.csr_operation(insn)
+        operation = self.hart.csr_operation(insn, word)
         if insn.csr not in INTERRUPT_CSRS or not csr_writes(insn):
             return operation
         rd = insn.rd
