@@ -28,6 +28,9 @@ def _spin_note(spin_us: int) -> str:
     return f"; busy actors wait awake up to {spin_us} us (run.spin_us)" if spin_us else "; actors never wait awake"
 
 
+TRANSPORT_LIVENESS = 30.0
+"""``bench transport``'s liveness bound, in seconds (see ``transport``)."""
+
 PLACEMENTS = {
     "split": (0, 1),  # client and echo server on different cores
     "same": (0, 0),  # both on core 0
@@ -44,7 +47,10 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
         raw = f"ipc://{tmp}/raw"
         topology = Topology(
             name="bench-transport",
-            run=RunConfig(transport="ipc", spin_us=BENCH_SPIN_US),
+            # The raw blocks run outside the runtime, on both sides: no
+            # heartbeat flows meanwhile, and on a loaded host one block can
+            # outlast the default 3 s bound (seen under the test suite).
+            run=RunConfig(transport="ipc", spin_us=BENCH_SPIN_US, liveness=TRANSPORT_LIVENESS),
             actor=[
                 ActorConfig("client", "actors.examples.transport_bench:BenchClient",
                             {"raw_endpoint": raw, "rounds": rounds}, cpu=client_cpu),
