@@ -503,17 +503,21 @@ class Checkpoint(Message, tag=231):
 
 
 class Settle(Message, tag=232):
-    """blkreplay -> ide, after the checkpoint's BlockCompletions: when they
-    are applied, tell the cpu (Settled)."""
+    """blkreplay -> ide, after the checkpoint's ``delivered`` BlockCompletions:
+    when they are applied, tell the cpu (Settled)."""
 
     seq: int
+    delivered: int = 0
 
 
 class Settled(Message, tag=233):
-    """ide -> cpu: checkpoint ``seq``'s completions are applied; everything
-    they did to the cpu (DMA, registers, interrupt) came before this."""
+    """ide -> cpu: checkpoint ``seq``'s ``delivered`` completions are applied;
+    everything they did to the cpu (DMA, registers, interrupt) came before
+    this, and so did everything the ide did before the checkpoint reached it
+    (an interrupt for a command that failed at once, say)."""
 
     seq: int
+    delivered: int = 0
 
 
 class Recorded(Message, tag=234):

@@ -353,3 +353,41 @@ def test_a_base_image_that_differs_from_the_header_is_refused(tmp_path: Path) ->
     for needed in (str(rec.disks[0]), digest, recorded[0]["digest"]):
         assert needed in result.stderr, f"{needed} not named\n{show(result)}"
     assert os.path.getsize(rec.disks[0]) == size
+
+
+# --- 6. a guest woken by the ide alone, and one nothing can wake ----------------------
+
+
+def test_a_command_that_fails_at_once_wakes_a_recording_guest_and_replays(tmp_path: Path) -> None:
+    """journal on disks too small for it: its first DMA fails in the ide
+    itself (IDNF), with no disk request, while the guest idles in wfi.
+    The idle checkpoint settles empty at once and the interrupt wakes the
+    guest (a recording used to wait for a completion that could not come)."""
+    disks = blank_disks(tmp_path / "base", size=1 << 20)
+    log = tmp_path / "run.reel"
+    recorded = run_reel("record", GUEST, *disk_args(disks), "--log", str(log), *timing(RECORD_SEED), timeout=TIMEOUT)
+    assert recorded.returncode == 3 and "request FAILED: channel 0 request 0: device error" in recorded.stdout, \
+        show(recorded)
+    replayed = replay(log)
+    assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
+    assert "replay matched the recording" in replayed.stderr
+
+
+def test_a_recording_guest_that_nothing_can_wake_is_stopped_saying_so(tmp_path: Path) -> None:
+    from .conftest import build_guest
+
+    source = tmp_path / "sleeper.S"
+    source.write_text("""
+    .globl main
+main:
+    li t0, 0x800          # mie.MEIE: only an external interrupt may wake it
+    csrw mie, t0
+    csrsi mstatus, 8
+1:  wfi
+    j 1b
+""")
+    elf = build_guest([source], tmp_path / "sleeper.elf")
+    disks = blank_disks(tmp_path / "base", count=1)
+    result = run_reel("record", str(elf), *disk_args(disks), "--log", str(tmp_path / "run.reel"), timeout=30)
+    assert result.returncode == 70, show(result)
+    assert "with no disk request in flight: nothing can wake it (mie 0x800)" in result.stderr, show(result)

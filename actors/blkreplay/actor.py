@@ -175,16 +175,17 @@ class BlkReplay(BlockingActor):
     def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
         if self.params.mode == "record":
             self.next_seq = msg.seq + 1
-            if self.queue:
+            if self.queue or not (self.waiting or any(r.issued for r in self.requests.values())):
+                # Queued completions go now; and with none to come, the
+                # checkpoint settles empty: what may wake the guest then is
+                # the ide's own doing (a command that failed at once), and
+                # the cpu sees it before Settled.
                 self._deliver_queue(msg)
             else:
                 # Only a cpu idling in wfi checkpoints with nothing queued (an
                 # EventsPending is never stale, see on_events_pending): it
                 # waits for the first completion, and so need not be told.
                 self.armed = msg
-                if not any(r.issued for r in self.requests.values()) and not self.waiting:
-                    self.log.warning("checkpoint %d: the guest idles at icount %d waiting for a completion, "
-                                     "but no request is in flight", msg.seq, msg.icount)
         else:
             self.due = (msg.seq, msg.icount, time.monotonic())
             self._deliver_expected()
@@ -194,7 +195,7 @@ class BlkReplay(BlockingActor):
         for completion in queue:
             self._deliver(completion.id, completion.status, completion)
         self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
-        self._settle(msg.seq)
+        self._settle(msg.seq, len(queue))
 
     def on_expect(self, msg: Expect, src: str) -> None:
         if msg.seq < 0:  # the log has no more checkpoints: whatever comes now succeeds
@@ -222,7 +223,7 @@ class BlkReplay(BlockingActor):
             self._deliver(request, status, completion)
         del self.expected[seq]
         self.due = None
-        self._settle(seq)
+        self._settle(seq, len(events))
 
     def _deliver(self, request_id: int, status: int, completion: BlockCompletion) -> None:
         """Hand one completion to the ide, with ``status`` (the recorded one
@@ -239,8 +240,8 @@ class BlkReplay(BlockingActor):
         else:
             self.send(self.params.ide, BlockCompletion(request.tag, 0, completion.data))
 
-    def _settle(self, seq: int) -> None:
-        self.send(self.params.ide, Settle(seq))
+    def _settle(self, seq: int, delivered: int) -> None:
+        self.send(self.params.ide, Settle(seq, delivered))
         if sealed(seq, self.params.digest_every):
             self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from ..schema import Checkpoint, CheckpointDigest, GuestExit, RunTo, Settled, sealed
 
+from .machine import GuestHung
+
 if TYPE_CHECKING:
     from .actor import Cpu
     from .machine import Machine
@@ -59,7 +61,8 @@ class _Checkpointing(Direct):
         super().__init__(cpu)
         self.seq = 0
 
-    def checkpoint(self, seq: int) -> None:
+    def checkpoint(self, seq: int) -> int:
+        """Make checkpoint ``seq`` here; how many completions it delivered."""
         cpu, machine = self.cpu, self.cpu.machine
         assert machine is not None
         cpu.flush_console()
@@ -77,6 +80,7 @@ class _Checkpointing(Direct):
         if sealed(seq, cpu.params.digest_every):
             cpu.send(cpu.params.logger, CheckpointDigest(seq, cpu.node.digest.hexdigest()))
         machine.irq_changed = False  # the run loop looks for a due interrupt right after this
+        return settled.delivered
 
     def exited(self, machine: Machine, report: dict[str, object]) -> None:
         """The logger has the last word on a recorded or replayed run."""
@@ -113,8 +117,14 @@ class Record(_Checkpointing):
     def _idle(self) -> None:
         """Nothing but a completion can wake the guest: checkpoint now, and
         blkreplay answers with the first completion to come (no round of
-        EventsPending first). The icount is this one either way."""
-        self.checkpoint(self.seq)
+        EventsPending first). The icount is this one either way. With no
+        request in flight it answers at once, with none: if the guest still
+        cannot wake then, nothing will ever wake it."""
+        machine = self.cpu.machine
+        assert machine is not None
+        if not self.checkpoint(self.seq) and not machine.hart.may_wake():
+            raise GuestHung(f"the guest waits (wfi at {machine.pc - 4:#010x}) for an interrupt with no disk "
+                            f"request in flight: nothing can wake it (mie {machine.hart.mie:#x})")
 
 
 class Replay(_Checkpointing):

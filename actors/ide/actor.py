@@ -102,7 +102,7 @@ class Ide(BlockingActor):
     def on_settle(self, msg: Settle, src: str) -> None:
         # The checkpoint's completions (just before this, in order) are
         # applied: their DMA, registers and interrupt went to the cpu first.
-        self.send(self.params.cpu, Settled(msg.seq))
+        self.send(self.params.cpu, Settled(msg.seq, msg.delivered))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
 
     def on_interrupt_ack(self, msg: InterruptAck, src: str) -> None:
