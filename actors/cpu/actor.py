@@ -19,13 +19,19 @@ from typing import Annotated, Literal
 import msgspec
 
 from .._blocking import BlockingActor
+from .._errors import ActorStopped
 from .._rss import peak_rss_mib
 from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
 from .bus import MAX_RAM_MIB
 from .clocks import CLOCKS, Divergence
+from .console import BACKLOG_LIMIT, Console
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
+
+
+STOP_DRAIN_SECONDS = 1.0
+"""How long a stopping cpu still tries to write the guest's output."""
 
 
 class Cpu(BlockingActor):
@@ -47,7 +53,8 @@ class Cpu(BlockingActor):
         self.machine: Machine | None = None
         self.ide_window: IdeWindow | None = None
         self.clock = CLOCKS[self.params.mode](self)
-        self._console = bytearray()
+        stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
+        self.console = Console(stream.fileno() if stream is not None else None, self.log.warning)
 
     # --- the run -----------------------------------------------------------------
 
@@ -61,7 +68,7 @@ class Cpu(BlockingActor):
             self.fail(str(e))
             return
         hooks = {"idle": self._idle, **self.clock.hooks()}
-        machine = self.machine = Machine(p.ram_mib << 20, self._console_byte, self._poll, poll_every=p.poll_every,
+        machine = self.machine = Machine(p.ram_mib << 20, self.console.put, self._poll, poll_every=p.poll_every,
                                          **hooks)  # type: ignore[arg-type]
         if p.ide:
             self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
@@ -77,10 +84,10 @@ class Cpu(BlockingActor):
         try:
             outcome = self.clock.run(machine)
         except (GuestHung, Divergence) as e:
-            self.flush_console()
+            self._console_out()
             self.fail(f"{name}: {e}")
             return
-        self.flush_console()
+        self._console_out()
         report = self._report(time.perf_counter() - began)
         report["outcome"] = outcome
         self.clock.exited(machine, report)
@@ -122,6 +129,8 @@ class Cpu(BlockingActor):
     def _poll(self) -> None:
         self.flush_console()
         self.poll()
+        if self.console.backlog > BACKLOG_LIMIT:  # the reader is slow: wait for it here, serving the inbox
+            self.console.drain_all(self.poll)
         self._interrupts_seen()
 
     def _idle(self) -> None:
@@ -137,21 +146,20 @@ class Cpu(BlockingActor):
         assert self.machine is not None
         self.machine.irq_changed = False
 
-    def _console_byte(self, byte: int) -> None:
-        self._console.append(byte)
-        if byte == 0x0A or len(self._console) >= 4096:
-            self.flush_console()
-
     def flush_console(self) -> None:
-        if self._console:
-            stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
-            if stream is not None:
-                stream.buffer.write(self._console)
-                stream.flush()
-            self._console.clear()
+        """Write the guest's output as far as the console takes it now."""
+        self.console.drain()
+
+    def _console_out(self) -> None:
+        """The guest is done: all its output goes out, the inbox served
+        meanwhile; if the run is being stopped, at most STOP_DRAIN_SECONDS more."""
+        try:
+            self.console.drain_all(self.poll)
+        except ActorStopped:
+            self.console.drain_all(lambda: None, time.monotonic() + STOP_DRAIN_SECONDS)
 
     def stopping(self) -> None:
-        self.flush_console()
+        self.console.drain_all(lambda: None, time.monotonic() + STOP_DRAIN_SECONDS)
 
     # --- the device's side of the window (see actors.schema) -----------------------
 
