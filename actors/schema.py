@@ -358,13 +358,16 @@ class DmaStart(Message, tag=208):
     memory-to-device transfer ``data``, the bytes the table points to.
     Posted: since what the device reads of guest memory comes with it,
     taken at this instant, the cpu need not wait (it pushes the message at
-    once instead)."""
+    once instead). ``reach``: how many bytes of the table's regions, from
+    its start, lie in guest memory, when one does not (-1: all do); the
+    device's access past it fails, as a PCI master abort would."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     channel: int
     command: int
     prd: bytes
     data: bytes
+    reach: int = -1
 
 
 class PioFill(Message, tag=209):

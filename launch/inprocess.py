@@ -53,7 +53,7 @@ class _Wiring:
         self.console = bytearray()
         self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk)
         self.window = IdeWindow("ide", self.call, self.send, lambda: None, self.machine.bus.read_ram,
-                                lambda line: self.machine.plic.set_level(line, False))
+                                lambda line: self.machine.plic.set_level(line, False), self.machine.bus.in_ram)
         self.machine.bus.attach(self.window)
         self.machine.load(parse(image))
 
@@ -84,7 +84,7 @@ class _Wiring:
         if type(msg) is MmioWrite:
             c.write(msg.offset, msg.size, msg.value)
         elif type(msg) is DmaStart:
-            c.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+            c.dma_start(msg.channel, msg.command, msg.prd, msg.data, msg.reach)
         elif type(msg) is InterruptAck:
             c.interrupt_acknowledged(msg.channel)
         elif type(msg) is PioDrained:

@@ -104,3 +104,13 @@ def test_four_drives_on_both_channels_master_and_slave(tmp_path: Path) -> None:
         assert data[10 * 512:14 * 512] == pattern[:4 * 512], f"disk {i}: PIO-written sectors"
         assert data[20 * 512:28 * 512] == pattern, f"disk {i}: DMA-written sectors"
         assert data[:10 * 512] == bytes(10 * 512), f"disk {i}: bytes before them"
+
+
+def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: Path) -> None:
+    elf = build_guest([REPO / "tests" / "guests" / "baddma.c", REPO / "guests" / "ata.c"], tmp_path / "baddma.elf")
+    result = run_reel("run", str(elf), "--disk", "memory:1M", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    failed = "bms 06 status 51 error 04"  # bus master: error + interrupt; ERR with ABRT
+    assert result.stdout.splitlines() == [
+        f"read into 0x1000: {failed}", f"read into 0xffffff00: {failed}", f"read across the end of RAM: {failed}",
+        f"write from 0x1000: {failed}", "read into RAM: bms 04 status 50 error 00"]

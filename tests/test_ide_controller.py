@@ -348,3 +348,13 @@ def test_flush_cache_ext(ide: Controller, world: World) -> None:
     assert alt_status(ide) & r.BSY
     assert answer_disk(ide, world)[1] == "flush"
     assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC
+
+
+def test_regions_past_guest_memory_are_a_bus_master_error(ide: Controller, world: World) -> None:
+    """The cpu's side says only the first 512 bytes of the table's regions
+    are memory: a 2-sector read fails without reaching the disk."""
+    issue(ide, 0xC8, lba=0, count=2)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512), (0x00001000, 512)), b"", reach=512)
+    assert world.disk_requests == [] and world.memory == {}
+    assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
+    assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT

@@ -72,7 +72,7 @@ class Cpu(BlockingActor):
                                          **hooks)  # type: ignore[arg-type]
         if p.ide:
             self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
-                                        lambda line: machine.plic.set_level(line, False))
+                                        lambda line: machine.plic.set_level(line, False), machine.bus.in_ram)
             machine.bus.attach(self.ide_window)
         try:
             machine.load(program)

@@ -43,10 +43,11 @@ PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
 class IdeWindow(RemoteWindow):
     def __init__(self, peer: str, call: Callable[..., msgspec.Struct], send: Callable[[str, msgspec.Struct], None],
                  flush: Callable[[], None], read_ram: Callable[[int, int], bytes],
-                 lower_irq: Callable[[int], None]) -> None:
+                 lower_irq: Callable[[int], None], in_ram: Callable[[int], bool]) -> None:
         super().__init__(r.WINDOW_BASE, r.WINDOW_SIZE, peer, call, send, frozenset())
         self.flush = flush
         self.read_ram = read_ram
+        self.in_ram = in_ram
         self.lower_irq = lower_irq
         self.settled: list[RegisterSnapshot | None] = [None] * r.CHANNELS
         self.prdt = [0] * r.CHANNELS
@@ -117,10 +118,11 @@ class IdeWindow(RemoteWindow):
 
     def _start_dma(self, channel: int, command: int) -> None:
         table = self._prd_table(self.prdt[channel])
+        reach = self._reach(table)
         data = b""
         if not command & r.BMIC_TO_MEMORY:
             data = self._gather(table)
-        self.send(self.peer, DmaStart(channel, command, table, data))
+        self.send(self.peer, DmaStart(channel, command, table, data, reach))
         self.flush()  # the command is complete: let it go now (a flush point the guest's write fixes)
 
     def _prd_table(self, address: int) -> bytes:
@@ -136,6 +138,18 @@ class IdeWindow(RemoteWindow):
             if struct.unpack_from("<H", entry, 6)[0] & r.PRD_EOT:
                 break
         return bytes(table)
+
+    def _reach(self, table: bytes) -> int:
+        """Bytes of the table's regions, from its start, that lie in RAM
+        when a region does not (-1: every one does)."""
+        from ..ide.controller import parse_prd
+
+        total = 0
+        for address, length in parse_prd(table):
+            if not (self.in_ram(address) and self.in_ram(address + length - 1)):
+                return total
+            total += length
+        return -1
 
     def _gather(self, table: bytes) -> bytes:
         """The bytes a PRD table points to (stops at the first range that is

@@ -92,7 +92,7 @@ class Ide(BlockingActor):
         self.send(self.params.cpu, RegisterSnapshot(channel, slave, status, error, bm_status, pending))
 
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
-        self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data)
+        self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data, msg.reach)
 
     def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
         # From the cpu, after everything it sent before stopping: so every

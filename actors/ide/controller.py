@@ -377,15 +377,19 @@ class Controller:
         elif reg == r.BM_PRDT:
             ch.bm_prdt = value & ~3
 
-    def dma_start(self, channel: int, command: int, prd: bytes, data: bytes) -> None:
+    def dma_start(self, channel: int, command: int, prd: bytes, data: bytes, reach: int = -1) -> None:
         """The guest set the start bit; ``prd`` is the PRD table read at that
-        moment and ``data`` what it points to (memory-to-device only)."""
+        moment and ``data`` what it points to (memory-to-device only);
+        ``reach``, when not -1, how many of the regions' bytes are guest
+        memory: a transfer past it fails as a bus-master error."""
         ch = self.channels[channel]
         ch.bm_command = command & (r.BMIC_START | r.BMIC_TO_MEMORY)
         if not command & r.BMIC_START:
             return
         ch.bm_status |= r.BMIS_ACTIVE
         entries = parse_prd(prd)
+        if reach >= 0:  # the regions past the reach are unusable: the table is as good as short there
+            entries = _cut(entries, reach)
         cmd = ch.command
         if cmd is not None and cmd.kind in ("dma_in", "dma_out") and cmd.prd is None:
             cmd.prd, cmd.data = entries, data
@@ -522,6 +526,17 @@ class Controller:
         if line != ch.line:
             ch.line = line
             self.effects.irq(r.IRQ_LINE[ch.index], line)
+
+
+def _cut(entries: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
+    """The regions of ``entries`` within their first ``reach`` bytes."""
+    out, total = [], 0
+    for address, length in entries:
+        if total + length > reach:
+            break
+        out.append((address, length))
+        total += length
+    return out
 
 
 def parse_prd(table: bytes) -> list[tuple[int, int]]:
