@@ -10,6 +10,7 @@ import msgspec
 
 SECTOR = 512
 MAX_DISKS = 4
+MAX_DISK_BYTES = (1 << 48) * 512  # LBA48's sectors
 
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B?)$", re.IGNORECASE)
 _UNIT = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -84,12 +85,23 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
     size = parse_size(size_text)
     if size == 0 or size % SECTOR:
         raise DiskError(f"size {size_text}: {size} bytes is not a positive multiple of {SECTOR}")
-    target = Path(path)
+    if size > MAX_DISK_BYTES:
+        raise DiskError(f"size {size_text}: more than an LBA48 disk holds ({MAX_DISK_BYTES} bytes)")
+    target = Path(path).resolve()  # a link's target is what gets replaced
     if target.exists() and not force:
         raise DiskError(f"{path}: already exists (use --force to replace it)")
+    # Made aside and renamed into place: a size the file system refuses
+    # leaves no empty file behind, and an image being replaced intact.
+    temporary = target.parent / f".{target.name}.{os.getpid()}.part"
     try:
-        with open(target, "wb") as f:
-            f.truncate(size)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any file
     except OSError as e:
+        raise DiskError(f"{path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.truncate(size)
+        os.replace(temporary, target)
+    except OSError as e:
+        os.unlink(temporary)
         raise DiskError(f"{path}: {e.strerror}") from None
     return Disk("raw", str(target.resolve()), size)

@@ -67,8 +67,8 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
            liveness: float | None = None, overwrite: bool = False) -> RunResult:
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
-    log_path = _log_target(log, overwrite)
     bases = _bases(disk_specs)
+    log_path = _log_target(log, overwrite, [d.path for d in bases])
     faults = plan(fault_specs or [], len(bases), seed)
     identities = [identity(d) for d in bases]
     header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
@@ -85,10 +85,13 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
         return _launch(topology, level, run_with, liveness)
 
 
-def _log_target(log: str, overwrite: bool) -> str:
+def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     """The absolute path a recording may write its log to, checked before
-    any actor starts: an existing log is kept unless ``overwrite``."""
+    any actor starts: an existing log is kept unless ``overwrite``, and a
+    base disk never becomes the log."""
     path = Path(log).resolve()
+    if any(path.exists() and os.path.samefile(path, disk) for disk in disks):
+        raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{log}: already exists (use --force to replace it)")
     if not path.parent.is_dir():

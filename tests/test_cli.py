@@ -65,6 +65,10 @@ def test_record_keeps_an_existing_log_and_needs_its_folder(tmp_path) -> None:
     assert log.read_bytes() == b"an earlier recording"
     result = run_reel("record", "journal", *disks, "--log", str(tmp_path / "nowhere" / "run.reel"))
     assert result.returncode == 2 and f"no such directory {tmp_path / 'nowhere'}" in result.stderr
+    before = (tmp_path / "b.img").stat()
+    result = run_reel("record", "journal", *disks, "--log", str(tmp_path / "b.img"), "--force")
+    assert result.returncode == 2 and "is one of the base disks" in result.stderr
+    assert (tmp_path / "b.img").stat().st_size == before.st_size == 8 << 20
 
 
 def test_run_refuses_one_image_attached_twice(tmp_path) -> None:

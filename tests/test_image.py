@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import resource
+import subprocess
 from pathlib import Path
 
 import msgspec
@@ -13,7 +15,7 @@ from actors.image import Latency, LatencyError, Memory, RawFile
 from actors.image.backends import check
 from launch import ActorConfig, LinkConfig, Topology, launch
 
-from .conftest import run_reel
+from .conftest import reel_command, run_reel
 
 
 def test_backends_read_write_flush(tmp_path: Path) -> None:
@@ -96,6 +98,19 @@ def test_mkdisk_creates_a_sparse_image_and_refuses_to_overwrite(tmp_path: Path) 
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = run_reel("mkdisk", str(tmp_path / "odd.img"), "1000")
     assert bad.returncode == 2 and "not a positive multiple of 512" in bad.stderr
+
+
+def test_a_failed_mkdisk_keeps_the_image_it_would_replace_and_leaves_nothing(tmp_path: Path) -> None:
+    precious = tmp_path / "precious.img"
+    precious.write_bytes(b"data that must survive")
+    too_big = subprocess.run(reel_command("mkdisk", str(precious), "8M", "--force"), capture_output=True, text=True,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20)),
+                             timeout=60, check=False)  # files may not grow past 1 MiB there
+    assert too_big.returncode == 2 and "File too large" in too_big.stderr, too_big.stderr
+    assert precious.read_bytes() == b"data that must survive"
+    huge = run_reel("mkdisk", str(tmp_path / "huge.img"), "99999999999999999999T")
+    assert huge.returncode == 2 and "more than an LBA48 disk holds" in huge.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.img"]
 
 
 def test_a_disk_without_latency_is_served_inline_and_one_with_latency_concurrently() -> None:
