@@ -16,7 +16,7 @@ from actors import VERSION
 from actors._logging import configure
 
 from . import faults as fault_plan
-from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Launcher, RunResult
+from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_USAGE, Launcher, RunResult
 from .topology import TopologyError, bundled_names, load
 
 EXIT_CODES = f"""\
@@ -37,8 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    too_large = _beyond_64_bits(args)
+    if too_large:
+        print(f"reel: {too_large}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.func(args, level)
+    except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)
+        print("reel: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
     except TopologyError as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -47,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         # ours. Point stdout at /dev/null so that the exit's flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def _beyond_64_bits(args: argparse.Namespace) -> str:
+    """What is wrong if a number on the command line cannot travel in a
+    message (msgpack carries 64-bit integers), else ""."""
+    for name, value in vars(args).items():
+        if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
+            return f"--{name.replace('_', '-')} {value}: too large (at most {(1 << 63) - 1})"
+    return ""
 
 
 def _parser() -> argparse.ArgumentParser:

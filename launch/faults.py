@@ -47,6 +47,10 @@ from actors.image import DiskFault, Latency, LatencyError
 from .disks import DiskError, parse_size
 
 RANDOM_CRASH = (1, 2000)
+MAX_NUMBER = (1 << 63) - 1  # what a message carries (64-bit signed)
+MAX_GARBAGE = 10_000
+"""At most this many garbage frames: they are pushed at once, and an inbox
+holds 10,000 (more would block the launcher that pushes them)."""
 """The range of a random crash's machine message number."""
 
 _DISK = re.compile(r"^disk(\d+):([a-z]+)(?::(.*))?$")
@@ -98,13 +102,19 @@ class PlannedFault:
         return self.disk < 0
 
 
-def _number(spec: str, text: str, key: str, least: int = 1) -> int:
+def _number(spec: str, text: str, key: str, least: int = 1, most: int = MAX_NUMBER) -> int:
     m = re.fullmatch(rf"{key}=(\d+)", text or "")
     if m is None:
         raise FaultError(f"fault {spec!r}: expected {key}=<N>, not {text!r}")
     value = int(m[1])
-    if value < least:
-        raise FaultError(f"fault {spec!r}: {key} must be at least {least}, not {value}")
+    if not least <= value <= most:
+        raise FaultError(f"fault {spec!r}: {key} must be within {least}..{most}, not {value}")
+    return value
+
+
+def _fits(spec: str, value: int, what: str) -> int:
+    if value > MAX_NUMBER:
+        raise FaultError(f"fault {spec!r}: {what} {value} is too large (at most {MAX_NUMBER})")
     return value
 
 
@@ -133,12 +143,12 @@ def parse_disk(spec: str, m: re.Match[str], disks: int | None, seed: int) -> Pla
         e = re.fullmatch(r"(request|lba)=(\d+)(?:-(\d+))?", rest)
         if e is None:
             raise FaultError(f"fault {spec!r}: expected disk<I>:error:request=<N> or disk<I>:error:lba=<A>[-<B>]")
-        what, first, last = e[1], int(e[2]), e[3]
+        what, first, last = e[1], _fits(spec, int(e[2]), e[1]), e[3]
         if what == "request":
             if last is not None or first < 1:
                 raise FaultError(f"fault {spec!r}: request=<N> takes one request number, counting from 1")
             return PlannedFault(spec, name, DiskFault("error", spec, request=first), disk)
-        end = int(last) if last is not None else first
+        end = _fits(spec, int(last), "lba") if last is not None else first
         if end < first:
             raise FaultError(f"fault {spec!r}: the sector range {first}-{end} runs backwards")
         return PlannedFault(spec, name, DiskFault("error", spec, first_lba=first, last_lba=end), disk)
@@ -150,7 +160,7 @@ def parse_disk(spec: str, m: re.Match[str], disks: int | None, seed: int) -> Pla
             size = parse_size(f[1])
         except DiskError as e:
             raise FaultError(f"fault {spec!r}: {e}") from None
-        return PlannedFault(spec, name, DiskFault("full", spec, size=size, status=28), disk)  # ENOSPC
+        return PlannedFault(spec, name, DiskFault("full", spec, size=_fits(spec, size, "bytes"), status=28), disk)  # ENOSPC
     if kind == "slow":
         return PlannedFault(spec, name, None, disk, latency=_latency(spec, rest))
     if kind == "reorder":
@@ -184,7 +194,7 @@ def parse_actor(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
     """actor:<NAME>:garbage|crash|hang:..."""
     name, kind, rest = m[1], m[2], m[3] or ""
     if kind == "garbage":
-        return PlannedFault(spec, name, None, garbage=_number(spec, rest, "count"))
+        return PlannedFault(spec, name, None, garbage=_number(spec, rest, "count", most=MAX_GARBAGE))
     if kind == "crash":
         if rest == "random":
             return PlannedFault(spec, name, Crash(spec, message=_rng(seed, spec).randint(*RANDOM_CRASH)))
@@ -197,7 +207,7 @@ def parse_actor(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
         h = re.fullmatch(r"message=(\d+)(?::seconds=([0-9]*\.?[0-9]+))?", rest)
         if h is None:
             raise FaultError(f"fault {spec!r}: expected hang:message=<N>[:seconds=<T>]")
-        message, seconds = int(h[1]), float(h[2]) if h[2] is not None else 0.0
+        message, seconds = _fits(spec, int(h[1]), "message"), float(h[2]) if h[2] is not None else 0.0
         if message < 1:
             raise FaultError(f"fault {spec!r}: message must be at least 1, not {message}")
         if h[2] is not None and seconds <= 0:

@@ -77,3 +77,15 @@ def test_run_refuses_one_image_attached_twice(tmp_path) -> None:
     (tmp_path / "link.img").symlink_to(image)
     result = run_reel("run", "disktest", "--disk", str(image), "--disk", str(tmp_path / "link.img"))
     assert result.returncode == 2 and "attached twice (disks 0 and 1)" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--seed", str(1 << 64)], f"--seed {1 << 64}: too large"),
+    (["--max-instructions", str(10 ** 20)], f"--max-instructions {10 ** 20}: too large"),
+    (["--fault", "actor:cpu:garbage:count=1000000"], "count must be within 1..10000"),  # pushing them blocked
+    (["--fault", f"disk0:error:lba={10 ** 30}"], f"lba {10 ** 30} is too large"),
+    (["--fault", "disk0:full:bytes=99999999999999999999T"], "is too large"),
+])
+def test_numbers_a_message_cannot_carry_are_refused_naming_them(args: list[str], says: str) -> None:
+    result = run_reel("run", "disktest", "--disk", "memory:8M", "--disk", "memory:8M", *args)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr, result.stderr
