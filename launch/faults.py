@@ -107,8 +107,10 @@ def _number(spec: str, text: str, key: str, least: int = 1, most: int = MAX_NUMB
     if m is None:
         raise FaultError(f"fault {spec!r}: expected {key}=<N>, not {text!r}")
     value = int(m[1])
-    if not least <= value <= most:
-        raise FaultError(f"fault {spec!r}: {key} must be within {least}..{most}, not {value}")
+    if value < least:
+        raise FaultError(f"fault {spec!r}: {key} must be at least {least}, not {value}")
+    if value > most:
+        raise FaultError(f"fault {spec!r}: {key} must be at most {most}, not {value}")
     return value
 
 
