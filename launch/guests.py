@@ -4,11 +4,13 @@ RV32 ELF file."""
 
 from __future__ import annotations
 
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 
 from actors.cpu import ElfError, parse
-from actors.cpu.bus import RAM_BASE
+from actors.cpu.bus import MAX_RAM_MIB, RAM_BASE
 from actors.cpu.elf import check_fits
 
 FOLDER = "guests"
@@ -29,7 +31,7 @@ def load(name_or_path: str, ram_mib: int = 16) -> tuple[str, bytes]:
     path = Path(name_or_path)
     if path.exists() or "/" in name_or_path or name_or_path.endswith(".elf"):
         try:
-            image = path.read_bytes()
+            image = _read_program(path)
         except OSError as e:
             raise GuestError(f"{name_or_path}: cannot read: {e.strerror}") from None
         name = path.stem
@@ -44,3 +46,16 @@ def load(name_or_path: str, ram_mib: int = 16) -> tuple[str, bytes]:
     except ElfError as e:
         raise GuestError(str(e)) from None
     return name, image
+
+
+def _read_program(path: Path) -> bytes:
+    """The file's bytes, unless it cannot be a program: not a regular file
+    (/dev/zero would be read for ever), or larger than the largest RAM."""
+    with open(path, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise GuestError(f"{path}: not a regular file")
+        if info.st_size > MAX_RAM_MIB << 20:
+            raise GuestError(f"{path}: {info.st_size} bytes, larger than any program this machine loads "
+                             f"(RAM is at most {MAX_RAM_MIB} MiB)")
+        return f.read()

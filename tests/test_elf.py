@@ -64,3 +64,8 @@ def test_reel_run_refuses_a_program_larger_than_its_ram_before_starting() -> Non
 def test_parse_names_the_file() -> None:
     with pytest.raises(ElfError, match="^kernel.img: not an ELF file"):
         parse(b"nope" * 20, "kernel.img")
+
+
+def test_reel_run_refuses_a_file_that_is_not_regular() -> None:
+    result = run_reel("run", "/dev/zero", timeout=30)  # read whole, it would never end
+    assert result.returncode == 2 and "reel: /dev/zero: not a regular file" in result.stderr, result.stderr

@@ -126,3 +126,8 @@ def test_a_log_of_another_format_is_refused_naming_both_formats(tmp_path: Path) 
     data[7] = 2
     with pytest.raises(LogError, match="log format 2, this reel reads format 3"):
         parse(bytes(data), "old.reel")
+
+
+def test_a_file_that_is_not_regular_is_refused_unread() -> None:
+    with pytest.raises(LogError, match="^/dev/zero: not a regular file$"):
+        read("/dev/zero")

@@ -51,6 +51,8 @@ before a trailer are damage, and without one a cut.
 
 from __future__ import annotations
 
+import os
+import stat
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -322,7 +324,12 @@ def read(path: str) -> Log:
     ``truncated``."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise LogError(path, "not a regular file")
+            start = f.read(len(MAGIC))
+            if start[:7] != MAGIC[:7]:  # before reading the rest: a big file that is not a log stays unread
+                raise LogError(path, f"not a reel log (starts with {start!r})")
+            data = start + f.read()
     except OSError as e:
         raise LogError(path, f"cannot read: {e.strerror}") from None
     return parse(data, path)
