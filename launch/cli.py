@@ -16,7 +16,7 @@ from actors import VERSION
 from actors._logging import configure
 
 from . import faults as fault_plan
-from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_USAGE, Launcher, RunResult
+from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_USAGE, LaunchError, Launcher, RunResult
 from .topology import TopologyError, bundled_names, load
 
 EXIT_CODES = f"""\
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)
         print("reel: interrupted", file=sys.stderr)
         return EXIT_SIGINT
-    except TopologyError as e:
+    except (TopologyError, LaunchError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

@@ -74,7 +74,7 @@ class Launcher:
         self.forward_stderr = forward_stderr
         self.tcp = topology.run.transport == "tcp"
         self.curve = CurveKeys(*(k.decode() for k in zmq.curve_keypair())) if self.tcp else None
-        self.run_dir = tempfile.mkdtemp(prefix=f"reel-{self.run_id}-")
+        self.run_dir = _run_dir(self.run_id, max((len(a.name) for a in topology.actor), default=0))
         self.node = Node(LAUNCHER, [(a.name, False) for a in topology.actor], liveness=topology.run.liveness,
                          curve=self.curve, check_schema=False, log=self.log)
         self.procs: dict[str, ActorProcess] = {}
@@ -306,6 +306,26 @@ class Launcher:
             faults=fault_plan.runtime_for(self.faults, name),
             spin=self.topology.run.spin_us / 1e6,
         )
+
+
+class LaunchError(Exception):
+    """The run cannot start on this host; the message says why."""
+
+
+IPC_PATH_MAX = 107
+"""The longest path a unix socket may have here (sun_path, less its NUL)."""
+
+
+def _run_dir(run_id: str, longest_name: int) -> str:
+    """A fresh folder for the run's ipc sockets: in the temporary folder
+    ($TMPDIR) if its sockets' paths fit a unix socket's limit, else in /tmp."""
+    for parent in (None, "/tmp"):
+        folder = tempfile.mkdtemp(prefix=f"reel-{run_id}-", dir=parent)
+        if len(folder) + 1 + max(longest_name, len(LAUNCHER)) <= IPC_PATH_MAX:
+            return folder
+        os.rmdir(folder)
+    raise LaunchError(f"no folder for the run's sockets: paths under {tempfile.gettempdir()!r} and /tmp exceed "
+                      f"{IPC_PATH_MAX} bytes, a unix socket's limit (set TMPDIR to a shorter folder)")
 
 
 def launch(topology: Topology, **kwargs: Any) -> RunResult:

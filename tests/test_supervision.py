@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 from launch import EXIT_RUN_FAILED, EXIT_SIGINT, ActorConfig, LinkConfig, RunConfig, Topology, launch
 
-from .conftest import LaunchedRun, actor_processes, idle_topology, wait_gone
+from .conftest import REPO, LaunchedRun, _env, actor_processes, idle_topology, reel_command, wait_gone
 
 
 def start(launched: list[LaunchedRun], topology: Path) -> LaunchedRun:
@@ -112,3 +113,12 @@ def test_an_actor_waiting_for_a_reply_among_a_stream_of_other_messages_still_hea
                         link=[LinkConfig(("chatter", "waiter"))], run=RunConfig(liveness=1.0))
     result = launch(topology, log_level=logging.CRITICAL, forward_stderr=False)
     assert result.code == 0, result.reason
+
+
+def test_a_temporary_folder_too_deep_for_unix_sockets_is_not_a_problem(tmp_path: Path) -> None:
+    """ipc paths are limited to 107 bytes: the run's sockets go to /tmp then."""
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    result = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, timeout=60, cwd=REPO,
+                            env={**_env(), "TMPDIR": str(deep)}, check=False)
+    assert result.returncode == 0 and result.stdout == "hello from reel\n", result.stderr
