@@ -48,6 +48,8 @@ def parse(spec: str) -> Disk:
     """``PATH`` (a raw image file) or ``memory:SIZE``; checked."""
     if spec.startswith("memory:"):
         size = parse_size(spec[len("memory:"):])
+        if size > _host_memory():
+            raise DiskError(f"disk {spec}: {size} bytes, more than this host's memory ({_host_memory()} bytes)")
         disk = Disk("memory", size=size)
     else:
         path = Path(spec)
@@ -63,6 +65,10 @@ def parse(spec: str) -> Disk:
     if disk.size == 0 or disk.size % SECTOR:
         raise DiskError(f"disk {spec}: {disk.size} bytes is not a positive multiple of {SECTOR}")
     return disk
+
+
+def _host_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def distinct(disks: list[Disk]) -> list[Disk]:

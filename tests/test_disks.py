@@ -114,3 +114,8 @@ def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: P
     assert result.stdout.splitlines() == [
         f"read into 0x1000: {failed}", f"read into 0xffffff00: {failed}", f"read across the end of RAM: {failed}",
         f"write from 0x1000: {failed}", "read into RAM: bms 04 status 50 error 00"]
+
+
+def test_a_memory_disk_larger_than_the_host_is_refused_up_front() -> None:
+    result = run_reel("run", "disktest", "--disk", "memory:1000T")
+    assert result.returncode == 2 and "more than this host's memory" in result.stderr, result.stderr
