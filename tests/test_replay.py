@@ -391,3 +391,22 @@ main:
     result = run_reel("record", str(elf), *disk_args(disks), "--log", str(tmp_path / "run.reel"), timeout=30)
     assert result.returncode == 70, show(result)
     assert "with no disk request in flight: nothing can wake it (mie 0x800)" in result.stderr, show(result)
+
+
+def test_a_log_that_cannot_grow_stops_the_recording_naming_it_and_replays_truncated(tmp_path: Path) -> None:
+    import resource
+
+    from .conftest import REPO, _env, reel_command
+
+    base = blank_disks(tmp_path / "base", count=1)
+    log = tmp_path / "run.reel"
+    recorded = subprocess.run(  # files may not grow past 18 KiB: the log fills up part way
+        reel_command("record", "diskqd1", *disk_args(base), "--backend", "memory", "--log", str(log)),
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=_env(), check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (18 << 10, 18 << 10)))
+    assert recorded.returncode == 70, show(recorded)
+    assert f"log {log}: cannot write (File too large); it holds the checkpoints before" in recorded.stderr
+    assert "Traceback" not in recorded.stderr
+    replayed = replay(log, "--backend", "memory")
+    assert replayed.returncode == EXIT_TRUNCATED and "all matching, to the last whole one" in replayed.stderr, \
+        show(replayed)

@@ -133,22 +133,35 @@ class Logger(AsyncActor):
                 return
             icount, events = self.events.pop(seq)
             fingerprint = bytes.fromhex(digests[self.params.fingerprinted])[0]
-            writer.checkpoint(CheckpointRecord(seq, icount, events, fingerprint))
-            if sealed(seq, self.digest_every):
-                writer.seal(SealRecord(seq, [digests[actor] for actor in self.params.digested]))
+            try:
+                writer.checkpoint(CheckpointRecord(seq, icount, events, fingerprint))
+                if sealed(seq, self.digest_every):
+                    writer.seal(SealRecord(seq, [digests[actor] for actor in self.params.digested]))
+            except OSError as e:
+                self._cannot_write(e, seq)
+                return
             del self.digests[seq]
             self.next_record += 1
         if self.exit is not None and self.next_record >= self.exit.checkpoints and not self.done:
             self.done = True  # the end is being written
             self.spawn(self._write_end(self.exit), "writing the end of the log")
 
+    def _cannot_write(self, e: OSError, seq: int) -> None:
+        self.writer = None  # nothing more goes to it: what it holds replays as a truncated log
+        self.fail(f"log {self.params.path}: cannot write ({e.strerror}); it holds the checkpoints before {seq} "
+                  "and replays as a truncated log")
+
     async def _write_end(self, exit: GuestExit) -> None:
         writer = self.writer
         assert writer is not None
         disks = await self._disk_digests()
-        writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks))
-        size = writer.size
-        writer.close()
+        try:
+            writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks))
+            size = writer.size
+            writer.close()
+        except OSError as e:
+            self._cannot_write(e, exit.checkpoints)
+            return
         record_bytes = writer.record_bytes
         report = {"log": self.params.path, "checkpoints": writer.records, "events": writer.events,
                   "log_bytes": size, "header_bytes": writer.header_bytes,
