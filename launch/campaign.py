@@ -211,10 +211,15 @@ def campaign(runs: int, jobs: int, progress: TextIO | None = sys.stderr,
     with tempfile.TemporaryDirectory(prefix="reel-faults-") as folder, \
             concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_cell, kind, seed, folder) for kind, seed in plan(runs, kinds)]
-        for future in concurrent.futures.as_completed(futures):
-            cells.append(future.result())
-            if progress is not None:
-                _progress(progress, cells, runs)
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                cells.append(future.result())
+                if progress is not None:
+                    _progress(progress, cells, runs)
+        except BaseException:  # Ctrl-C or SIGTERM: no run still queued starts; the folder goes
+            for future in futures:
+                future.cancel()
+            raise
     if progress is not None:
         progress.write("\n")
         for cell in cells:

@@ -16,7 +16,7 @@ from actors import VERSION
 from actors._logging import configure
 
 from . import faults as fault_plan
-from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_USAGE, LaunchError, Launcher, RunResult
+from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
 from .topology import TopologyError, bundled_names, load
 
 EXIT_CODES = f"""\
@@ -468,12 +468,17 @@ def _faults(args: argparse.Namespace, level: int) -> int:
                else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1")
         print(f"reel faults: {why}", file=sys.stderr)
         return EXIT_USAGE
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the campaign's folder is removed
     rows = campaign.campaign(args.runs, args.jobs, sys.stderr, tuple(known[k] for k in wanted))
     if args.json:
         print(json.dumps({"rows": [r.as_dict() for r in rows], "all_as_expected": campaign.all_well(rows)}))
     else:
         print(campaign.table(rows))
     return EXIT_OK if campaign.all_well(rows) else 1
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(EXIT_SIGTERM)
 
 
 def _mkdisk(args: argparse.Namespace, level: int) -> int:

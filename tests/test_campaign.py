@@ -39,3 +39,22 @@ def test_unknown_fault_kinds_and_bad_counts_are_refused() -> None:
         result = run_reel("faults", *args)
         assert result.returncode == 2, args
         assert "reel faults:" in result.stderr
+
+
+def test_ctrl_c_ends_a_campaign_without_running_what_is_queued(tmp_path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import REPO, _env, reel_command
+
+    env = {**_env(), "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(reel_command("faults", "--runs", "40", "--jobs", "1", "--kinds", "delay"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    time.sleep(4)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.rstrip().endswith("reel: interrupted"), err
+    assert time.monotonic() - sent < 20  # the run in progress ends; the other thirty-odd never start
+    assert not list(tmp_path.glob("reel-faults-*"))
