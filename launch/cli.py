@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("launch", help="run a topology file (or a bundled topology by name)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topology", help=f"a TOML file, or one of: {', '.join(bundled_names())}")
-    p.add_argument("--timeout", type=float, default=None, help="stop the run as failed after this many seconds")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="stop the run as failed after this many seconds")
     p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
     _liveness(p, "the topology's run.liveness")
     p.set_defaults(func=_launch)

@@ -92,6 +92,8 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     path = Path(log).resolve()
     if any(path.exists() and os.path.samefile(path, disk) for disk in disks):
         raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")
+    if path.is_dir():
+        raise IsADirectoryError(f"{log}: is a folder; the log is a file")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{log}: already exists (use --force to replace it)")
     if not path.parent.is_dir():

@@ -14,6 +14,10 @@ import re
 _UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
+MAX_SECONDS = 60.0
+"""The longest completion latency a disk may be given."""
+
+
 class LatencyError(ValueError):
     pass
 
@@ -22,7 +26,10 @@ def duration(text: str) -> float:
     m = re.fullmatch(r"([0-9]*\.?[0-9]+)(s|ms|us|ns)?", text.strip())
     if not m:
         raise LatencyError(f"{text!r} is not a duration (like 200us, 1.5ms, 0.01s)")
-    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if seconds > MAX_SECONDS:
+        raise LatencyError(f"{text!r}: at most {MAX_SECONDS:g} s (a disk that slow is one that hangs: see the hang fault)")
+    return seconds
 
 
 class Latency:
