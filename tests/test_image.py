@@ -139,3 +139,13 @@ def test_a_content_digest_lets_its_actor_serve_between_chunks() -> None:
     digest = content_digest(disk, between=lambda: calls.append(1))
     assert len(calls) == 5  # once per MiB read: an inline image polls its inbox there
     assert digest == content_digest(disk) != content_digest(Memory(5 << 20))
+
+
+def test_an_image_in_use_by_another_run_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "shared.img"
+    path.write_bytes(bytes(4096))
+    first = RawFile(str(path))
+    with pytest.raises(ValueError, match="shared.img: in use by another run"):
+        RawFile(str(path))
+    first.close()
+    RawFile(str(path)).close()  # free again once the first lets go

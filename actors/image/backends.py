@@ -7,6 +7,7 @@ error becomes a failed result, never an exception out of the backend.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from typing import Callable, NamedTuple, Protocol
 
@@ -48,6 +49,12 @@ class RawFile:
     def __init__(self, path: str, writable: bool = True) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
+        try:
+            # As QEMU does: two machines writing one image would corrupt it.
+            fcntl.flock(self.fd, (fcntl.LOCK_EX if writable else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise ValueError(f"{path}: in use by another run (another process holds a lock on it)") from None
         self.size = os.fstat(self.fd).st_size
 
     def read(self, offset: int, length: int) -> Result:
