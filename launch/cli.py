@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("launch", help="run a topology file (or a bundled topology by name)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topology", help=f"a TOML file, or one of: {', '.join(bundled_names())}")
-    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+    p.add_argument("--timeout", type=_positive_seconds, default=None, metavar="SECONDS",
                    help="stop the run as failed after this many seconds")
     p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
     _liveness(p, "the topology's run.liveness")
@@ -338,6 +338,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0.01 <= value <= MAX_LIVENESS:
         raise argparse.ArgumentTypeError(f"{text!r}: must be from 0.01 to {MAX_LIVENESS:g} seconds")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
     return value
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import secrets
 from pathlib import Path
 
 import msgspec
@@ -86,6 +88,19 @@ def distinct(disks: list[Disk]) -> list[Disk]:
     return disks
 
 
+def _check_replaceable(path: str, target: Path) -> None:
+    """An existing image --force may replace: a regular file no run has open."""
+    if not target.is_file():
+        raise DiskError(f"{path}: exists and is not a regular file; not replaced")
+    try:
+        with open(target, "rb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DiskError(f"{path}: in use by a run (it holds a lock on it); not replaced") from None
+    except OSError:
+        pass  # no locks on this file system: nothing more to learn
+
+
 def make(path: str, size_text: str, force: bool = False) -> Disk:
     """Create a raw image of the given size (sparse: it takes no space until written)."""
     size = parse_size(size_text)
@@ -94,20 +109,26 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
     if size > MAX_DISK_BYTES:
         raise DiskError(f"size {size_text}: more than an LBA48 disk holds ({MAX_DISK_BYTES} bytes)")
     target = Path(path).resolve()  # a link's target is what gets replaced
-    if target.exists() and not force:
-        raise DiskError(f"{path}: already exists (use --force to replace it)")
+    if target.exists():
+        if not force:
+            raise DiskError(f"{path}: already exists (use --force to replace it)")
+        _check_replaceable(path, target)
     # Made aside and renamed into place: a size the file system refuses
     # leaves no empty file behind, and an image being replaced intact.
-    temporary = target.parent / f".{target.name}.{os.getpid()}.part"
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any file
     except OSError as e:
         raise DiskError(f"{path}: {e.strerror}") from None
+    renamed = False
     try:
         with os.fdopen(fd, "wb") as f:
             f.truncate(size)
         os.replace(temporary, target)
+        renamed = True
     except OSError as e:
-        os.unlink(temporary)
         raise DiskError(f"{path}: {e.strerror}") from None
+    finally:
+        if not renamed:
+            os.unlink(temporary)
     return Disk("raw", str(target.resolve()), size)

@@ -51,10 +51,10 @@ def load(name_or_path: str, ram_mib: int = 16) -> tuple[str, bytes]:
 def _read_program(path: Path) -> bytes:
     """The file's bytes, unless it cannot be a program: not a regular file
     (/dev/zero would be read for ever), or larger than the largest RAM."""
+    info = os.stat(path)  # before opening: opening a named pipe waits for a writer
+    if not stat.S_ISREG(info.st_mode):
+        raise GuestError(f"{path}: not a regular file")
     with open(path, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise GuestError(f"{path}: not a regular file")
         if info.st_size > MAX_RAM_MIB << 20:
             raise GuestError(f"{path}: {info.st_size} bytes, larger than any program this machine loads "
                              f"(RAM is at most {MAX_RAM_MIB} MiB)")

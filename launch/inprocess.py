@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from actors.cpu.bus import RAM_BASE
 from actors.cpu.elf import parse
 from actors.cpu.ide_window import IdeWindow
 from actors.cpu.machine import Machine
@@ -53,7 +54,8 @@ class _Wiring:
         self.console = bytearray()
         self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk)
         self.window = IdeWindow("ide", self.call, self.send, lambda: None, self.machine.bus.read_ram,
-                                lambda line: self.machine.plic.set_level(line, False), self.machine.bus.in_ram)
+                                lambda line: self.machine.plic.set_level(line, False),
+                                RAM_BASE + self.machine.bus.ram_size)
         self.machine.bus.attach(self.window)
         self.machine.load(parse(image))
 

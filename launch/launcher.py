@@ -320,8 +320,12 @@ def _run_dir(run_id: str, longest_name: int) -> str:
     """A fresh folder for the run's ipc sockets: in the temporary folder
     ($TMPDIR) if its sockets' paths fit a unix socket's limit, else in /tmp."""
     for parent in (None, "/tmp"):
-        folder = tempfile.mkdtemp(prefix=f"reel-{run_id}-", dir=parent)
-        if len(folder) + 1 + max(longest_name, len(LAUNCHER)) <= IPC_PATH_MAX:
+        try:
+            folder = tempfile.mkdtemp(prefix=f"reel-{run_id}-", dir=parent)
+        except OSError as e:
+            raise LaunchError(f"cannot make a folder for the run's sockets in {parent or tempfile.gettempdir()!r}: "
+                              f"{e.strerror}") from None
+        if len(os.fsencode(folder)) + 1 + max(longest_name, len(LAUNCHER)) <= IPC_PATH_MAX:
             return folder
         os.rmdir(folder)
     raise LaunchError(f"no folder for the run's sockets: paths under {tempfile.gettempdir()!r} and /tmp exceed "

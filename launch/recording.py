@@ -96,6 +96,8 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
         raise IsADirectoryError(f"{log}: is a folder; the log is a file")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{log}: already exists (use --force to replace it)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"{log}: cannot be written")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{log}: no such directory {path.parent}")
     if not os.access(path.parent, os.W_OK):

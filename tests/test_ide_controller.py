@@ -358,3 +358,13 @@ def test_regions_past_guest_memory_are_a_bus_master_error(ide: Controller, world
     assert world.disk_requests == [] and world.memory == {}
     assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
     assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
+
+
+def test_a_region_reaching_past_memory_serves_a_transfer_that_ends_before(ide: Controller, world: World) -> None:
+    """Only the bytes a transfer moves must be memory: a 64 KiB region of
+    which 1 KiB is RAM serves a 2-sector read."""
+    issue(ide, 0xC8, lba=0, count=2)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80FFFC00, 0)), b"", reach=1024)
+    _, op, offset, length, _, _ = answer_disk(ide, world, fill=0x11)
+    assert (op, length) == ("read", 1024) and world.memory == {0x80FFFC00: b"\x11" * 1024}
+    assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR

@@ -123,8 +123,8 @@ def test_a_log_of_another_format_is_refused_naming_both_formats(tmp_path: Path) 
     path = tmp_path / "old.reel"
     write_log(str(path), header(4), synthetic_records(random.Random(1), 3, 4))
     data = bytearray(path.read_bytes())
-    data[7] = 2
-    with pytest.raises(LogError, match="log format 2, this reel reads format 3"):
+    data[7] = 3
+    with pytest.raises(LogError, match="log format 3, this reel reads format 4"):
         parse(bytes(data), "old.reel")
 
 

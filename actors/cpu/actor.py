@@ -23,15 +23,16 @@ from .._errors import ActorStopped
 from .._rss import peak_rss_mib
 from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
 from . import elf
-from .bus import MAX_RAM_MIB
+from .bus import MAX_RAM_MIB, RAM_BASE
 from .clocks import CLOCKS, Divergence
 from .console import BACKLOG_LIMIT, Console
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
 
 
-STOP_DRAIN_SECONDS = 1.0
-"""How long a stopping cpu still tries to write the guest's output."""
+STOP_DRAIN_SECONDS = 0.5
+"""How long a stopping cpu still tries to write the guest's output (well
+within the launcher's STOP_GRACE, after which it is killed)."""
 
 
 class Cpu(BlockingActor):
@@ -72,7 +73,7 @@ class Cpu(BlockingActor):
                                          **hooks)  # type: ignore[arg-type]
         if p.ide:
             self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
-                                        lambda line: machine.plic.set_level(line, False), machine.bus.in_ram)
+                                        lambda line: machine.plic.set_level(line, False), RAM_BASE + machine.bus.ram_size)
             machine.bus.attach(self.ide_window)
         try:
             machine.load(program)
@@ -152,11 +153,11 @@ class Cpu(BlockingActor):
 
     def _console_out(self) -> None:
         """The guest is done: all its output goes out, the inbox served
-        meanwhile; if the run is being stopped, at most STOP_DRAIN_SECONDS more."""
+        meanwhile; if the run is being stopped, ``stopping`` has the rest."""
         try:
             self.console.drain_all(self.poll)
         except ActorStopped:
-            self.console.drain_all(lambda: None, time.monotonic() + STOP_DRAIN_SECONDS)
+            pass
 
     def stopping(self) -> None:
         self.console.drain_all(lambda: None, time.monotonic() + STOP_DRAIN_SECONDS)

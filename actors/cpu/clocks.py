@@ -123,8 +123,7 @@ class Record(_Checkpointing):
         machine = self.cpu.machine
         assert machine is not None
         if not self.checkpoint(self.seq) and not machine.hart.may_wake():
-            raise GuestHung(f"the guest waits (wfi at {machine.pc - 4:#010x}) for an interrupt with no disk "
-                            f"request in flight: nothing can wake it (mie {machine.hart.mie:#x})")
+            raise GuestHung(_nothing_can_wake(machine))
 
 
 class Replay(_Checkpointing):
@@ -176,8 +175,15 @@ class Replay(_Checkpointing):
         assert machine is not None
         if not self._checkpoint_if_due(machine):
             target = self.targets[0]
+            if target.seq == -2 and not machine.hart.may_wake():  # as the recording ended: see Record._idle
+                raise GuestHung(_nothing_can_wake(machine))
             raise Divergence(f"the guest waits for an interrupt at icount {machine.icount[0]}, but the recording's "
                              f"next checkpoint is at icount {target.icount}")
+
+
+def _nothing_can_wake(machine: Machine) -> str:
+    return (f"the guest waits (wfi at {machine.pc - 4:#010x}) for an interrupt with no disk request in flight: "
+            f"nothing can wake it (mie {machine.hart.mie:#x})")
 
 
 CLOCKS = {"direct": Direct, "record": Record, "replay": Replay}

@@ -34,6 +34,7 @@ from typing import Callable
 import msgspec
 
 from ..ide import registers as r
+from .bus import RAM_BASE
 from ..schema import DmaStart, InterruptAck, PioData, PioDrained, PioExpect, PioFill, RegisterSnapshot
 from .window import RemoteWindow
 
@@ -43,11 +44,11 @@ PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
 class IdeWindow(RemoteWindow):
     def __init__(self, peer: str, call: Callable[..., msgspec.Struct], send: Callable[[str, msgspec.Struct], None],
                  flush: Callable[[], None], read_ram: Callable[[int, int], bytes],
-                 lower_irq: Callable[[int], None], in_ram: Callable[[int], bool]) -> None:
+                 lower_irq: Callable[[int], None], ram_end: int) -> None:
         super().__init__(r.WINDOW_BASE, r.WINDOW_SIZE, peer, call, send, frozenset())
         self.flush = flush
         self.read_ram = read_ram
-        self.in_ram = in_ram
+        self.ram_end = ram_end  # RAM is [RAM_BASE, ram_end)
         self.lower_irq = lower_irq
         self.settled: list[RegisterSnapshot | None] = [None] * r.CHANNELS
         self.prdt = [0] * r.CHANNELS
@@ -141,26 +142,33 @@ class IdeWindow(RemoteWindow):
 
     def _reach(self, table: bytes) -> int:
         """Bytes of the table's regions, from its start, that lie in RAM
-        when a region does not (-1: every one does)."""
+        up to the first byte that does not (-1: every byte does)."""
         from ..ide.controller import parse_prd
 
         total = 0
         for address, length in parse_prd(table):
-            if not (self.in_ram(address) and self.in_ram(address + length - 1)):
-                return total
+            usable = self._in_ram(address, length)
+            if usable < length:
+                return total + usable
             total += length
         return -1
 
+    def _in_ram(self, address: int, length: int) -> int:
+        """How many bytes from ``address`` on, of ``length``, are RAM."""
+        if not RAM_BASE <= address < self.ram_end:
+            return 0
+        return min(length, self.ram_end - address)
+
     def _gather(self, table: bytes) -> bytes:
-        """The bytes a PRD table points to (stops at the first range that is
-        not RAM: the device sees a short transfer and reports it)."""
+        """The bytes a PRD table points to, up to the first that is not RAM
+        (the device then sees a short transfer and reports it)."""
         from ..ide.controller import parse_prd
 
         out = bytearray()
         for address, length in parse_prd(table):
-            try:
-                out += self.read_ram(address, length)
-            except ValueError:
+            usable = self._in_ram(address, length)
+            out += self.read_ram(address, usable) if usable else b""
+            if usable < length:
                 break
         return bytes(out)
 

@@ -529,10 +529,13 @@ class Controller:
 
 
 def _cut(entries: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
-    """The regions of ``entries`` within their first ``reach`` bytes."""
+    """The regions of ``entries`` within their first ``reach`` bytes (the
+    last one shortened to end there)."""
     out, total = [], 0
     for address, length in entries:
         if total + length > reach:
+            if reach > total:
+                out.append((address, reach - total))
             break
         out.append((address, length))
         total += length

@@ -55,6 +55,11 @@ class RawFile:
         except BlockingIOError:
             os.close(self.fd)
             raise ValueError(f"{path}: in use by another run (another process holds a lock on it)") from None
+        except OSError as e:
+            if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                os.close(self.fd)
+                raise
+            # A file system without locks (some NFS, FUSE): the image is used unlocked, as QEMU does.
         self.size = os.fstat(self.fd).st_size
 
     def read(self, offset: int, length: int) -> Result:

@@ -1,6 +1,7 @@
 """The replay log: what a recording saw, in a form a replay can enforce.
 
-Layout (format 3)::
+Layout (format 4; format 3 had the same layout, but a replay of it would
+not match: the messages whose bytes enter the digests changed)::
 
     MAGIC          8 bytes: "REELLOG" and the format version
     header         varint(length), msgpack LogHeader, CRC-32 of it (4 bytes LE)
@@ -59,9 +60,9 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-MAGIC = b"REELLOG\x03"
-TRAILER = b"REELEND\x03"
-FORMAT_VERSION = 3
+MAGIC = b"REELLOG\x04"
+TRAILER = b"REELEND\x04"
+FORMAT_VERSION = 4
 DIGEST_BYTES = 16
 CRC_BYTES = 4
 SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
@@ -323,9 +324,9 @@ def read(path: str) -> Log:
     was killed) is read up to its last whole record and noted in
     ``truncated``."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: a named pipe would wait for a writer
+            raise LogError(path, "not a regular file")
         with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise LogError(path, "not a regular file")
             start = f.read(len(MAGIC))
             if start[:7] != MAGIC[:7]:  # before reading the rest: a big file that is not a log stays unread
                 raise LogError(path, f"not a reel log (starts with {start!r})")
