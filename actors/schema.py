@@ -489,17 +489,20 @@ BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest]
 
 class EventsPending(Message, tag=230):
     """blkreplay -> cpu (recording): completions are queued for checkpoint
-    ``seq``; make it soon. (One that comes after the cpu made checkpoint
+    ``seq``; make it soon. ide -> cpu (recording or replaying): something
+    the ide did on its own (an interrupt for a command that ended at once,
+    a PIO block to read) waits for checkpoint ``seq`` or the cpu's next
+    synchronous access. (One that comes after the cpu made checkpoint
     ``seq`` is stale: that checkpoint took them.)"""
 
     seq: int
 
 
 class Checkpoint(Message, tag=231):
-    """cpu -> blkreplay: stopped at ``icount``; deliver checkpoint ``seq``'s
-    completions now (recording: the queue, or, when it is empty, because
-    the guest idles in wfi, the first completion to come; replaying: what
-    Expect said)."""
+    """cpu -> ide -> blkreplay: stopped at ``icount``; deliver checkpoint
+    ``seq``'s completions now (recording: the queue, or, when it is empty,
+    the first completion to come if one is in flight; replaying: what
+    Expect said). The ide hands the cpu what it held first."""
 
     seq: int
     icount: int

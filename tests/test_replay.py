@@ -410,3 +410,22 @@ def test_a_log_that_cannot_grow_stops_the_recording_naming_it_and_replays_trunca
     replayed = replay(log, "--backend", "memory")
     assert replayed.returncode == EXIT_TRUNCATED and "all matching, to the last whole one" in replayed.stderr, \
         show(replayed)
+
+
+def test_an_interrupt_the_ide_raises_on_its_own_is_taken_at_a_recorded_checkpoint(tmp_path: Path) -> None:
+    """IDENTIFY's interrupt comes from the ide alone, while the guest runs
+    code that touches no device: when it arrived at the cpu is the host's
+    timing. Recorded, it reaches the guest at a checkpoint (one with no
+    completion), and every replay takes it at the same icount."""
+    from .conftest import REPO, build_guest
+
+    elf = build_guest([REPO / "tests" / "guests" / "irqrace.c", REPO / "guests" / "ata.c"], tmp_path / "irqrace.elf")
+    disks = blank_disks(tmp_path / "base", count=1, size=1 << 20)
+    log = tmp_path / "run.reel"
+    recorded = run_reel("record", str(elf), *disk_args(disks), "--log", str(log), timeout=TIMEOUT)
+    assert recorded.returncode == 0 and recorded.stdout.count("interrupt after ") == 3, show(recorded)
+    empty = [r for r in inspect(log)["records"] if "icount" in r and not r.get("events") and not r.get("end")]
+    assert len(empty) >= 3, inspect(log)["records"]  # one (at least) per IDENTIFY
+    for seed in (2, 3):
+        replayed = replay(log, seed=seed)
+        assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)

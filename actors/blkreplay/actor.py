@@ -177,14 +177,15 @@ class BlkReplay(BlockingActor):
             self.next_seq = msg.seq + 1
             if self.queue or not (self.waiting or any(r.issued for r in self.requests.values())):
                 # Queued completions go now; and with none to come, the
-                # checkpoint settles empty: what may wake the guest then is
-                # the ide's own doing (a command that failed at once), and
-                # the cpu sees it before Settled.
+                # checkpoint settles empty: what the guest gets then is the
+                # ide's own doing (a command that ended at once), which the
+                # ide handed the cpu before this.
                 self._deliver_queue(msg)
             else:
-                # Only a cpu idling in wfi checkpoints with nothing queued (an
-                # EventsPending is never stale, see on_events_pending): it
-                # waits for the first completion, and so need not be told.
+                # Nothing queued, something in flight: a cpu idling in wfi,
+                # or one the ide asked to checkpoint for what it held. It
+                # waits for the first completion (and so need not be told):
+                # a recorded fact like any other.
                 self.armed = msg
         else:
             self.due = (msg.seq, msg.icount, time.monotonic())

@@ -16,6 +16,7 @@ from ..schema import (
     BlockCompletion,
     BlockRequest,
     Checkpoint,
+    EventsPending,
     CheckpointDigest,
     DmaStart,
     DmaScatter,
@@ -59,6 +60,19 @@ class Ide(BlockingActor):
         drives = [Drive(s.sectors, serial=s.serial or f"REEL{i:04d}") if s else None for i, s in enumerate(slots)]
         self.peers = [s.peer if s else "" for s in slots]
         self.controller = Controller(drives, self)
+        # Recording or replaying, what the controller does to the cpu on its
+        # own (an interrupt for a command that ended at once, a PIO block)
+        # waits here, in order, until the cpu's next synchronous access or
+        # checkpoint: so it reaches the guest at a point of the guest's own
+        # execution (or a recorded icount), never at whichever poll the cpu
+        # happened to be at when it arrived. The cpu is told (EventsPending)
+        # so that a recording checkpoints soon. Invariant: ``held`` is empty
+        # while a checkpoint or a synchronous access is being answered.
+        self.holding = bool(self.params.blkreplay)
+        self.held: list[msgspec.Struct] = []
+        self.in_checkpoint = False
+        self.in_exchange = False  # answering a synchronous access: its effects precede the answer
+        self.next_seq = 0  # the checkpoint the cpu makes next
 
     # --- the controller's effects -------------------------------------------------
 
@@ -67,41 +81,73 @@ class Ide(BlockingActor):
 
     def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
         # The disk's buffer goes on as it came: one message, no copy here.
-        self.send(self.params.cpu, DmaScatter(ranges, data))
+        self._to_cpu(DmaScatter(ranges, data))
 
     def irq(self, line: int, high: bool) -> None:
-        self.send(self.params.cpu, IrqLevel(line, high))
+        self._to_cpu(IrqLevel(line, high))
 
     def pio_fill(self, channel: int, transfer: int, data: bytes) -> None:
-        self.send(self.params.cpu, PioFill(channel, transfer, data))
+        self._to_cpu(PioFill(channel, transfer, data))
 
     def pio_expect(self, channel: int, transfer: int, length: int) -> None:
-        self.send(self.params.cpu, PioExpect(channel, transfer, length))
+        self._to_cpu(PioExpect(channel, transfer, length))
+
+    def _to_cpu(self, msg: msgspec.Struct) -> None:
+        if not self.holding or self.in_checkpoint or self.in_exchange:
+            self.send(self.params.cpu, msg)
+            return
+        if not self.held:
+            self.send(self.params.cpu, EventsPending(self.next_seq))
+        self.held.append(msg)
+
+    def _release(self) -> None:
+        """What was held goes to the cpu now, ahead of the reply (or Settled) to come."""
+        for msg in self.held:
+            self.send(self.params.cpu, msg)
+        self.held.clear()
 
     # --- messages (see actors.schema) ---------------------------------------------
 
     def on_mmio_read(self, msg: MmioRead, src: str) -> None:
-        self.send(src, MmioValue(self.controller.read(msg.offset, msg.size)))
+        self._release()  # before what this read does: that goes straight to the cpu, ahead of the value
+        self.in_exchange = True
+        try:
+            value = self.controller.read(msg.offset, msg.size)
+        finally:
+            self.in_exchange = False
+        self.send(src, MmioValue(value))
 
     def on_mmio_write(self, msg: MmioWrite, src: str) -> None:
-        self.controller.write(msg.offset, msg.size, msg.value)
-        if msg.sync:
-            self.send(src, MmioDone())
+        if not msg.sync:
+            self.controller.write(msg.offset, msg.size, msg.value)
+            return
+        self._release()
+        self.in_exchange = True
+        try:
+            self.controller.write(msg.offset, msg.size, msg.value)
+        finally:
+            self.in_exchange = False
+        self.send(src, MmioDone())
 
     def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
-        self.send(self.params.cpu, RegisterSnapshot(channel, slave, status, error, bm_status, pending))
+        self._to_cpu(RegisterSnapshot(channel, slave, status, error, bm_status, pending))
 
     def on_dma_start(self, msg: DmaStart, src: str) -> None:
         self.controller.dma_start(msg.channel, msg.command, msg.prd, msg.data, msg.reach)
 
     def on_checkpoint(self, msg: Checkpoint, src: str) -> None:
         # From the cpu, after everything it sent before stopping: so every
-        # request those writes made has gone to blkreplay before this does.
+        # request those writes made has gone to blkreplay before this does,
+        # and what they made the controller do on its own is held here.
+        self.in_checkpoint = True
+        self.next_seq = msg.seq + 1
+        self._release()
         self.send(self.params.blkreplay, msg)
 
     def on_settle(self, msg: Settle, src: str) -> None:
         # The checkpoint's completions (just before this, in order) are
         # applied: their DMA, registers and interrupt went to the cpu first.
+        self.in_checkpoint = False
         self.send(self.params.cpu, Settled(msg.seq, msg.delivered))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
 
