@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import msgspec
 
@@ -331,21 +331,26 @@ def _disk_timing(p: argparse.ArgumentParser) -> None:
                    help="work on a copy of each base file (raw, default) or on it loaded into memory")
 
 
-def _seconds(text: str) -> float:
+N = TypeVar("N", int, float)
+
+
+def _parsed(text: str, convert: Callable[[str], N], what: str) -> N:
+    """``text`` as a number, or the error argparse reports naming ``what`` it should be."""
     try:
-        value = float(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def _seconds(text: str) -> float:
+    value = _parsed(text, float, "a number of seconds")
     if not 0.01 <= value <= MAX_LIVENESS:
         raise argparse.ArgumentTypeError(f"{text!r}: must be from 0.01 to {MAX_LIVENESS:g} seconds")
     return value
 
 
 def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    value = _parsed(text, float, "a number of seconds")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
     return value
@@ -589,10 +594,7 @@ def _ram_mib(text: str) -> int:
     the 32-bit space."""
     from actors.cpu.bus import MAX_RAM_MIB
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    value = _parsed(text, int, "a whole number of MiB")
     if not 1 <= value <= MAX_RAM_MIB:
         raise argparse.ArgumentTypeError(f"{value}: must be within 1..{MAX_RAM_MIB} (MiB)")
     return value

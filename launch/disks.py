@@ -50,8 +50,9 @@ def parse(spec: str) -> Disk:
     """``PATH`` (a raw image file) or ``memory:SIZE``; checked."""
     if spec.startswith("memory:"):
         size = parse_size(spec[len("memory:"):])
-        if size > _host_memory():
-            raise DiskError(f"disk {spec}: {size} bytes, more than this host's memory ({_host_memory()} bytes)")
+        host = _host_memory()
+        if size > host:
+            raise DiskError(f"disk {spec}: {size} bytes, more than this host's memory ({host} bytes)")
         disk = Disk("memory", size=size)
     else:
         path = Path(spec)

@@ -90,14 +90,15 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     any actor starts: an existing log is kept unless ``overwrite``, and a
     base disk never becomes the log."""
     path = Path(log).resolve()
-    if any(path.exists() and os.path.samefile(path, disk) for disk in disks):
-        raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")
-    if path.is_dir():
-        raise IsADirectoryError(f"{log}: is a folder; the log is a file")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{log}: already exists (use --force to replace it)")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise PermissionError(f"{log}: cannot be written")
+    if path.exists():
+        if any(os.path.samefile(path, disk) for disk in disks):
+            raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")
+        if path.is_dir():
+            raise IsADirectoryError(f"{log}: is a folder; the log is a file")
+        if not overwrite:
+            raise FileExistsError(f"{log}: already exists (use --force to replace it)")
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"{log}: cannot be written")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{log}: no such directory {path.parent}")
     if not os.access(path.parent, os.W_OK):

@@ -34,8 +34,8 @@ from typing import Callable
 import msgspec
 
 from ..ide import registers as r
-from .bus import RAM_BASE
 from ..schema import DmaStart, InterruptAck, PioData, PioDrained, PioExpect, PioFill, RegisterSnapshot
+from .bus import RAM_BASE
 from .window import RemoteWindow
 
 PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)

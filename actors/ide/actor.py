@@ -9,6 +9,9 @@ messages.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import msgspec
 
 from .._blocking import BlockingActor
@@ -16,10 +19,10 @@ from ..schema import (
     BlockCompletion,
     BlockRequest,
     Checkpoint,
-    EventsPending,
     CheckpointDigest,
     DmaStart,
     DmaScatter,
+    EventsPending,
     InterruptAck,
     IrqLevel,
     MmioDone,
@@ -109,25 +112,28 @@ class Ide(BlockingActor):
     # --- messages (see actors.schema) ---------------------------------------------
 
     def on_mmio_read(self, msg: MmioRead, src: str) -> None:
-        self._release()  # before what this read does: that goes straight to the cpu, ahead of the value
-        self.in_exchange = True
-        try:
+        with self._exchange():
             value = self.controller.read(msg.offset, msg.size)
-        finally:
-            self.in_exchange = False
         self.send(src, MmioValue(value))
 
     def on_mmio_write(self, msg: MmioWrite, src: str) -> None:
         if not msg.sync:
             self.controller.write(msg.offset, msg.size, msg.value)
             return
+        with self._exchange():
+            self.controller.write(msg.offset, msg.size, msg.value)
+        self.send(src, MmioDone())
+
+    @contextlib.contextmanager
+    def _exchange(self) -> Iterator[None]:
+        """Answering a synchronous access: what was held goes first, and
+        what the access itself does goes straight on, ahead of the answer."""
         self._release()
         self.in_exchange = True
         try:
-            self.controller.write(msg.offset, msg.size, msg.value)
+            yield
         finally:
             self.in_exchange = False
-        self.send(src, MmioDone())
 
     def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
         self._to_cpu(RegisterSnapshot(channel, slave, status, error, bm_status, pending))
