@@ -28,6 +28,9 @@ from ._trace import install as install_trace
 
 PR_SET_PDEATHSIG = 1
 
+PROFILE_ENV = "REEL_PROFILE_DIR"
+"""A developer's tool: set, each actor is profiled into that folder."""
+
 
 class ImplementationError(Exception):
     """An ``impl`` string that does not name an Actor subclass."""
@@ -62,6 +65,25 @@ def _die_with_parent(parent_pid: int) -> None:
         sys.exit(EXIT_ORPHANED)
 
 
+def _run_profiled(actor: Actor, directory: str, log: logging.Logger) -> int:
+    """A developer's tool: run ``actor`` under cProfile and write the
+    profile to ``directory``/<actor>.prof (as traces are written: the folder
+    is made if need be, and a failure to write is an error in the log, not
+    a crash of a run that went well)."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(actor.run)
+    finally:
+        path = os.path.join(directory, f"{actor.name}.prof")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            profiler.dump_stats(path)
+        except OSError as e:
+            log.error("cannot write the profile %s: %s", path, e.strerror)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__)
     parser.add_argument("--run", required=True, help="run id (for the process table)")
@@ -91,15 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     # the collector's full passes, which otherwise rescan it on the hot path.
     gc.freeze()
     try:
-        profile_dir = os.environ.get("REEL_PROFILE_DIR")
-        if profile_dir:  # a developer's tool: cProfile each actor into that folder
-            import cProfile
-
-            profiler = cProfile.Profile()
-            try:
-                return profiler.runcall(actor.run)
-            finally:
-                profiler.dump_stats(os.path.join(profile_dir, f"{spec.name}.prof"))
+        profile_dir = os.environ.get(PROFILE_ENV)
+        if profile_dir:
+            return _run_profiled(actor, profile_dir, log)
         return actor.run()
     except Exception:
         logging.getLogger(spec.name).exception("actor crashed")

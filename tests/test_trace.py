@@ -53,3 +53,22 @@ def test_reel_trace_says_what_is_wrong_with_its_folder(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "cpu.trace: not a trace" in bad.stderr, bad.stderr
     missing = run_reel("trace", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "nowhere" in missing.stderr
+
+
+def test_profiling_writes_one_profile_per_actor_and_a_folder_it_cannot_use_is_an_error_not_a_crash(
+        tmp_path: Path) -> None:
+    import pstats
+
+    folder = tmp_path / "made" / "profiles"  # made by the actors as they end
+    good = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, cwd=REPO, timeout=120,
+                          env=_env() | {"REEL_PROFILE_DIR": str(folder)})
+    assert good.returncode == 0, good.stderr
+    assert [p.name for p in folder.iterdir()] == ["cpu.prof"]
+    assert pstats.Stats(str(folder / "cpu.prof")).total_calls > 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    bad = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, cwd=REPO, timeout=120,
+                         env=_env() | {"REEL_PROFILE_DIR": str(blocker / "profiles")})
+    assert bad.returncode == 0 and "hello" in bad.stdout  # the run itself went well
+    assert f"cannot write the profile {blocker / 'profiles' / 'cpu.prof'}: Not a directory" in bad.stderr
+    assert "Traceback" not in bad.stderr
