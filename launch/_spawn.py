@@ -54,7 +54,26 @@ class ActorProcess:
                 print(line, file=sys.stderr, flush=True)
 
     def poll(self) -> int | None:
+        """The actor's exit status, None while it runs. As it is seen to
+        have ended, whatever it left in its process group (a helper it
+        started) is killed: no process outlives its actor."""
+        if self.popen.returncode is None and self._ended_unreaped():
+            self._kill_group()
         return self.popen.poll()
+
+    def _ended_unreaped(self) -> bool:
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return False  # already reaped: its pid may be another's by now
+
+    def _kill_group(self) -> None:
+        # Sent only while the actor is running or ended but not yet reaped:
+        # its pid, which is its group's id, cannot belong to anyone else.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing left in the group
 
     def describe_exit(self) -> str:
         """"exited with code 3" / "was killed by SIGKILL"."""
@@ -73,9 +92,7 @@ class ActorProcess:
         return "\n".join(f"    {line}" for line in self.tail) or "    (nothing on stderr)"
 
     def kill(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """SIGKILL to the actor and everything in its process group."""
+        if self.popen.returncode is None:
+            self._kill_group()
         self.popen.wait()

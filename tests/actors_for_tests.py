@@ -92,6 +92,28 @@ class Quitter(BlockingActor):
         os._exit(self.params.code)
 
 
+class Forker(BlockingActor):
+    """Starts a helper process (a long sleep), notes its pid in
+    ``pid_file``, then ends as ``then`` says: "finish" (the run's work is
+    done), "quit" (exits on its own) or "wait" (runs until stopped)."""
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        pid_file: str
+        then: str = "finish"
+
+    def started(self) -> None:
+        import subprocess
+
+        helper = subprocess.Popen(["sleep", "600"])
+        with open(self.params.pid_file + ".part", "w") as f:
+            f.write(str(helper.pid))
+        os.replace(self.params.pid_file + ".part", self.params.pid_file)
+        if self.params.then == "finish":
+            self.finish(0, "helper started")
+        elif self.params.then == "quit":
+            os._exit(4)
+
+
 class SelfKiller(BlockingActor):
     """Sends itself SIGKILL once started."""
 

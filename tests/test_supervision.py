@@ -122,3 +122,56 @@ def test_a_temporary_folder_too_deep_for_unix_sockets_is_not_a_problem(tmp_path:
     result = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, timeout=60, cwd=REPO,
                             env={**_env(), "TMPDIR": str(deep)}, check=False)
     assert result.returncode == 0 and result.stdout == "hello from reel\n", result.stderr
+
+
+def _helper_gone(pid_file: Path) -> bool:
+    pid = int(pid_file.read_text())
+    try:
+        wait_gone([pid], 2.0)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_a_process_an_actor_started_does_not_outlive_it(tmp_path: Path) -> None:
+    """Whether the actor ends with the run, exits on its own, or is killed
+    at the stop, what it started in its process group is killed with it."""
+    for then in ("finish", "quit"):
+        pid_file = tmp_path / f"{then}.pid"
+        result = launch(two("tests.actors_for_tests:Forker", pid_file=str(pid_file), then=then),
+                        log_level=logging.CRITICAL, forward_stderr=False)
+        assert result.code == (0 if then == "finish" else EXIT_RUN_FAILED), result.reason
+        assert _helper_gone(pid_file), f"{then}: the helper {pid_file.read_text()} outlived its actor"
+
+
+def test_a_process_an_actor_started_dies_with_it_when_the_actor_is_killed(
+        launched: list[LaunchedRun], tmp_path: Path) -> None:
+    pid_file = tmp_path / "helper.pid"
+    topology = tmp_path / "forker.toml"
+    topology.write_text(f"""
+[run]
+liveness = 2.0
+
+[[actor]]
+name = "odd"
+impl = "tests.actors_for_tests:Forker"
+params = {{ pid_file = "{pid_file}", then = "wait" }}
+
+[[actor]]
+name = "idle"
+impl = "actors.examples.echo:Idle"
+
+[[link]]
+between = ["odd", "idle"]
+""")
+    run = LaunchedRun(topology)
+    launched.append(run)
+    run.wait_started()
+    deadline = time.monotonic() + 10
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the helper was never started"
+        time.sleep(0.02)
+    os.kill(run.pids["odd"], signal.SIGKILL)
+    code, _, err = run.finish(timeout=10)
+    assert code == EXIT_RUN_FAILED and "actor 'odd'" in err and "killed by SIGKILL" in err
+    assert _helper_gone(pid_file), "the helper outlived its killed actor"
