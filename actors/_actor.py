@@ -176,12 +176,14 @@ class Actor(abc.ABC):
         self.node.send(LAUNCHER, Ready(self.name, self.node.endpoint, os.getpid()))
 
     def _handler_for(self, msg: msgspec.Struct, src: str) -> Callable[[Any, str], Any] | None:
+        if self._stop_reason is not None and type(msg) not in CONTROL_TYPES:
+            # The run is ending: late machine traffic is not acted on, nor
+            # taken for a protocol error (the answer to a wait the stop cut
+            # short, such as a checkpoint's Settled, has no handler).
+            return None
         handler = self._handlers.get(type(msg))
         if handler is None:
             self.node.count_unhandled(msg, src)
-            return None
-        if self._stop_reason is not None and type(msg) not in CONTROL_TYPES:
-            return None  # the run is ending: late machine traffic is not acted on
         return handler
 
     def _handler_crashed(self, msg: msgspec.Struct, src: str, exc: BaseException) -> None:

@@ -429,3 +429,31 @@ def test_an_interrupt_the_ide_raises_on_its_own_is_taken_at_a_recorded_checkpoin
     for seed in (2, 3):
         replayed = replay(log, seed=seed)
         assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
+
+
+def test_a_recording_stopped_by_sigterm_mid_checkpoint_ends_quietly_and_replays_truncated(tmp_path: Path) -> None:
+    """SIGTERM while recording diskqd1 (a checkpoint per read, so the stop
+    cuts one short nearly always): exit 143, no actor complains of the
+    reply it no longer waits for, and the log replays to its last whole
+    checkpoint."""
+    import signal
+    import time
+
+    from .conftest import REPO, _env, reel_command
+
+    base = blank_disks(tmp_path / "base", count=1)
+    log = tmp_path / "run.reel"
+    proc = subprocess.Popen(reel_command("record", "diskqd1", *disk_args(base), "--log", str(log)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env())
+    deadline = time.monotonic() + TIMEOUT
+    while not (log.exists() and log.stat().st_size > 8 << 10):  # well into the reads
+        assert proc.poll() is None and time.monotonic() < deadline, "the recording ended before it was stopped"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted by SIGTERM" in err
+    assert "no handler" not in err and "Traceback" not in err, err
+    replayed = replay(log)
+    assert replayed.returncode == EXIT_TRUNCATED and "all matching, to the last whole one" in replayed.stderr, \
+        show(replayed)

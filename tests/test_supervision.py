@@ -175,3 +175,24 @@ between = ["odd", "idle"]
     code, _, err = run.finish(timeout=10)
     assert code == EXIT_RUN_FAILED and "actor 'odd'" in err and "killed by SIGKILL" in err
     assert _helper_gone(pid_file), "the helper outlived its killed actor"
+
+
+def test_late_machine_traffic_while_stopping_is_dropped_without_a_protocol_warning() -> None:
+    """A stop can cut a wait short (a cpu in a checkpoint): the answer it
+    waited for still comes, and has no handler. Dropping it then is no
+    protocol error; the same message before the stop is one (counted)."""
+    from actors._node import Node
+    from actors._spec import ActorSpec
+    from actors.examples.echo import Idle
+    from actors.schema import Pong
+
+    actor = Idle(ActorSpec("unit", "idle", "actors.examples.echo:Idle", {}, bind="", launcher="", peers=[]),
+                 Node("idle", []))
+    try:
+        actor._handle(Pong(1, b""), "peer")
+        assert actor.node.unhandled == {"Pong": 1}
+        actor.request_stop("test")
+        actor._handle(Pong(2, b""), "peer")
+        assert actor.node.unhandled == {"Pong": 1}
+    finally:
+        actor.node.close()
