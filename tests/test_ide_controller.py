@@ -309,6 +309,43 @@ def test_software_reset_abandons_the_command(ide: Controller, world: World) -> N
     assert world.fills == [] and alt_status(ide) == r.DRDY | r.DSC
 
 
+@pytest.mark.parametrize("opcode,to_memory", [(0xC8, True), (0xCA, False)])
+def test_stopping_the_bus_master_mid_transfer_discards_its_data_and_the_drive_waits_for_a_reset(
+        ide: Controller, world: World, opcode: int, to_memory: bool) -> None:
+    """SFF-8038i: clearing the start bit while the transfer runs aborts the
+    bus master command; what the drive sends may be discarded, and the
+    command cannot be resumed. Nothing may reach guest memory afterwards
+    (the guest may have reused the buffer), and no interrupt comes."""
+    direction = r.BMIC_TO_MEMORY if to_memory else 0
+    issue(ide, opcode, lba=3, count=1)
+    ide.dma_start(0, r.BMIC_START | direction, prd((0x80001000, 512)), b"" if to_memory else b"\x77" * 512)
+    ide.write(bm(0, r.BM_COMMAND), 1, direction)  # stop, with the disk request still out
+    assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ACTIVE
+    answer_disk(ide, world, fill=0x5A)
+    assert world.memory == {} and world.lines[1] is False
+    assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+    assert alt_status(ide) == r.DRDY | r.DSC | r.DRQ
+    ide.dma_start(0, r.BMIC_START | direction, prd((0x80001000, 512)), b"")  # no resuming
+    assert world.disk_requests == [] and world.memory == {}
+    issue(ide, 0xC8, lba=4, count=1)  # the drive is not listening
+    assert world.disk_requests == []
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_SRST)
+    ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
+    issue(ide, 0xC8, lba=4, count=1)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
+    answer_disk(ide, world, fill=0x6C)
+    assert world.memory == {0x80001000: b"\x6c" * 512} and world.lines[1] is True
+
+
+def test_stopping_the_bus_master_after_the_interrupt_is_the_normal_end(ide: Controller, world: World) -> None:
+    issue(ide, 0xC8, lba=3, count=1)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
+    answer_disk(ide, world, fill=0x5A)
+    ide.write(bm(0, r.BM_COMMAND), 1, r.BMIC_TO_MEMORY)
+    assert world.memory == {0x80001000: b"\x5a" * 512} and world.lines[1] is True
+    assert status(ide) == r.DRDY | r.DSC and ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+
+
 # --- the remaining commands, each once to success -------------------------------------
 
 

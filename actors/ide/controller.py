@@ -16,7 +16,8 @@ One command runs per channel at a time. Its phases:
 * DMA (READ/WRITE DMA): the command waits for the bus master's start bit
   (``dma_start``, which brings the PRD table and, for writes, the data);
   then one disk request; reads are scattered into guest memory; an
-  interrupt ends it.
+  interrupt ends it. Clearing the start bit before that aborts the bus
+  master: the data is discarded and the drive holds DRQ until a reset.
 * Non-data (FLUSH CACHE, SET FEATURES, EXECUTE DEVICE DIAGNOSTIC): done at
   once or on the disk's answer, with an interrupt.
 """
@@ -91,6 +92,12 @@ class Command:
     data: bytes = b""  # DMA out: the bytes the PRD table pointed to
     waiting_for: int | None = None  # the tag of the disk request in flight
     failed: bool = False
+    # The guest cleared the bus master's start bit mid-transfer. SFF-8038i:
+    # the bus master command "is said to be aborted and data transferred
+    # from the drive may be discarded before being written to system
+    # memory"; it cannot be resumed. So nothing of it reaches memory, and
+    # the drive, whose transfer cannot end, holds DRQ until a reset.
+    host_stopped: bool = False
 
 
 @dataclass
@@ -371,6 +378,9 @@ class Controller:
             ch.bm_status = r.bm_command_written(ch.bm_status, value)  # stop: an unfinished transfer is abandoned
             if not value & r.BMIC_START:
                 ch.armed = None
+                cmd = ch.command
+                if ch.bm_command & r.BMIC_START and cmd is not None and cmd.prd is not None:
+                    cmd.host_stopped = True  # a DMA command whose transfer had begun
             ch.bm_command = value
         elif reg == r.BM_STATUS:
             ch.bm_status = r.bm_status_written(ch.bm_status, value)
@@ -452,6 +462,9 @@ class Controller:
                 self._finish(ch, cmd.drive)
             else:
                 self._ask_sector(ch, cmd, interrupt=True)
+        elif cmd.host_stopped:
+            drive = cmd.drive
+            drive.status, drive.error = r.DRDY | r.DSC | r.DRQ, 0  # waits for a transfer that will not come
         elif cmd.kind == "dma_in":
             if ok:
                 assert cmd.prd is not None
