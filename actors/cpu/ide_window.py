@@ -119,10 +119,11 @@ class IdeWindow(RemoteWindow):
 
     def _start_dma(self, channel: int, command: int) -> None:
         table = self._prd_table(self.prdt[channel])
-        reach = self._reach(table)
+        regions = r.parse_prd(table)
+        reach = self._reach(regions)
         data = b""
         if not command & r.BMIC_TO_MEMORY:
-            data = self._gather(table)
+            data = self._gather(regions)
         self.send(self.peer, DmaStart(channel, command, table, data, reach))
         self.flush()  # the command is complete: let it go now (a flush point the guest's write fixes)
 
@@ -140,13 +141,11 @@ class IdeWindow(RemoteWindow):
                 break
         return bytes(table)
 
-    def _reach(self, table: bytes) -> int:
-        """Bytes of the table's regions, from its start, that lie in RAM
-        up to the first byte that does not (-1: every byte does)."""
-        from ..ide.controller import parse_prd
-
+    def _reach(self, regions: list[tuple[int, int]]) -> int:
+        """Bytes of the PRD regions, from the first, that lie in RAM up to
+        the first byte that does not (-1: every byte does)."""
         total = 0
-        for address, length in parse_prd(table):
+        for address, length in regions:
             usable = self._in_ram(address, length)
             if usable < length:
                 return total + usable
@@ -159,13 +158,11 @@ class IdeWindow(RemoteWindow):
             return 0
         return min(length, self.ram_end - address)
 
-    def _gather(self, table: bytes) -> bytes:
-        """The bytes a PRD table points to, up to the first that is not RAM
+    def _gather(self, regions: list[tuple[int, int]]) -> bytes:
+        """The bytes the PRD regions hold, up to the first that is not RAM
         (the device then sees a short transfer and reports it)."""
-        from ..ide.controller import parse_prd
-
         out = bytearray()
-        for address, length in parse_prd(table):
+        for address, length in regions:
             usable = self._in_ram(address, length)
             out += self.read_ram(address, usable) if usable else b""
             if usable < length:

@@ -24,7 +24,6 @@ One command runs per channel at a time. Its phases:
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -397,7 +396,7 @@ class Controller:
         if not command & r.BMIC_START:
             return
         ch.bm_status |= r.BMIS_ACTIVE
-        entries = parse_prd(prd)
+        entries = r.parse_prd(prd)
         if reach >= 0:  # the regions past the reach are unusable: the table is as good as short there
             entries = _cut(entries, reach)
         cmd = ch.command
@@ -553,17 +552,6 @@ def _cut(entries: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
         out.append((address, length))
         total += length
     return out
-
-
-def parse_prd(table: bytes) -> list[tuple[int, int]]:
-    """(address, length) of each PRD entry up to the end-of-table bit."""
-    entries = []
-    for i in range(0, len(table) - len(table) % r.PRD_ENTRY, r.PRD_ENTRY):
-        address, count, flags = struct.unpack_from("<IHH", table, i)
-        entries.append((address & ~1, count or 0x10000))
-        if flags & r.PRD_EOT:
-            break
-    return entries
 
 
 def pieces(prd: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ register is 16 bits wide and a 32-bit access moves two words.
 from __future__ import annotations
 
 import functools
+import struct
 
 WINDOW_BASE = 0x1000_1000
 WINDOW_SIZE = 0x1000
@@ -64,6 +65,17 @@ CTL_HOB = 0x80
 SECTOR = 512
 PRD_ENTRY = 8
 PRD_EOT = 0x8000
+
+
+def parse_prd(table: bytes) -> list[tuple[int, int]]:
+    """(address, length) of each PRD entry up to the end-of-table bit."""
+    entries = []
+    for i in range(0, len(table) - len(table) % PRD_ENTRY, PRD_ENTRY):
+        address, count, flags = struct.unpack_from("<IHH", table, i)
+        entries.append((address & ~1, count or 0x10000))
+        if flags & PRD_EOT:
+            break
+    return entries
 
 
 @functools.cache  # both sides ask on every register access, of a few offsets
