@@ -15,8 +15,8 @@ from typing import Any
 
 from actors import VERSION
 from actors.image.backends import file_digest
-from actors.logger import DiskIdentity, LogError, read
-from actors.logger.logfile import FORMAT_VERSION
+from actors.logger import DiskIdentity, LogError, LogHeader, read
+from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
 
 from .disks import SECTOR, Disk, DiskError, parse
 from .faults import FaultError, for_run, plan, runtime_only
@@ -74,7 +74,7 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
               "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
               "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
-              "digested": ["cpu", "ide", "blkreplay"], "digest_every": digest_every, "ram_mib": ram_mib,
+              "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
               "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
         disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
@@ -118,6 +118,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     runtime_only(faults, "a replay injects no disk faults (the recording's are in the log, replayed as events)")
     recorded = read(log)
     header = recorded.header
+    _check_replayable(log, header)
     specs = disk_specs or [d.path for d in header.disks]
     if len(specs) != len(header.disks):
         raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
@@ -136,6 +137,17 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
+
+
+def _check_replayable(log: str, header: LogHeader) -> None:
+    """A log this reel can replay: recorded on its topology, with seals and
+    fingerprints of the actors it digests."""
+    if header.topology != TOPOLOGY:
+        raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
+    if (tuple(header.digested), header.fingerprinted) != (DIGESTED, FINGERPRINTED):
+        raise LogError(log, f"its seals carry the digests of {', '.join(header.digested)} (fingerprint "
+                            f"{header.fingerprinted}); this reel compares {', '.join(DIGESTED)} (fingerprint "
+                            f"{FINGERPRINTED})")
 
 
 def inspect(log: str) -> dict[str, Any]:

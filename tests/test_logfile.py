@@ -3,12 +3,14 @@ flipped bit is damage, every cut is a truncation."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
 import pytest
 
 from actors.logger.logfile import (
+    FORMAT_VERSION,
     CheckpointRecord,
     DiskIdentity,
     EndRecord,
@@ -25,9 +27,13 @@ from actors.logger.logfile import (
 DIGESTED = ["cpu", "ide", "blkreplay"]
 
 
+GUEST = b"\x13\x00\x00\x00"
+
+
 def header(digest_every: int) -> LogHeader:
-    return LogHeader(format=3, reel_version="test", guest_name="synthetic", guest_sha256="0" * 64,
-                     guest_image=b"\x13\x00\x00\x00", disks=[DiskIdentity("d0.img", 1 << 20, "1" * 32)],
+    return LogHeader(format=FORMAT_VERSION, reel_version="test", guest_name="synthetic",
+                     guest_sha256=hashlib.sha256(GUEST).hexdigest(), guest_image=GUEST,
+                     disks=[DiskIdentity("d0.img", 1 << 20, "1" * 32)],
                      digested=DIGESTED, digest_every=digest_every, ram_mib=1)
 
 
@@ -131,3 +137,27 @@ def test_a_log_of_another_format_is_refused_naming_both_formats(tmp_path: Path) 
 def test_a_file_that_is_not_regular_is_refused_unread() -> None:
     with pytest.raises(LogError, match="^/dev/zero: not a regular file$"):
         read("/dev/zero")
+
+
+@pytest.mark.parametrize("change,complaint", [
+    ({"format": 3}, "header: says format 3 under the magic of format 4"),
+    ({"guest_image": b"\x13\x00\x00\x01"}, "header: the guest program's sha256 is [0-9a-f]{64}, not the "),
+    ({"digest_every": 0}, "header: ram_mib 1 and digest_every 0 must both be at least 1"),
+    ({"ram_mib": 0}, "header: ram_mib 0 and digest_every 4 must both be at least 1"),
+    ({"fingerprinted": "nobody"}, "header: digested actors .* must be distinct and include the fingerprinted 'nobody'"),
+    ({"disks": [DiskIdentity("d0.img", -1, "1" * 32)]}, r"header: disk 0 \(d0.img\): size -1 and digest"),
+    ({"disks": [DiskIdentity("d0.img", 1, "xyz")]}, r"header: disk 0 \(d0.img\): size 1 and digest 'xyz'"),
+])
+def test_a_header_whose_checksum_holds_but_whose_fields_do_not_is_refused_naming_the_field(
+        tmp_path: Path, change: dict, complaint: str) -> None:
+    """An edited header with its checksum recomputed: each field that would
+    mislead a replay is refused by name (the control header reads)."""
+    import msgspec
+
+    path = tmp_path / "edited.reel"
+    good = header(4)
+    write_log(str(path), good, synthetic_records(random.Random(1), 3, 4))
+    assert read(str(path)).header == good
+    write_log(str(path), msgspec.structs.replace(good, **change), synthetic_records(random.Random(1), 3, 4))
+    with pytest.raises(LogError, match=complaint):
+        read(str(path))

@@ -457,3 +457,25 @@ def test_a_recording_stopped_by_sigterm_mid_checkpoint_ends_quietly_and_replays_
     replayed = replay(log)
     assert replayed.returncode == EXIT_TRUNCATED and "all matching, to the last whole one" in replayed.stderr, \
         show(replayed)
+
+
+def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    import random
+
+    import msgspec
+
+    from actors.logger.logfile import write_log
+
+    from .test_logfile import header, synthetic_records
+
+    records = synthetic_records(random.Random(1), 3, 4)
+    for change, complaint in (
+            ({}, "d0.img"),  # the control: it gets as far as its disk
+            ({"topology": "ide-direct"}, "recorded on topology 'ide-direct'; this reel replays 'ide-blkreplay'"),
+            ({"digested": ["ide", "cpu", "blkreplay"]},
+             "its seals carry the digests of ide, cpu, blkreplay (fingerprint ide); this reel compares "
+             "cpu, ide, blkreplay (fingerprint ide)")):
+        log = tmp_path / "edited.reel"
+        write_log(str(log), msgspec.structs.replace(header(4), **change), records)
+        result = run_reel("replay", str(log), timeout=TIMEOUT)
+        assert result.returncode == EXIT_USAGE and complaint in result.stderr, show(result)

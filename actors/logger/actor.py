@@ -35,7 +35,7 @@ from ..schema import (
     sealed,
 )
 from . import logfile
-from .logfile import CheckpointRecord, EndRecord, LogHeader, LogWriter, SealRecord
+from .logfile import DIGESTED, FINGERPRINTED, CheckpointRecord, EndRecord, LogHeader, LogWriter, SealRecord
 
 EXIT_DIVERGED = 3  # a replay did something the recording did not
 EXIT_TRUNCATED = 4  # a replay matched as far as a truncated log goes
@@ -47,8 +47,8 @@ class Logger(AsyncActor):
         mode: Literal["record", "replay"]
         path: str
         header: dict[str, Any] = {}  # recording: the LogHeader's fields
-        digested: list[str] = msgspec.field(default_factory=lambda: ["cpu", "ide", "blkreplay"])
-        fingerprinted: str = "ide"  # digests at every checkpoint; the others only at seals
+        digested: list[str] = msgspec.field(default_factory=lambda: list(DIGESTED))
+        fingerprinted: str = FINGERPRINTED  # digests at every checkpoint; the others only at seals
         disks: list[str] = []  # image peers, in drive order
         cpu: str = "cpu"
         blkreplay: str = "blkreplay"

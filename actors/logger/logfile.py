@@ -52,6 +52,7 @@ before a trailer are damage, and without one a cut.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import zlib
@@ -68,6 +69,13 @@ CRC_BYTES = 4
 SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
 ESCAPE = 3
 KIND_CHECKPOINT, KIND_SEAL, KIND_END = 0, 1, 2
+
+# What this reel records and can replay: the topology, the actors whose
+# full digests every seal carries (in this order), and the one whose digest
+# fingerprints every checkpoint.
+TOPOLOGY = "ide-blkreplay"
+DIGESTED = ("cpu", "ide", "blkreplay")
+FINGERPRINTED = "ide"
 
 
 class LogError(Exception):
@@ -113,9 +121,9 @@ class LogHeader(msgspec.Struct):
     ram_mib: int
     latency: str = "none"
     seed: int = 0
-    topology: str = "ide-blkreplay"
+    topology: str = TOPOLOGY
     faults: list[str] = []
-    fingerprinted: str = "ide"  # the actor whose digest's first byte every checkpoint keeps
+    fingerprinted: str = FINGERPRINTED  # the actor whose digest's first byte every checkpoint keeps
 
 
 @dataclass
@@ -360,9 +368,39 @@ def _read_header(path: str, data: bytes) -> tuple[LogHeader, int]:
     if zlib.crc32(encoded) != check:
         raise LogError(path, "header checksum mismatch: the log is damaged", 0, len(MAGIC))
     try:
-        return msgspec.msgpack.decode(encoded, type=LogHeader), cursor.pos
+        header = msgspec.msgpack.decode(encoded, type=LogHeader)
     except msgspec.MsgspecError as e:
         raise LogError(path, f"unreadable header: {e}", 0, len(MAGIC)) from None
+    wrong = _header_fault(header)
+    if wrong:
+        raise LogError(path, f"header: {wrong}", 0, len(MAGIC))
+    return header, cursor.pos
+
+
+def _header_fault(h: LogHeader) -> str:
+    """What makes a header that decodes unusable, "" if nothing. Its
+    checksum held, so this is a log written wrong or edited with care."""
+    if h.format != FORMAT_VERSION:
+        return f"says format {h.format} under the magic of format {FORMAT_VERSION}"
+    if hashlib.sha256(h.guest_image).hexdigest() != h.guest_sha256:
+        return (f"the guest program's sha256 is {hashlib.sha256(h.guest_image).hexdigest()}, "
+                f"not the {h.guest_sha256} it names")
+    if h.ram_mib < 1 or h.digest_every < 1:
+        return f"ram_mib {h.ram_mib} and digest_every {h.digest_every} must both be at least 1"
+    if not h.digested or len(set(h.digested)) != len(h.digested) or h.fingerprinted not in h.digested:
+        return f"digested actors {h.digested} must be distinct and include the fingerprinted {h.fingerprinted!r}"
+    for index, disk in enumerate(h.disks):
+        if disk.size < 0 or len(disk.digest) != 2 * DIGEST_BYTES or not _is_hex(disk.digest):
+            return f"disk {index} ({disk.path}): size {disk.size} and digest {disk.digest!r} are not an identity"
+    return ""
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Reader:
