@@ -8,10 +8,12 @@ and content digest, and a replay refuses a base that differs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from actors import VERSION
 from actors.image.backends import file_digest
@@ -24,26 +26,64 @@ from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
 COPY_CHUNK = 1 << 20
+PROGRESS_SECONDS = 2.0  # a pass over a disk that takes longer says how far it is, this often
 DIGEST_EVERY = 64  # checkpoints between the log's seals (every actor's digest and a checksum)
 
 
 def identity(disk: Disk) -> DiskIdentity:
-    size, digest = file_digest(disk.path)
+    size, digest = file_digest(disk.path, progress=_progress(f"reading {disk.path}", disk.path))
     return DiskIdentity(disk.path, size, digest)
 
 
 def working_copy(base: str, folder: str, index: int) -> Disk:
     """A sparse copy of ``base`` for a run to write."""
+    return identified_copy(base, folder, index)[0]
+
+
+def identified_copy(base: str, folder: str, index: int) -> tuple[Disk, DiskIdentity]:
+    """A sparse copy of ``base`` for a run to write, and the base's
+    identity, from one read of it: the base's holes are not read, and
+    blocks of zeros in its data stay holes in the copy."""
     target = os.path.join(folder, f"disk{index}.img")
-    with open(base, "rb") as src, open(target, "wb") as dst:
-        size = os.fstat(src.fileno()).st_size
-        while block := src.read(COPY_CHUNK):
-            if block.count(0) == len(block):
-                dst.seek(len(block), os.SEEK_CUR)  # leave a hole
-            else:
-                dst.write(block)
+    with open(target, "wb") as dst:
+        def keep(offset: int, block: bytes) -> None:
+            if block.count(0) != len(block):
+                os.pwrite(dst.fileno(), block, offset)
+
+        size, digest = file_digest(base, COPY_CHUNK, on_data=keep, progress=_progress(f"copying {base}", base))
         dst.truncate(size)
-    return Disk("raw", target, size)
+    return Disk("raw", target, size), DiskIdentity(base, size, digest)
+
+
+def _progress(what: str, path: str) -> Callable[[int], None]:
+    """Says how far a pass over a large file has come: every
+    PROGRESS_SECONDS once it has taken that long (a small disk says
+    nothing)."""
+    total = os.path.getsize(path)
+    log = logging.getLogger("reel")
+    next_word = time.monotonic() + PROGRESS_SECONDS
+
+    def done(count: int) -> None:
+        nonlocal next_word
+        now = time.monotonic()
+        if now >= next_word:
+            next_word = now + PROGRESS_SECONDS
+            log.info("%s: %s of %s (%d%%)", what, _size(count), _size(total), 100 * count // max(total, 1))
+    return done
+
+
+def _size(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
+
+
+def _prepared(bases: list[Disk], folder: str, backend: str) -> tuple[list[Disk], list[DiskIdentity]]:
+    """The disks a run works on and the bases' identities: working copies
+    in ``folder`` (backend raw), each made in the same read of its base as
+    its identity; or the bases themselves, for memory disks to load."""
+    if backend == "memory":
+        return bases, [identity(d) for d in bases]
+    copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
+    return [disk for disk, _ in copies], [ident for _, ident in copies]
 
 
 def _bases(specs: list[str]) -> list[Disk]:
@@ -70,14 +110,13 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     bases = _bases(disk_specs)
     log_path = _log_target(log, overwrite, [d.path for d in bases])
     faults = plan(fault_specs or [], len(bases), seed)
-    identities = [identity(d) for d in bases]
-    header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
-              "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
-              "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
-              "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
-              "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
     with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
-        disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
+        disks, identities = _prepared(bases, folder, backend)
+        header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
+                  "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
+                  "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
+                  "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
+                  "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=[f.spec for f in faults])
@@ -123,13 +162,12 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     if len(specs) != len(header.disks):
         raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
     bases = _bases(specs)
-    for index, (base, then) in enumerate(zip(bases, header.disks)):
-        now = identity(base)
-        if (now.size, now.digest) != (then.size, then.digest):
-            raise DiskError(f"disk {index}: {base.path} (size {now.size}, digest {now.digest}) is not the base the "
-                            f"recording started from ({then.path}: size {then.size}, digest {then.digest})")
     with tempfile.TemporaryDirectory(prefix="reel-replay-") as folder:
-        disks = bases if backend == "memory" else [working_copy(d.path, folder, i) for i, d in enumerate(bases)]
+        disks, identities = _prepared(bases, folder, backend)
+        for index, (base, now, then) in enumerate(zip(bases, identities, header.disks)):
+            if (now.size, now.digest) != (then.size, then.digest):
+                raise DiskError(f"disk {index}: {base.path} (size {now.size}, digest {now.digest}) is not the base "
+                                f"the recording started from ({then.path}: size {then.size}, digest {then.digest})")
         # No disk fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
                                  None, header.ram_mib, latency, seed, memory_bases=backend == "memory",

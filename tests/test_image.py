@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import resource
 import subprocess
 from pathlib import Path
@@ -139,6 +140,81 @@ def test_a_content_digest_lets_its_actor_serve_between_chunks() -> None:
     digest = content_digest(disk, between=lambda: calls.append(1))
     assert len(calls) == 5  # once per MiB read: an inline image polls its inbox there
     assert digest == content_digest(disk) != content_digest(Memory(5 << 20))
+
+
+def _sparse_image(path: Path) -> bytes:
+    """A 40 MiB file: holes, data at odd offsets and lengths, zeros written
+    as data, data at the very end. Returns its content."""
+    with open(path, "wb") as f:
+        f.truncate(40 << 20)
+        f.seek(3 << 20)
+        f.write(os.urandom(5000))
+        f.seek((17 << 20) + 123)
+        f.write(b"\x5a" * (3 << 20))
+        f.write(bytes(2 << 20))  # zeros that are data, not a hole
+        f.seek((40 << 20) - 10)
+        f.write(b"the end...")
+    return path.read_bytes()
+
+
+def test_digests_and_working_copies_of_sparse_images_equal_those_of_their_bytes(tmp_path: Path) -> None:
+    """Holes are hashed as zeros without being read, and left out of the
+    working copy: whatever SEEK_DATA/SEEK_HOLE report, the digest is the
+    hash of the bytes and the copy holds the same bytes."""
+    import xxhash
+
+    from actors.image.backends import content_digest, extents, file_digest
+    from launch.recording import working_copy
+
+    path = tmp_path / "sparse.img"
+    content = _sparse_image(path)
+    plain = xxhash.xxh3_128(content).hexdigest()
+    assert file_digest(str(path)) == (40 << 20, plain)
+    disk = RawFile(str(path), writable=False)
+    assert content_digest(disk) == content_digest(disk, chunk=3000) == plain
+    runs = list(disk.extents())
+    disk.close()
+    assert runs[0][0] == 0 and sum(length for _, length, _ in runs) == 40 << 20
+    assert all(a + n == b for (a, n, _), (b, _, _) in zip(runs, runs[1:]))  # in order, no gap, no overlap
+    with open(path, "rb") as f:  # what the file system says is data is all there is
+        assert all(not any(content[a:a + n]) for a, n, data in extents(f.fileno(), 40 << 20) if not data)
+    copy = working_copy(str(path), str(tmp_path), 0)
+    assert Path(copy.path).read_bytes() == content and copy.size == 40 << 20
+    assert os.stat(copy.path).st_blocks * 512 < 16 << 20  # the holes stayed holes
+
+
+def test_a_long_copy_says_how_far_it_is_and_a_short_one_says_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from launch import recording
+
+    path = tmp_path / "sparse.img"
+    _sparse_image(path)
+    caplog.set_level(logging.INFO, logger="reel")
+    recording.identified_copy(str(path), str(tmp_path), 0)
+    assert not caplog.records  # done within PROGRESS_SECONDS
+    monkeypatch.setattr(recording, "PROGRESS_SECONDS", 0.0)  # every chunk is late: each says so
+    copy, ident = recording.identified_copy(str(path), str(tmp_path), 1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and all(line.startswith(f"copying {path}: ") for line in lines)
+    assert lines[-1] == f"copying {path}: 40 MiB of 40 MiB (100%)"
+    assert (ident.size, ident.digest) == recording.file_digest(str(path))
+
+
+def test_a_file_system_that_cannot_tell_holes_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xxhash
+
+    from actors.image import backends
+
+    path = tmp_path / "sparse.img"
+    content = _sparse_image(path)
+
+    def no_seek_data(fd: int, offset: int, how: int) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(backends.os, "lseek", no_seek_data)
+    with open(path, "rb") as f:
+        assert list(backends.extents(f.fileno(), 40 << 20)) == [(0, 40 << 20, True)]
+    assert backends.file_digest(str(path))[1] == xxhash.xxh3_128(content).hexdigest()
 
 
 def test_an_image_in_use_by_another_run_is_refused(tmp_path: Path) -> None:
