@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-import tempfile
 import threading
 import time
 from typing import Any, Callable
 
 from actors._rss import peak_rss_mib
 
+from . import _scratch
 from ._steal import Steal
 from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
@@ -43,7 +43,7 @@ def transport(placement: str = "split", rounds: int = 5, log_level: int = 30) ->
     cores = PLACEMENTS[placement]
     ncpu = os.cpu_count() or 1
     client_cpu, echo_cpu = (c % ncpu for c in cores)
-    with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
+    with _scratch.scratch("bench") as tmp:
         raw = f"ipc://{tmp}/raw"
         topology = Topology(
             name="bench-transport",
@@ -118,7 +118,7 @@ def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1
 
     ncpu = os.cpu_count() or 1
     pins = {part.split()[0]: int(part.split()[1]) % ncpu for part in placement.split(",")}
-    with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
+    with _scratch.scratch("bench") as tmp:
         path = os.path.join(tmp, "bench.img")
         with open(path, "wb") as f:  # real data, in the page cache: the disk is not what we measure
             for _ in range(size_mib):
@@ -317,7 +317,7 @@ def replay(repetitions: int = 5, log_level: int = 30, size_mib: int = 16, latenc
     checkpoint_rates: list[float] = []
     bytes_per_event: list[float] = []
     steal = Steal()
-    with tempfile.TemporaryDirectory(prefix="reel-bench-") as tmp:
+    with _scratch.scratch("bench") as tmp:
         base = _random_disk(os.path.join(tmp, "base.img"), size_mib)
         for rep in range(repetitions):
             seconds["direct"].append(_direct_seconds(name, image, base, os.path.join(tmp, f"direct{rep}"), spin_us,

@@ -28,12 +28,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, TextIO
+
+from . import _scratch
 
 GUEST = "journal"
 DISK_BYTES = 8 << 20
@@ -208,7 +209,7 @@ def plan(runs: int, kinds: tuple[FaultKind, ...] = KINDS) -> list[tuple[FaultKin
 def campaign(runs: int, jobs: int, progress: TextIO | None = sys.stderr,
              kinds: tuple[FaultKind, ...] = KINDS) -> list[Row]:
     cells: list[Cell] = []
-    with tempfile.TemporaryDirectory(prefix="reel-faults-") as folder, \
+    with _scratch.scratch("faults") as folder, \
             concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_cell, kind, seed, folder) for kind, seed in plan(runs, kinds)]
         try:

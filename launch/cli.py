@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 from typing import Any, Callable, TypeVar
 
 import msgspec
@@ -15,6 +16,7 @@ import msgspec
 from actors import VERSION
 from actors._logging import configure
 
+from . import _scratch
 from . import faults as fault_plan
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
 from .topology import TopologyError, bundled_names, load
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if too_large:
         print(f"reel: {too_large}", file=sys.stderr)
         return EXIT_USAGE
+    for parent in dict.fromkeys((tempfile.gettempdir(), "/tmp")):  # the launcher falls back to /tmp
+        _scratch.sweep(parent)  # what reels killed earlier left behind
     try:
         return args.func(args, level)
     except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from typing import Callable, Iterator
 
@@ -23,7 +22,7 @@ import xxhash
 
 from actors.image.backends import file_digest
 
-from . import disks, guests, recording
+from . import _scratch, disks, guests, recording
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, Launcher, RunResult
 from .machines import ide_direct
 
@@ -72,7 +71,7 @@ def demo(level: int, run_with: RunWith) -> int:
 def _demo(level: int, run_with: RunWith) -> int:
     name, image = guests.load(GUEST)
     steps = 1 + len(REPLAY_SEEDS) + len(DIRECT_SEEDS)
-    with tempfile.TemporaryDirectory(prefix="reel-demo-") as folder:
+    with _scratch.scratch("demo") as folder:
         bases = [disks.make(os.path.join(folder, f"base{i}.img"), DISK_SIZE).path for i in range(DISK_COUNT)]
         log = os.path.join(folder, f"{GUEST}.reel")
         recorded = _step(1, steps, f"recording {GUEST} on {DISK_COUNT} blank {DISK_SIZE} disks, latency {LATENCY} "

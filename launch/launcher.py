@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import signal
 import tempfile
 import time
@@ -29,6 +28,7 @@ from actors._actor import dispatch_table
 from actors._errors import HandshakeRefused, LinkGap
 from actors.schema import ActorStats, Connected, Exited, Failed, Finished, Ready, Start, Stop, Wire
 
+from . import _scratch
 from . import faults as fault_plan
 from ._spawn import ActorProcess
 from .topology import Topology, validate
@@ -285,7 +285,7 @@ class Launcher:
             # closing must not linger on it (heartbeats sent during a long stop).
             self.node.mark_lost(name)
         self.node.close()
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        _scratch.remove(self.run_dir)
 
     def _spec_for(self, name: str) -> ActorSpec:
         actor = self.topology.actor_named(name)
@@ -321,13 +321,13 @@ def _run_dir(run_id: str, longest_name: int) -> str:
     ($TMPDIR) if its sockets' paths fit a unix socket's limit, else in /tmp."""
     for parent in (None, "/tmp"):
         try:
-            folder = tempfile.mkdtemp(prefix=f"reel-{run_id}-", dir=parent)
+            folder = _scratch.make(run_id, parent)
         except OSError as e:
             raise LaunchError(f"cannot make a folder for the run's sockets in {parent or tempfile.gettempdir()!r}: "
                               f"{e.strerror}") from None
         if len(os.fsencode(folder)) + 1 + max(longest_name, len(LAUNCHER)) <= IPC_PATH_MAX:
             return folder
-        os.rmdir(folder)
+        _scratch.remove(folder)
     raise LaunchError(f"no folder for the run's sockets: paths under {tempfile.gettempdir()!r} and /tmp exceed "
                       f"{IPC_PATH_MAX} bytes, a unix socket's limit (set TMPDIR to a shorter folder)")
 

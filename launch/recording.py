@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from actors.image.backends import file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
 
+from . import _scratch
 from .disks import SECTOR, Disk, DiskError, parse
 from .faults import FaultError, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
@@ -110,7 +110,7 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     bases = _bases(disk_specs)
     log_path = _log_target(log, overwrite, [d.path for d in bases])
     faults = plan(fault_specs or [], len(bases), seed)
-    with tempfile.TemporaryDirectory(prefix="reel-record-") as folder:
+    with _scratch.scratch("record") as folder:
         disks, identities = _prepared(bases, folder, backend)
         header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
                   "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
@@ -162,7 +162,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     if len(specs) != len(header.disks):
         raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
     bases = _bases(specs)
-    with tempfile.TemporaryDirectory(prefix="reel-replay-") as folder:
+    with _scratch.scratch("replay") as folder:
         disks, identities = _prepared(bases, folder, backend)
         for index, (base, now, then) in enumerate(zip(bases, identities, header.disks)):
             if (now.size, now.digest) != (then.size, then.digest):

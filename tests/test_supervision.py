@@ -196,3 +196,37 @@ def test_late_machine_traffic_while_stopping_is_dropped_without_a_protocol_warni
         assert actor.node.unhandled == {"Pong": 1}
     finally:
         actor.node.close()
+
+
+def test_what_a_reel_killed_with_sigkill_left_behind_is_swept_by_the_next(tmp_path: Path) -> None:
+    """A recording killed with SIGKILL runs no clean-up: its working copies
+    and socket folder stay. The next reel removes them (their owner lock is
+    free), and leaves alone a folder whose maker is alive."""
+    from launch import _scratch
+
+    scratch = tmp_path / "t"
+    scratch.mkdir()
+    env = _env() | {"TMPDIR": str(scratch)}
+    base = tmp_path / "base.img"
+    with open(base, "wb") as f:
+        f.truncate(8 << 20)
+    log = tmp_path / "run.reel"
+    proc = subprocess.Popen(reel_command("record", "diskqd1", "--disk", str(base), "--log", str(log)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO, env=env)
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.stat().st_size > 4096):  # running
+        assert proc.poll() is None and time.monotonic() < deadline, "the recording ended before it was killed"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    left = sorted(p.name for p in scratch.iterdir())
+    assert any(name.startswith("reel-record-") for name in left) and len(left) >= 2, left  # the copy, the sockets
+    alive = _scratch.make("held", str(scratch))  # this process is its maker: not to be swept
+    try:
+        run = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, cwd=REPO, env=env,
+                             timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert [p.name for p in scratch.iterdir()] == [Path(alive).name]
+    finally:
+        _scratch.remove(alive)
+    assert list(scratch.iterdir()) == []
