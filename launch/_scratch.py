@@ -6,7 +6,9 @@ stay. So each folder reel makes holds an ``OWNER`` file that its maker keeps
 locked (flock) for as long as it lives; the kernel drops the lock when the
 process dies, however it dies. The next reel sweeps the folders whose lock
 it can take. A lock and not a pid: pids are reused, and differ between the
-pid namespaces of containers that share one /tmp.
+pid namespaces of containers that share one /tmp. The owner file names the
+maker's host, and only this host's folders are judged: on a file system
+shared between hosts, locks may be each host's own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import errno
 import fcntl
 import os
 import shutil
+import socket
 import stat
 import tempfile
 from typing import Iterator
@@ -23,6 +26,7 @@ from typing import Iterator
 PREFIX = "reel-"
 OWNER = ".reel-owner"
 
+_HOST = socket.gethostname().encode()
 _held: dict[str, int] = {}  # folder -> the descriptor that holds its owner lock
 
 
@@ -41,6 +45,7 @@ def make(kind: str, parent: str | None = None) -> str:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return folder
+    os.write(fd, _HOST)
     os.rename(unnamed, os.path.join(folder, OWNER))  # named only once locked: a sweep never sees it free
     _held[folder] = fd
     return folder
@@ -90,6 +95,8 @@ def _abandoned(folder: str) -> bool:
     except OSError:
         return False  # not ours, or made without an owner file
     try:
+        if os.read(fd, len(_HOST) + 1) != _HOST:
+            return False  # made on another host: where a shared folder's locks are each host's own, not ours to judge
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return False  # its maker still holds it (or locks do not work here)

@@ -68,12 +68,15 @@ class ActorProcess:
             return False  # already reaped: its pid may be another's by now
 
     def _kill_group(self) -> None:
-        # Sent only while the actor is running or ended but not yet reaped:
-        # its pid, which is its group's id, cannot belong to anyone else.
+        # Only while the actor runs, or has ended but is not reaped: then its
+        # pid, which is its group's id, cannot belong to anyone else. Asked
+        # here, not inferred from Popen's returncode, which an interrupted
+        # poll can leave unset after reaping.
         try:
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # nothing left in the group
+        except (ChildProcessError, ProcessLookupError, PermissionError):
+            pass  # reaped already, or nothing left in the group
 
     def describe_exit(self) -> str:
         """"exited with code 3" / "was killed by SIGKILL"."""
@@ -90,6 +93,15 @@ class ActorProcess:
     def last_lines(self) -> str:
         self._reader.join(timeout=0.5)  # let the last lines of a dead process arrive
         return "\n".join(f"    {line}" for line in self.tail) or "    (nothing on stderr)"
+
+    def terminate(self) -> None:
+        """SIGTERM to the actor (its own handler stops it in order), if it
+        still runs; if it has ended, what it left in its group is killed."""
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass  # ended just now: the next poll sees to its group
 
     def kill(self) -> None:
         """SIGKILL to the actor and everything in its process group."""

@@ -271,7 +271,7 @@ class Launcher:
             try:
                 self.node.send(actor.name, Stop(reason.splitlines()[0], lost))
             except NotConnected:
-                proc.popen.send_signal(signal.SIGTERM)  # never connected: its own handler stops it
+                proc.terminate()  # never connected: its own handler stops it
         deadline = time.monotonic() + STOP_GRACE
         while any(p.poll() is None for p in self.procs.values()) and time.monotonic() < deadline:
             self._turn()

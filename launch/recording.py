@@ -47,8 +47,12 @@ def identified_copy(base: str, folder: str, index: int) -> tuple[Disk, DiskIdent
     target = os.path.join(folder, f"disk{index}.img")
     with open(target, "wb") as dst:
         def keep(offset: int, block: bytes) -> None:
-            if block.count(0) != len(block):
-                os.pwrite(dst.fileno(), block, offset)
+            if block.count(0) == len(block):
+                return  # zeros stay a hole
+            view = memoryview(block)
+            while view:  # pwrite may write less than asked (a disk filling up): then the rest, or its error
+                written = os.pwrite(dst.fileno(), view, offset)
+                view, offset = view[written:], offset + written
 
         size, digest = file_digest(base, COPY_CHUNK, on_data=keep, progress=_progress(f"copying {base}", base))
         dst.truncate(size)
@@ -162,6 +166,11 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     if len(specs) != len(header.disks):
         raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
     bases = _bases(specs)
+    for index, (base, then) in enumerate(zip(bases, header.disks)):
+        size = os.path.getsize(base.path)
+        if size != then.size:  # known before a copy is made
+            raise DiskError(f"disk {index}: {base.path} (size {size}) is not the base the recording started from "
+                            f"({then.path}: size {then.size}, digest {then.digest})")
     with _scratch.scratch("replay") as folder:
         disks, identities = _prepared(bases, folder, backend)
         for index, (base, now, then) in enumerate(zip(bases, identities, header.disks)):

@@ -321,7 +321,9 @@ def test_stopping_the_bus_master_mid_transfer_discards_its_data_and_the_drive_wa
     ide.dma_start(0, r.BMIC_START | direction, prd((0x80001000, 512)), b"" if to_memory else b"\x77" * 512)
     ide.write(bm(0, r.BM_COMMAND), 1, direction)  # stop, with the disk request still out
     assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ACTIVE
-    answer_disk(ide, world, fill=0x5A)
+    _, op, _, _, data, _ = answer_disk(ide, world, fill=0x5A)
+    # a write's data left with its request, at the start; a read's comes back and is dropped
+    assert (op, data) == (("read", b"") if to_memory else ("write", b"\x77" * 512))
     assert world.memory == {} and world.lines[1] is False
     assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
     assert alt_status(ide) == r.DRDY | r.DSC | r.DRQ

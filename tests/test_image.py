@@ -183,6 +183,20 @@ def test_digests_and_working_copies_of_sparse_images_equal_those_of_their_bytes(
     assert os.stat(copy.path).st_blocks * 512 < 16 << 20  # the holes stayed holes
 
 
+def test_a_working_copy_is_whole_when_the_file_system_writes_less_than_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pwrite may write part of a block (a disk filling up): the copy goes
+    on with the rest instead of leaving a gap the header's digest hides."""
+    from launch import recording
+
+    path = tmp_path / "sparse.img"
+    content = _sparse_image(path)
+    pwrite = os.pwrite
+    monkeypatch.setattr(recording.os, "pwrite", lambda fd, data, offset: pwrite(fd, bytes(data)[:1000], offset))
+    copy = recording.working_copy(str(path), str(tmp_path), 0)
+    assert Path(copy.path).read_bytes() == content
+
+
 def test_a_long_copy_says_how_far_it_is_and_a_short_one_says_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from launch import recording

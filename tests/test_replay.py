@@ -353,6 +353,13 @@ def test_a_base_image_that_differs_from_the_header_is_refused(tmp_path: Path) ->
     for needed in (str(rec.disks[0]), digest, recorded[0]["digest"]):
         assert needed in result.stderr, f"{needed} not named\n{show(result)}"
     assert os.path.getsize(rec.disks[0]) == size
+    # one of another size is refused on its size, before any copy of it is made
+    with open(rec.disks[0], "r+b") as f:
+        f.truncate(size + 512)
+    result = replay(rec.log)
+    assert result.returncode == EXIT_USAGE, show(result)
+    assert f"disk 0: {rec.disks[0]} (size {size + 512}) is not the base the recording started from" in \
+        result.stderr, show(result)
 
 
 # --- 6. a guest woken by the ide alone, and one nothing can wake ----------------------

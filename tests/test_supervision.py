@@ -230,3 +230,18 @@ def test_what_a_reel_killed_with_sigkill_left_behind_is_swept_by_the_next(tmp_pa
     finally:
         _scratch.remove(alive)
     assert list(scratch.iterdir()) == []
+
+
+def test_a_sweep_judges_only_folders_this_host_made(tmp_path: Path) -> None:
+    """On a folder shared between hosts, flock may be each host's own: a
+    folder whose owner file names another host is never swept, even with
+    its lock free; one this host made and nobody holds is."""
+    import socket
+
+    from launch import _scratch
+
+    for name, host in (("reel-x-other", b"some-other-host"), ("reel-x-mine", socket.gethostname().encode())):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / _scratch.OWNER).write_bytes(host)
+    assert _scratch.sweep(str(tmp_path)) == [str(tmp_path / "reel-x-mine")]
+    assert [p.name for p in tmp_path.iterdir()] == ["reel-x-other"]

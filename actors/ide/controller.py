@@ -17,7 +17,8 @@ One command runs per channel at a time. Its phases:
   (``dma_start``, which brings the PRD table and, for writes, the data);
   then one disk request; reads are scattered into guest memory; an
   interrupt ends it. Clearing the start bit before that aborts the bus
-  master: the data is discarded and the drive holds DRQ until a reset.
+  master: a read's data is discarded (a write's went to the disk when the
+  transfer started), and the drive holds DRQ until a reset.
 * Non-data (FLUSH CACHE, SET FEATURES, EXECUTE DEVICE DIAGNOSTIC): done at
   once or on the disk's answer, with an interrupt.
 """
@@ -94,8 +95,10 @@ class Command:
     # The guest cleared the bus master's start bit mid-transfer. SFF-8038i:
     # the bus master command "is said to be aborted and data transferred
     # from the drive may be discarded before being written to system
-    # memory"; it cannot be resumed. So nothing of it reaches memory, and
-    # the drive, whose transfer cannot end, holds DRQ until a reset.
+    # memory"; it cannot be resumed. So nothing a read brings reaches
+    # memory (a write's data went to the disk with its request, at the
+    # start), no interrupt comes, and the drive, whose transfer cannot end,
+    # holds DRQ until a reset.
     host_stopped: bool = False
 
 

@@ -142,7 +142,10 @@ def extents(fd: int, size: int) -> Iterator[tuple[int, int, bool]]:
             yield offset, min(data, size) - offset, False
         if data >= size:
             return
-        hole = min(os.lseek(fd, data, os.SEEK_HOLE), size)
+        try:
+            hole = min(os.lseek(fd, data, os.SEEK_HOLE), size)
+        except OSError:  # the file changed under us: read the rest
+            hole = size
         yield data, hole - data, True
         offset = hole
 
