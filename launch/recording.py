@@ -7,15 +7,16 @@ and content digest, and a replay refuses a base that differs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from actors import VERSION
-from actors.image.backends import file_digest
+from actors.image.backends import RawFile, file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
 
@@ -84,10 +85,29 @@ def _prepared(bases: list[Disk], folder: str, backend: str) -> tuple[list[Disk],
     """The disks a run works on and the bases' identities: working copies
     in ``folder`` (backend raw), each made in the same read of its base as
     its identity; or the bases themselves, for memory disks to load."""
-    if backend == "memory":
-        return bases, [identity(d) for d in bases]
-    copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
+    with contextlib.ExitStack() as held:
+        for disk in bases:
+            held.enter_context(_unwritten(disk.path))
+        if backend == "memory":
+            return bases, [identity(d) for d in bases]
+        copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
     return [disk for disk, _ in copies], [ident for _, ident in copies]
+
+
+@contextlib.contextmanager
+def _unwritten(path: str) -> Iterator[None]:
+    """Hold a shared lock on a base while it is read: a run writing it (it
+    holds the exclusive lock) would make its identity and copy a moment of
+    a moving disk, which no replay could find again."""
+    try:
+        lock = RawFile(path, writable=False)
+    except ValueError:
+        raise DiskError(f"{path}: being written by another run (it holds the image's lock); record or replay "
+                        "from it once that run has ended") from None
+    try:
+        yield
+    finally:
+        lock.close()
 
 
 def _bases(specs: list[str]) -> list[Disk]:

@@ -486,3 +486,22 @@ def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_r
         write_log(str(log), msgspec.structs.replace(header(4), **change), records)
         result = run_reel("replay", str(log), timeout=TIMEOUT)
         assert result.returncode == EXIT_USAGE and complaint in result.stderr, show(result)
+
+
+def test_a_base_another_run_is_writing_is_refused_while_it_does(tmp_path: Path) -> None:
+    """Its identity and copy would be a moment of a moving disk, which no
+    replay could find again: refused while the writer holds its lock."""
+    from actors.image import RawFile
+
+    base = blank_disks(tmp_path / "base", count=1)[0]
+    log = tmp_path / "run.reel"
+    writer = RawFile(str(base))  # as a run's disk actor holds a disk it writes
+    try:
+        result = run_reel("record", "diskqd1", "--disk", str(base), "--log", str(log), timeout=TIMEOUT)
+        assert result.returncode == EXIT_USAGE, show(result)
+        assert f"{base}: being written by another run" in result.stderr, show(result)
+        assert not log.exists()
+    finally:
+        writer.close()
+    result = run_reel("record", "diskqd1", "--disk", str(base), "--log", str(log), timeout=TIMEOUT)
+    assert result.returncode == 0, show(result)
