@@ -57,26 +57,27 @@ class ActorProcess:
         """The actor's exit status, None while it runs. As it is seen to
         have ended, whatever it left in its process group (a helper it
         started) is killed: no process outlives its actor."""
-        if self.popen.returncode is None and self._ended_unreaped():
+        if self.popen.returncode is None and self._state() == "ended":
             self._kill_group()
         return self.popen.poll()
 
-    def _ended_unreaped(self) -> bool:
+    def _state(self) -> str:
+        """"running", "ended" (not reaped yet) or "reaped". Only before it is
+        reaped is the actor's pid, which is its group's id, surely its own;
+        asked of the kernel, not inferred from Popen's returncode, which an
+        interrupted poll can leave unset after reaping."""
         try:
-            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+            ended = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
-            return False  # already reaped: its pid may be another's by now
+            return "reaped"
+        return "running" if ended is None else "ended"
 
     def _kill_group(self) -> None:
-        # Only while the actor runs, or has ended but is not reaped: then its
-        # pid, which is its group's id, cannot belong to anyone else. Asked
-        # here, not inferred from Popen's returncode, which an interrupted
-        # poll can leave unset after reaping.
+        """SIGKILL to the actor's group; call it only while ``_state`` is not "reaped"."""
         try:
-            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             os.killpg(self.pid, signal.SIGKILL)
-        except (ChildProcessError, ProcessLookupError, PermissionError):
-            pass  # reaped already, or nothing left in the group
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing left in the group
 
     def describe_exit(self) -> str:
         """"exited with code 3" / "was killed by SIGKILL"."""
@@ -105,6 +106,6 @@ class ActorProcess:
 
     def kill(self) -> None:
         """SIGKILL to the actor and everything in its process group."""
-        if self.popen.returncode is None:
+        if self.popen.returncode is None and self._state() != "reaped":
             self._kill_group()
         self.popen.wait()

@@ -132,4 +132,4 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
     finally:
         if not renamed:
             os.unlink(temporary)
-    return Disk("raw", str(target.resolve()), size)
+    return Disk("raw", str(target), size)

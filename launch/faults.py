@@ -47,11 +47,11 @@ from actors.image import DiskFault, Latency, LatencyError
 from .disks import DiskError, parse_size
 
 RANDOM_CRASH = (1, 2000)
+"""The range of a random crash's machine message number."""
 MAX_NUMBER = (1 << 63) - 1  # what a message carries (64-bit signed)
 MAX_GARBAGE = 10_000
 """At most this many garbage frames: they are pushed at once, and an inbox
 holds 10,000 (more would block the launcher that pushes them)."""
-"""The range of a random crash's machine message number."""
 
 _DISK = re.compile(r"^disk(\d+):([a-z]+)(?::(.*))?$")
 _DISKS = re.compile(r"^disks:([a-z]+)(?::(.*))?$")

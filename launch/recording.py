@@ -189,14 +189,12 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     for index, (base, then) in enumerate(zip(bases, header.disks)):
         size = os.path.getsize(base.path)
         if size != then.size:  # known before a copy is made
-            raise DiskError(f"disk {index}: {base.path} (size {size}) is not the base the recording started from "
-                            f"({then.path}: size {then.size}, digest {then.digest})")
+            raise _not_the_base(index, base.path, f"size {size}", then)
     with _scratch.scratch("replay") as folder:
         disks, identities = _prepared(bases, folder, backend)
         for index, (base, now, then) in enumerate(zip(bases, identities, header.disks)):
             if (now.size, now.digest) != (then.size, then.digest):
-                raise DiskError(f"disk {index}: {base.path} (size {now.size}, digest {now.digest}) is not the base "
-                                f"the recording started from ({then.path}: size {then.size}, digest {then.digest})")
+                raise _not_the_base(index, base.path, f"size {now.size}, digest {now.digest}", then)
         # No disk fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
                                  None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
@@ -204,6 +202,11 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
+
+
+def _not_the_base(index: int, path: str, found: str, then: DiskIdentity) -> DiskError:
+    return DiskError(f"disk {index}: {path} ({found}) is not the base the recording started from "
+                     f"({then.path}: size {then.size}, digest {then.digest})")
 
 
 def _check_replayable(log: str, header: LogHeader) -> None:

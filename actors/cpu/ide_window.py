@@ -122,8 +122,8 @@ class IdeWindow(RemoteWindow):
         regions = r.parse_prd(table)
         reach = self._reach(regions)
         data = b""
-        if not command & r.BMIC_TO_MEMORY:
-            data = self._gather(regions)
+        if not command & r.BMIC_TO_MEMORY:  # the bytes the regions hold, up to the first that is not RAM
+            data = b"".join(self.read_ram(a, n) for a, n in (regions if reach < 0 else r.cut_prd(regions, reach)))
         self.send(self.peer, DmaStart(channel, command, table, data, reach))
         self.flush()  # the command is complete: let it go now (a flush point the guest's write fixes)
 
@@ -157,17 +157,6 @@ class IdeWindow(RemoteWindow):
         if not RAM_BASE <= address < self.ram_end:
             return 0
         return min(length, self.ram_end - address)
-
-    def _gather(self, regions: list[tuple[int, int]]) -> bytes:
-        """The bytes the PRD regions hold, up to the first that is not RAM
-        (the device then sees a short transfer and reports it)."""
-        out = bytearray()
-        for address, length in regions:
-            usable = self._in_ram(address, length)
-            out += self.read_ram(address, usable) if usable else b""
-            if usable < length:
-                break
-        return bytes(out)
 
     # --- the device's PIO blocks (messages from the ide) ---------------------------
 

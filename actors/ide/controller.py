@@ -401,7 +401,7 @@ class Controller:
         ch.bm_status |= r.BMIS_ACTIVE
         entries = r.parse_prd(prd)
         if reach >= 0:  # the regions past the reach are unusable: the table is as good as short there
-            entries = _cut(entries, reach)
+            entries = r.cut_prd(entries, reach)
         cmd = ch.command
         if cmd is not None and cmd.kind in ("dma_in", "dma_out") and cmd.prd is None:
             cmd.prd, cmd.data = entries, data
@@ -541,20 +541,6 @@ class Controller:
         if line != ch.line:
             ch.line = line
             self.effects.irq(r.IRQ_LINE[ch.index], line)
-
-
-def _cut(entries: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
-    """The regions of ``entries`` within their first ``reach`` bytes (the
-    last one shortened to end there)."""
-    out, total = [], 0
-    for address, length in entries:
-        if total + length > reach:
-            if reach > total:
-                out.append((address, reach - total))
-            break
-        out.append((address, length))
-        total += length
-    return out
 
 
 def pieces(prd: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:

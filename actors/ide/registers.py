@@ -78,6 +78,20 @@ def parse_prd(table: bytes) -> list[tuple[int, int]]:
     return entries
 
 
+def cut_prd(entries: list[tuple[int, int]], reach: int) -> list[tuple[int, int]]:
+    """The regions of ``entries`` within their first ``reach`` bytes (the
+    last one shortened to end there)."""
+    out, total = [], 0
+    for address, length in entries:
+        if total + length > reach:
+            if reach > total:
+                out.append((address, reach - total))
+            break
+        out.append((address, length))
+        total += length
+    return out
+
+
 @functools.cache  # both sides ask on every register access, of a few offsets
 def locate(offset: int) -> tuple[str, int, int]:
     """("task"|"bm"|"none", channel, register offset) for a window offset."""

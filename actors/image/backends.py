@@ -162,7 +162,7 @@ def content_digest(backend: Backend, chunk: int = 1 << 20, between: Callable[[],
             raise OSError(result.status, result.error)
         return result.data
 
-    return _digest(backend.extents(), read, chunk, between)
+    return _digest(backend.extents(), read, chunk, after=None if between is None else lambda done: between())
 
 
 def file_digest(path: str, chunk: int = 1 << 20, on_data: Callable[[int, bytes], None] | None = None,
@@ -175,14 +175,16 @@ def file_digest(path: str, chunk: int = 1 << 20, on_data: Callable[[int, bytes],
     try:
         size = os.fstat(fd).st_size
         return size, _digest(extents(fd, size), lambda offset, length: os.pread(fd, length, offset), chunk,
-                             on_data=on_data, progress=progress)
+                             on_data=on_data, after=progress)
     finally:
         os.close(fd)
 
 
 def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], bytes], chunk: int,
-            between: Callable[[], None] | None = None, on_data: Callable[[int, bytes], None] | None = None,
-            progress: Callable[[int], None] | None = None) -> str:
+            on_data: Callable[[int, bytes], None] | None = None, after: Callable[[int], None] | None = None) -> str:
+    """xxh3-128 over ``runs`` (holes hashed as zeros, data ``read``); each
+    chunk of data also goes to ``on_data`` (offset, bytes), and ``after``
+    hears how many bytes are done after each chunk."""
     import xxhash
 
     h = xxhash.xxh3_128()
@@ -198,8 +200,6 @@ def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], by
                     on_data(offset, block)
             else:
                 h.update(zeros[:size])
-            if between is not None:
-                between()
-            if progress is not None:
-                progress(offset + size)
+            if after is not None:
+                after(offset + size)
     return h.hexdigest()
