@@ -89,3 +89,19 @@ def test_a_benchmark_taken_under_heavy_steal_says_so(capsys: pytest.CaptureFixtu
     _print_bench({"placement": "here", "ratio": 1.0, "steal_pct": 0.0, "steal_pct_max": 0.4}, False, rows)
     _print_bench({"placement": "here", "ratio": 1.0, "steal_pct": 2.0}, False, rows)
     assert "warning" not in capsys.readouterr().out
+
+
+def test_a_benchmark_names_the_python_that_ran_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """The interpreter's build moves every figure (see launch.cli.interpreter),
+    so a report says which one it was, in text and in JSON."""
+    import json
+    import platform
+    import sys
+
+    from launch.cli import _run_bench
+
+    rows = [("ratio", "a ratio", "<= 4")]
+    assert _run_bench(lambda: {"placement": "here", "ratio": 1.0}, False, rows) == 0
+    assert f"python: CPython {platform.python_version()} ({sys.executable})" in capsys.readouterr().out
+    assert _run_bench(lambda: {"placement": "here", "ratio": 1.0}, True, rows) == 0
+    assert json.loads(capsys.readouterr().out)["python"].endswith(f"({sys.executable})")

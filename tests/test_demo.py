@@ -70,7 +70,7 @@ def test_bench_transport_json_gives_every_figure_in_its_unit() -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["rounds"] == 1
-    for key in ("rt_us", "raw_rt_us", "rt_ratio", "raw_awake_rt_us", "small_throughput_ratio",
+    for key in ("rt_us", "raw_rt_us", "rt_ratio", "raw_awake_rt_us", "rt_awake_ratio", "small_throughput_ratio",
                 "bulk_throughput_ratio", "idle_actor_peak_rss_mib"):
         assert isinstance(report[key], float) and report[key] > 0, (key, report[key])
     # MB as the target is written (10^6 bytes), MiB beside it.

@@ -90,10 +90,11 @@ class BenchClient(BlockingActor):
         out["rt_us"], out["raw_rt_us"], out["rt_ratio"] = self._paired(
             lambda: self._runtime_rt(p.rt_count) * 1e6, lambda: self._raw_rt(p.rt_count) * 1e6)
         # For scale, not a target: raw pyzmq waiting awake as the runtime
-        # does (actors._spin, for the run's spin), so the runtime's own cost
-        # shows apart from what its way of waiting saves.
-        out["raw_awake_rt_us"] = statistics.median(
-            self._raw_rt(p.rt_count, awake=True) * 1e6 for _ in range(max(1, p.blocks // 2)))
+        # does (actors._spin, for the run's spin), paired with the runtime
+        # in the same way, so the runtime's own cost shows apart from what
+        # its way of waiting saves.
+        _, out["raw_awake_rt_us"], out["rt_awake_ratio"] = self._paired(
+            lambda: self._runtime_rt(p.rt_count) * 1e6, lambda: self._raw_rt(p.rt_count, awake=True) * 1e6)
         out["small_msgs_per_s"], out["raw_small_msgs_per_s"], out["small_throughput_ratio"] = self._paired(
             lambda: self._runtime_flood(p.small_count, SMALL), lambda: self._raw_flood(p.small_count, SMALL, "flood"))
         out["bulk_msgs_per_s"], out["raw_bulk_msgs_per_s"], out["bulk_throughput_ratio"] = self._paired(
