@@ -373,7 +373,10 @@ class DmaStart(Message, tag=208):
 class PioFill(Message, tag=209):
     """ide -> cpu: ``channel``'s data register now reads ``data`` (PIO data
     in, one DRQ block). The cpu serves the guest's data reads from it and
-    posts PioDrained when it is empty: no message per data access."""
+    posts PioDrained when it is empty: no message per data access. A read
+    that reached the ide after it offered the block (the guest did not wait
+    for DRQ) was answered from the ide's copy: the cpu takes those bytes
+    from its copy too when that read's MmioValue comes."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     channel: int
@@ -391,7 +394,10 @@ class PioDrained(Message, tag=210):
 class PioExpect(Message, tag=211):
     """ide -> cpu: collect ``length`` bytes of the guest's data-register
     writes on ``channel`` (PIO data out, one DRQ block), then post them in
-    a PioData."""
+    a PioData. Writes the cpu posted before it saw this one reach the ide,
+    which takes them into the block itself and sends PioExpect again for
+    the same ``transfer`` with the bytes still missing: the cpu collects
+    that many (those it has already count)."""
 
     channel: int
     transfer: int
@@ -399,7 +405,8 @@ class PioExpect(Message, tag=211):
 
 
 class PioData(Message, tag=212):
-    """cpu -> ide: the bytes the guest wrote for PioExpect ``transfer``."""
+    """cpu -> ide: the bytes the guest wrote for PioExpect ``transfer``,
+    after those the ide took itself."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     channel: int

@@ -119,3 +119,21 @@ def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: P
 def test_a_memory_disk_larger_than_the_host_is_refused_up_front() -> None:
     result = run_reel("run", "disktest", "--disk", "memory:1000T")
     assert result.returncode == 2 and "more than this host's memory" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("poll_every", [20, 1000, 65536])
+def test_pio_without_waiting_for_drq_moves_every_word_once(tmp_path: Path, poll_every: int) -> None:
+    """The device offers a PIO block as it takes the command; the cpu's side
+    of the window learns of it only when it next reads its inbox. Reads and
+    posted writes made in between reach the ide itself, the rest are served
+    on the cpu's side: every word must still be read once and written once,
+    wherever the cpu's polls fall."""
+    elf = build_guest([REPO / "tests" / "guests" / "nodrq.c", REPO / "guests" / "ata.c"], tmp_path / "nodrq.elf")
+    image = tmp_path / "d.img"
+    assert run_reel("mkdisk", str(image), "1M").returncode == 0
+    result = run_reel("run", str(elf), "--disk", str(image), "--poll-every", str(poll_every), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ("identify word 0 00000040 checksum 00000000 status 00000050\n"
+                             "write status 00000050\n")
+    written = image.read_bytes()[3 * 512:4 * 512]
+    assert written == b"".join((0xA0000000 + i).to_bytes(4, "little") for i in range(128))

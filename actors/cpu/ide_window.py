@@ -54,6 +54,7 @@ class IdeWindow(RemoteWindow):
         self.prdt = [0] * r.CHANNELS
         self.fill: list[tuple[int, bytearray] | None] = [None] * r.CHANNELS
         self.expect: list[tuple[int, int, bytearray] | None] = [None] * r.CHANNELS
+        self.expected = [0] * r.CHANNELS  # the last transfer a PioExpect named (transfers count from 1)
 
     # --- the guest's accesses ------------------------------------------------------
 
@@ -71,7 +72,10 @@ class IdeWindow(RemoteWindow):
                     self.lower_irq(r.IRQ_LINE[channel])
                     self.send(self.peer, InterruptAck(channel))
                 return settled.error if reg == r.ERROR else settled.status
-        return super().read(offset, size)
+        value = super().read(offset, size)
+        if area == "task" and reg == r.DATA and self.fill[channel] is not None:
+            self._served_by_device(channel, size)
+        return value
 
     def write(self, offset: int, size: int, value: int) -> None:
         area, channel, reg = r.locate(offset)
@@ -109,10 +113,28 @@ class IdeWindow(RemoteWindow):
             self.send(self.peer, PioDrained(channel, transfer))
         return value
 
+    def _served_by_device(self, channel: int, size: int) -> None:
+        """A data-register read went to the device and, while it waited,
+        the block it read from came in (the device offered it as it took the
+        command, before the read reached it: a guest that reads without
+        waiting for DRQ). The device answered from its own copy of the block
+        and took those bytes from it; so are they taken here, or the guest
+        would read them twice. Should that empty the block, the device has
+        seen it drained already."""
+        _, data = self.fill[channel]  # type: ignore[misc]
+        del data[:4 if size == 4 else 2]
+        if not data:
+            self.fill[channel] = None
+
     def _collect(self, channel: int, size: int, value: int) -> None:
-        transfer, length, data = self.expect[channel]  # type: ignore[misc]
+        _, _, data = self.expect[channel]  # type: ignore[misc]
         width = 4 if size == 4 else 2
         data += (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        self._collected(channel)
+
+    def _collected(self, channel: int) -> None:
+        """Post the block once every byte still missing is in."""
+        transfer, length, data = self.expect[channel]  # type: ignore[misc]
         if len(data) >= length:
             self.expect[channel] = None
             self.send(self.peer, PioData(channel, transfer, bytes(data[:length])))
@@ -122,8 +144,12 @@ class IdeWindow(RemoteWindow):
         regions = r.parse_prd(table)
         reach = self._reach(regions)
         data = b""
-        if not command & r.BMIC_TO_MEMORY:  # the bytes the regions hold, up to the first that is not RAM
-            data = b"".join(self.read_ram(a, n) for a, n in (regions if reach < 0 else r.cut_prd(regions, reach)))
+        if not command & r.BMIC_TO_MEMORY:
+            # The bytes the regions hold, up to the first that is not RAM,
+            # and no more than a command can take: a table whose end-of-table
+            # bit is missing describes up to 8192 regions of 64 KiB.
+            limit = r.MAX_TRANSFER if reach < 0 else min(reach, r.MAX_TRANSFER)
+            data = b"".join(self.read_ram(a, n) for a, n in r.cut_prd(regions, limit))
         self.send(self.peer, DmaStart(channel, command, table, data, reach))
         self.flush()  # the command is complete: let it go now (a flush point the guest's write fixes)
 
@@ -167,4 +193,14 @@ class IdeWindow(RemoteWindow):
         self.fill[msg.channel] = (msg.transfer, bytearray(msg.data))
 
     def pio_expect(self, msg: PioExpect) -> None:
-        self.expect[msg.channel] = (msg.transfer, msg.length, bytearray())
+        held = self.expect[msg.channel]
+        if msg.transfer != self.expected[msg.channel]:
+            self.expected[msg.channel] = msg.transfer
+            self.expect[msg.channel] = (msg.transfer, msg.length, bytearray())
+        elif held is not None and held[0] == msg.transfer:
+            # The ide took some of the block's first bytes itself (posted
+            # before this side knew of the block): fewer are missing, or none.
+            self.expect[msg.channel] = (msg.transfer, msg.length, held[2]) if msg.length else None
+            if msg.length:
+                self._collected(msg.channel)
+        # (else the block was posted, or dropped by a command: nothing to do)

@@ -333,13 +333,20 @@ class Controller:
             self._set_pending(ch, True)
 
     def pio_data(self, channel: int, transfer: int, data: bytes) -> None:
-        """The guest wrote a whole sector for ``transfer``."""
+        """The guest wrote the rest of the sector for ``transfer``: what the
+        cpu collected after the bytes that reached the ide itself."""
         ch = self.channels[channel]
         cmd = ch.command
-        if cmd is None or cmd.transfer != transfer or cmd.kind != "pio_out":
+        if cmd is None or cmd.transfer != transfer or cmd.kind != "pio_out" or cmd.drive.status & r.BSY:
             return
-        cmd.drive.status = r.DRDY | r.BSY | r.DSC
-        self._disk(ch, cmd, "write", (cmd.lba + cmd.done) * r.SECTOR, r.SECTOR, bytes(data[:r.SECTOR]))
+        self._take_data(ch, cmd, data)
+
+    def _take_data(self, ch: Channel, cmd: Command, data: bytes) -> None:
+        """Add ``data`` to the sector being written; once it is whole, write it."""
+        cmd.collected += data
+        if len(cmd.collected) >= r.SECTOR:
+            cmd.drive.status = r.DRDY | r.BSY | r.DSC
+            self._disk(ch, cmd, "write", (cmd.lba + cmd.done) * r.SECTOR, r.SECTOR, bytes(cmd.collected[:r.SECTOR]))
 
     def _read_data(self, ch: Channel, size: int) -> int:
         """A data-register read that reached the controller itself (no
@@ -359,9 +366,10 @@ class Controller:
         if cmd is None or cmd.kind != "pio_out" or cmd.drive.status & r.BSY:
             return
         width = 4 if size == 4 else 2
-        cmd.collected += (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
-        if len(cmd.collected) >= r.SECTOR:
-            self.pio_data(ch.index, cmd.transfer, bytes(cmd.collected))
+        self._take_data(ch, cmd, (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little"))
+        # The write was posted before the cpu saw the PioExpect (or the cpu
+        # has no proxy): say how many bytes the cpu still collects (0: none).
+        self.effects.pio_expect(ch.index, cmd.transfer, max(0, r.SECTOR - len(cmd.collected)))
 
     # --- DMA ---------------------------------------------------------------------
 

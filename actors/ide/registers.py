@@ -65,14 +65,18 @@ CTL_HOB = 0x80
 SECTOR = 512
 PRD_ENTRY = 8
 PRD_EOT = 0x8000
+MAX_TRANSFER = 65536 * SECTOR
+"""The most one command moves (LBA48's count of 0 asks for 65536 sectors)."""
 
 
 def parse_prd(table: bytes) -> list[tuple[int, int]]:
-    """(address, length) of each PRD entry up to the end-of-table bit."""
+    """(address, length) of each PRD entry up to the end-of-table bit. Bit
+    0 of both the address and the count is reserved (SFF-8038i: regions are
+    whole 16-bit words) and read as 0; a count of 0 means 64 KiB."""
     entries = []
     for i in range(0, len(table) - len(table) % PRD_ENTRY, PRD_ENTRY):
         address, count, flags = struct.unpack_from("<IHH", table, i)
-        entries.append((address & ~1, count or 0x10000))
+        entries.append((address & ~1, count & 0xFFFE or 0x10000))
         if flags & PRD_EOT:
             break
     return entries

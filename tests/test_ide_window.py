@@ -1,0 +1,57 @@
+"""The cpu's side of the IDE window, driven without processes: the guest's
+accesses go in, the messages it would send are recorded."""
+
+from __future__ import annotations
+
+import struct
+
+import msgspec
+
+from actors.cpu.bus import RAM_BASE
+from actors.cpu.ide_window import IdeWindow
+from actors.ide import registers as r
+from actors.schema import DmaStart
+
+RAM = 16 << 20
+
+
+def window(ram: bytearray, sent: list[msgspec.Struct]) -> IdeWindow:
+    def read_ram(address: int, length: int) -> bytes:
+        offset = address - RAM_BASE
+        if not (0 <= offset and offset + length <= len(ram)):
+            raise ValueError("outside RAM")
+        return bytes(ram[offset:offset + length])
+
+    def call(peer: str, msg: msgspec.Struct, reply: type) -> msgspec.Struct:
+        raise AssertionError(f"no synchronous exchange expected here: {msg}")
+
+    return IdeWindow("ide", call, lambda peer, msg: sent.append(msg), lambda: None, read_ram,
+                     lambda line: None, RAM_BASE + len(ram))
+
+
+def test_a_prd_table_without_its_end_bit_gathers_no_more_than_a_command_can_take() -> None:
+    """A write's data is read from guest memory as the bus master starts.
+    A table whose end-of-table bit is missing goes on for 8192 entries of
+    64 KiB (512 MiB): the window reads no more than a command can move
+    (65536 sectors), however long the table."""
+    ram = bytearray(RAM)
+    table = struct.pack("<IHH", RAM_BASE, 0, 0) * 1024  # 64 MiB described, no end bit
+    ram[0x10000:0x10000 + len(table)] = table
+    sent: list[msgspec.Struct] = []
+    w = window(ram, sent)
+    w.write(r.BUS_MASTER[0] + r.BM_PRDT, 4, RAM_BASE + 0x10000)
+    w.write(r.BUS_MASTER[0] + r.BM_COMMAND, 1, r.BMIC_START)  # memory to device: a write
+    start = next(m for m in sent if isinstance(m, DmaStart))
+    assert len(start.data) == r.MAX_TRANSFER
+    assert start.data[:len(table)] == bytes(ram[:len(table)])  # the regions' bytes, in order, from the first
+
+
+def test_prd_counts_are_whole_words() -> None:
+    """SFF-8038i: bit 0 of a region's byte count is reserved, as is bit 0
+    of its address; a count of 0 means 64 KiB."""
+    def entry(address: int, count: int) -> bytes:
+        return struct.pack("<IHH", address, count, r.PRD_EOT)
+
+    assert r.parse_prd(entry(0x80001001, 513)) == [(0x80001000, 512)]
+    assert r.parse_prd(entry(0x80001000, 1)) == [(0x80001000, 0x10000)]
+    assert r.parse_prd(entry(0x80001000, 0)) == [(0x80001000, 0x10000)]
