@@ -92,6 +92,16 @@ RECENT_FRAMES = 32
 """Digested frames a node keeps to report what it last exchanged."""
 
 
+NAME_SHOWN = 64
+"""Most characters of a name from a stranger's frame that a log line shows."""
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted for a log line, cut short if a stranger made it long."""
+    text = repr(name)
+    return text if len(text) <= NAME_SHOWN else f"{text[:NAME_SHOWN]}... ({len(name)} characters)"
+
+
 class CurveKeys(msgspec.Struct, array_like=True):
     """The run's CURVE key pair (z85 text). Every node of a run serves its
     tcp inbox with it and presents it as a client; the ZAP handler accepts
@@ -432,9 +442,9 @@ class Node:
     def _check_route(self, env: Envelope) -> Link:
         link = self.links.get(env.src)
         if link is None:
-            raise Malformed(UNKNOWN_SENDER, f"frame from unknown sender {env.src!r}")
+            raise Malformed(UNKNOWN_SENDER, f"frame from unknown sender {_shown(env.src)}")
         if env.dst != self.name:
-            raise Malformed(WRONG_DESTINATION, f"frame from {env.src!r} addressed to {env.dst!r}")
+            raise Malformed(WRONG_DESTINATION, f"frame from {env.src!r} addressed to {_shown(env.dst)}")
         control = [type(m) in CONTROL_TYPES for m in env.msgs]
         if env.seq < 0 or (env.seq == 0 and not all(control)) or (env.seq > 0 and any(control)):
             raise Malformed(BAD_SEQUENCE, f"frame from {env.src!r} with seq {env.seq} mixes control and "

@@ -31,9 +31,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Union
 
 import msgspec
+
+IdeChannel = Annotated[int, msgspec.Meta(ge=0, le=1)]
+"""An IDE channel number (the controller has two). Checked as the message
+is decoded: a peer's message naming another is malformed, dropped and
+counted like any other, never an index error in a handler."""
 
 BULK_THRESHOLD = 64 * 1024
 """Payloads at least this long travel as their own frame (copy=False)."""
@@ -363,7 +368,7 @@ class DmaStart(Message, tag=208):
     device's access past it fails, as a PCI master abort would."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
-    channel: int
+    channel: IdeChannel
     command: int
     prd: bytes
     data: bytes
@@ -379,7 +384,7 @@ class PioFill(Message, tag=209):
     from its copy too when that read's MmioValue comes."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
-    channel: int
+    channel: IdeChannel
     transfer: int
     data: bytes
 
@@ -387,7 +392,7 @@ class PioFill(Message, tag=209):
 class PioDrained(Message, tag=210):
     """cpu -> ide: the guest read the whole PioFill block ``transfer``."""
 
-    channel: int
+    channel: IdeChannel
     transfer: int
 
 
@@ -399,7 +404,7 @@ class PioExpect(Message, tag=211):
     the same ``transfer`` with the bytes still missing: the cpu collects
     that many (those it has already count)."""
 
-    channel: int
+    channel: IdeChannel
     transfer: int
     length: int
 
@@ -409,7 +414,7 @@ class PioData(Message, tag=212):
     after those the ide took itself."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
-    channel: int
+    channel: IdeChannel
     transfer: int
     data: bytes
 
@@ -421,7 +426,7 @@ class RegisterSnapshot(Message, tag=213):
     control to the channel or selects the other drive. The cpu answers reads
     of them from this (sent just before the IrqLevel that announces it)."""
 
-    channel: int
+    channel: IdeChannel
     slave: bool
     status: int
     error: int
@@ -434,7 +439,7 @@ class InterruptAck(Message, tag=214):
     snapshot, which acknowledges the interrupt; the cpu has lowered the
     line itself."""
 
-    channel: int
+    channel: IdeChannel
 
 
 DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, DmaScatter, IrqLevel, DmaStart,

@@ -165,3 +165,25 @@ def test_a_digest_request_is_answered_with_the_running_digest(pair: Pair) -> Non
     assert pair.a.receive()
     reply, src = pair.a.next()
     assert src == "b" and reply == DigestReply(7, pair.b.digest.hexdigest(), 1, 0)
+
+
+def test_a_message_whose_values_break_the_schema_is_malformed(pair: Pair) -> None:
+    """Constraints in the schema (an IDE channel is 0 or 1) are checked as
+    a message is decoded: a peer's PioFill for channel 7 is counted and
+    dropped, the message beside it taken; no handler ever sees it."""
+    from actors.schema import PioFill
+
+    pair.a.send("b", PioFill(7, 1, b"x"))
+    pair.a.send("b", Item(1, b"y"))
+    assert pair.deliver() == [Item(1, b"y")]
+    assert pair.b.malformed == {"bad-fields": 1}
+
+
+def test_a_strangers_long_name_is_cut_short_in_the_log(pair: Pair, caplog: pytest.LogCaptureFixture) -> None:
+    frame = msgspec.msgpack.encode(["m" * 100_000, "b", 1, [[110, 1, b""]], 0])
+    pair.a.links["b"].out.send(frame)
+    with caplog.at_level("WARNING"):
+        assert pair.b.receive() and pair.b.next() is None
+    assert pair.b.malformed == {"unknown-sender": 1}
+    [line] = [record.getMessage() for record in caplog.records]
+    assert "(100000 characters)" in line and len(line) < 400, line
