@@ -171,6 +171,8 @@ def test_hob_reads_back_the_high_order_bytes(ide: Controller) -> None:
     assert ide.read(task(0, r.LBA_LOW), 1) == 0xBB
     ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_HOB)
     assert ide.read(task(0, r.LBA_LOW), 1) == 0xAA
+    ide.write(task(0, r.LBA_LOW), 1, 0xCC)  # any task-file write clears HOB (ATA/ATAPI-6)
+    assert ide.read(task(0, r.LBA_LOW), 1) == 0xCC
 
 
 def test_write_sectors_asks_for_each_sector_and_interrupts_after_each_write(ide: Controller, world: World) -> None:

@@ -112,3 +112,23 @@ def test_mret_that_unmasks_a_pending_interrupt_takes_it_before_the_instruction_i
         assert (m.hart.mcause, m.hart.mepc, m.pc, m.regs[7]) == (MACHINE_EXTERNAL_INTERRUPT, back, handler, 0)
     else:
         assert m.regs[7] == 1 and m.regs[8] == 1 and m.pc == back + 8
+
+
+def test_the_timer_deadline_follows_mtime_past_its_wrap() -> None:
+    """mtime wraps past 2**64 (a guest can set it near there): mtimecmp,
+    passed before the wrap, lies ahead again, and the deadline the run loop
+    stops at must lie ahead too, or it stops in the past for ever (the cpu
+    spun without retiring an instruction)."""
+    from actors.cpu.devices import Clint
+    from actors.cpu.hart import MIP_MTIP
+
+    icount = [1000]
+    clint = Clint(icount, [0])
+    clint.mtimecmp = 2**64 - 16
+    clint.idle_ticks = 2**64 - 1000 + 0x2EF  # mtime has wrapped to 0x2ef
+    assert clint.mtime() == 0x2EF and not clint.mip() & MIP_MTIP
+    assert clint.deadline_icount() == 1000 + (2**64 - 16 - 0x2EF)
+    clint.mtimecmp = 0x100  # passed: pending now, and due now
+    assert clint.mip() & MIP_MTIP and clint.deadline_icount() == 1000
+    icount[0] += 5
+    assert clint.deadline_icount() == 1005

@@ -61,8 +61,13 @@ class Clint:
         return (MIP_MTIP if self.mtime() >= self.mtimecmp else 0) | (MIP_MSIP if self.msip else 0)
 
     def deadline_icount(self) -> int | None:
-        """The icount at which mtime reaches mtimecmp (None: never)."""
-        return None if self.mtimecmp == M64 else self.mtimecmp - self.idle_ticks
+        """The icount at which mtime reaches mtimecmp (None: never); now,
+        if it has. Counted from mtime as it reads, which wraps past 2**64:
+        once it has wrapped, mtimecmp lies ahead again (as ``mip`` says)."""
+        if self.mtimecmp == M64:
+            return None
+        now = self.mtime()
+        return self.icount[0] + self.in_block[0] + max(0, self.mtimecmp - now)
 
     def read(self, offset: int, size: int) -> int:
         for base, value in ((self.MSIP, self.msip), (self.MTIMECMP, self.mtimecmp), (self.MTIME, self.mtime())):

@@ -202,6 +202,7 @@ class Controller:
             return
         if ch.command is not None and reg != r.COMMAND:
             return  # the task file is not writable while a command runs (BSY/DRQ)
+        ch.control &= ~r.CTL_HOB  # ATA/ATAPI-6: a write to any Command Block register clears HOB
         for reg_id, pair in ((r.FEATURES, ch.features), (r.SECTOR_COUNT, ch.sector_count), (r.LBA_LOW, ch.lba_low),
                              (r.LBA_MID, ch.lba_mid), (r.LBA_HIGH, ch.lba_high)):
             if reg == reg_id:
