@@ -46,10 +46,11 @@ class BlockingActor(Actor):
         if self._stop_reason is not None:
             raise ActorStopped(self._stop_reason)
 
-    def wait(self) -> None:
+    def wait(self, until: float | None = None) -> None:
         """Block until something arrives, handle it (and whatever else its
-        frame held), then return. Raises ``ActorStopped`` once the run is
-        being stopped."""
+        frame held), then return; or return at ``until`` (a time.monotonic
+        time, met within WAKE_MS) if nothing has. Raises ``ActorStopped``
+        once the run is being stopped."""
         node = self.node
         while not node.pending:
             try:
@@ -59,6 +60,8 @@ class BlockingActor(Actor):
                 self.fail(str(e))
             if self._stop_reason is not None:
                 raise ActorStopped(self._stop_reason)
+            if until is not None and not node.pending and time.monotonic() >= until:
+                return
         self._serve(block=False)
         if self._stop_reason is not None:
             raise ActorStopped(self._stop_reason)

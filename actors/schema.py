@@ -513,11 +513,24 @@ class EventsPending(Message, tag=230):
 class Checkpoint(Message, tag=231):
     """cpu -> ide -> blkreplay: stopped at ``icount``; deliver checkpoint
     ``seq``'s completions now (recording: the queue, or, when it is empty,
-    the first completion to come if one is in flight; replaying: what
-    Expect said). The ide hands the cpu what it held first."""
+    the first completion to come if one is in flight, within its Patience
+    if it has one; replaying: what Expect said). The ide hands the cpu what
+    it held first."""
 
     seq: int
     icount: int
+
+
+class Patience(Message, tag=243):
+    """cpu -> blkreplay (recording): checkpoint ``seq``, on its way through
+    the ide, waits at most ``seconds`` for a first completion, then settles
+    with none: the cpu idles with its timer armed, and the timer wins then.
+    (On an undigested link: a replay has no such wait to make. It may come
+    before or after that checkpoint; one for a checkpoint already settled
+    is stale.)"""
+
+    seq: int
+    seconds: float
 
 
 class Settle(Message, tag=232):
@@ -624,8 +637,8 @@ class Recent(Message, tag=241):
     lines: list[str]
 
 
-Replay = Union[EventsPending, Checkpoint, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest, GuestExit,
-               ReplayStuck, ReplayBackendFailed, RecentRequest, Recent]
+Replay = Union[EventsPending, Checkpoint, Patience, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest,
+               GuestExit, ReplayStuck, ReplayBackendFailed, RecentRequest, Recent]
 
 
 AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink, Replay]

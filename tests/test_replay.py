@@ -505,3 +505,24 @@ def test_a_base_another_run_is_writing_is_refused_while_it_does(tmp_path: Path) 
         writer.close()
     result = run_reel("record", "diskqd1", "--disk", str(base), "--log", str(log), timeout=TIMEOUT)
     assert result.returncode == 0, show(result)
+
+
+def test_a_disk_races_an_armed_timer_and_either_outcome_replays(tmp_path: Path) -> None:
+    """A hart idle in wfi with its timer armed and a disk request in flight
+    waits for the disk as long as the timer's ticks stand for in wall time
+    (at most 1 s) before time jumps to the timer's deadline; whichever came
+    first is recorded, and replays. Before, time jumped at once: no disk
+    ever beat an armed timer, however far off."""
+    from .conftest import REPO, build_guest
+
+    elf = build_guest([REPO / "tests" / "guests" / "watchdog.c", REPO / "guests" / "ata.c"], tmp_path / "wd.elf")
+    [disk] = blank_disks(tmp_path, 1)
+    direct = run_reel("run", str(elf), "--disk", str(disk))
+    assert direct.returncode == 0 and direct.stdout.startswith("disk completed first\n"), show(direct)
+    for latency, code, line in (("none", 0, "disk completed first"), ("fixed:2s", 1, "watchdog fired first")):
+        log = tmp_path / f"{code}.reel"
+        recorded = run_reel("record", str(elf), "--disk", str(disk), "--log", str(log), "--latency", latency)
+        assert recorded.returncode == code and recorded.stdout.startswith(line), show(recorded)
+        replayed = run_reel("replay", str(log))
+        assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
+        assert "replay matched the recording" in replayed.stderr, show(replayed)

@@ -41,6 +41,7 @@ from ..schema import (
     CheckpointDigest,
     EventsPending,
     Expect,
+    Patience,
     Recorded,
     ReplayBackendFailed,
     ReplayStuck,
@@ -91,6 +92,8 @@ class BlkReplay(BlockingActor):
         self.told_cpu = False
         self.next_seq = 0  # recording: the checkpoint the queue will go to
         self.armed: Checkpoint | None = None  # recording: a checkpoint waiting for its first completion
+        self.armed_until: float | None = None  # ... until then (time.monotonic), if it is patient only so long
+        self.patience: dict[int, float] = {}  # recording: Patience that came before its checkpoint
         self.arrived: dict[int, BlockCompletion] = {}  # replaying: completions not yet delivered
         self.expected: dict[int, list[tuple[int, int]]] = {}
         # Replaying: each request's recorded status, known from the Expects;
@@ -185,14 +188,30 @@ class BlkReplay(BlockingActor):
                 # Nothing queued, something in flight: a cpu idling in wfi,
                 # or one the ide asked to checkpoint for what it held. It
                 # waits for the first completion (and so need not be told):
-                # a recorded fact like any other.
+                # a recorded fact like any other. A cpu whose timer is
+                # armed waits only so long: then it settles empty, and that
+                # no completion came first is the recorded fact.
                 self.armed = msg
+                self._be_patient(self.patience.pop(msg.seq, None))
         else:
             self.due = (msg.seq, msg.icount, time.monotonic())
             self._deliver_expected()
 
+    def on_patience(self, msg: Patience, src: str) -> None:
+        if self.armed is not None and self.armed.seq == msg.seq:
+            self._be_patient(msg.seconds)
+        elif msg.seq >= self.next_seq:  # its checkpoint is still on its way
+            self.patience[msg.seq] = msg.seconds
+        # (else stale: that checkpoint settled already)
+
+    def _be_patient(self, seconds: float | None) -> None:
+        """The armed checkpoint settles with nothing after ``seconds`` (None: it waits)."""
+        self.armed_until = None if seconds is None else time.monotonic() + seconds
+
     def _deliver_queue(self, msg: Checkpoint) -> None:
         queue, self.queue, self.told_cpu, self.armed = self.queue, [], False, None
+        self.armed_until = None
+        self.patience.pop(msg.seq, None)
         for completion in queue:
             self._deliver(completion.id, completion.status, completion)
         self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
@@ -250,6 +269,8 @@ class BlkReplay(BlockingActor):
 
     def _housekeeping(self) -> None:
         super()._housekeeping()
+        if self.armed is not None and self.armed_until is not None and time.monotonic() >= self.armed_until:
+            self._deliver_queue(self.armed)  # the timer wins: settle with nothing
         if self.due is None:
             return
         seq, icount, since = self.due

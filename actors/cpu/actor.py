@@ -47,6 +47,7 @@ class Cpu(BlockingActor):
         console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
         mode: Literal["direct", "record", "replay"] = "direct"  # see actors.cpu.clocks
         logger: str = "logger"  # recording or replaying: the logger's name
+        blkreplay: str = "blkreplay"  # recording: where a checkpoint's Patience goes
         digest_every: Annotated[int, msgspec.Meta(ge=1)] = 64  # ... and every how many checkpoints it wants this actor's digest
 
     def __init__(self, *args: object, **kwargs: object) -> None:

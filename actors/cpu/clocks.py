@@ -19,9 +19,10 @@ this actor's digest to the logger.
 from __future__ import annotations
 
 import collections
+import time
 from typing import TYPE_CHECKING
 
-from ..schema import Checkpoint, CheckpointDigest, GuestExit, RunTo, Settled, sealed
+from ..schema import Checkpoint, CheckpointDigest, GuestExit, Patience, RunTo, Settled, sealed
 
 from .machine import GuestHung
 
@@ -41,7 +42,15 @@ class Direct:
         self.cpu = cpu
 
     def hooks(self) -> dict[str, object]:
-        return {}
+        return {"idle_for": self._idle_for}
+
+    def _idle_for(self, seconds: float) -> None:
+        """Serve the inbox until the hart may wake or ``seconds`` have passed."""
+        machine, until = self.cpu.machine, time.monotonic() + seconds
+        assert machine is not None
+        while not machine.hart.may_wake() and time.monotonic() < until:
+            self.cpu.wait(until)
+        machine.irq_changed = False
 
     def run(self, machine: Machine) -> str:
         return machine.run(self.cpu.params.max_instructions or None)
@@ -95,7 +104,8 @@ class Record(_Checkpointing):
         self.pending = False
 
     def hooks(self) -> dict[str, object]:
-        return {"stop_hook": self._stop, "before_idle": self._before_idle, "idle": self._idle}
+        return {"stop_hook": self._stop, "before_idle": self._before_idle, "idle": self._idle,
+                "idle_for": self._idle_for}
 
     def events_pending(self, seq: int) -> None:
         if seq < self.seq:
@@ -113,6 +123,13 @@ class Record(_Checkpointing):
         # Whether completions were queued when the guest went idle is a fact
         # of this recording: the checkpoint here records it.
         self._stop()
+
+    def _idle_for(self, seconds: float) -> None:
+        """The timer could wake the guest, and so could a completion: a
+        checkpoint now delivers the first to come within ``seconds``, or
+        none (the recorded fact that the timer won)."""
+        self.cpu.send(self.cpu.params.blkreplay, Patience(self.seq, seconds))
+        self.checkpoint(self.seq)
 
     def _idle(self) -> None:
         """Nothing but a completion can wake the guest: checkpoint now, and
@@ -132,7 +149,7 @@ class Replay(_Checkpointing):
         self.targets: collections.deque[RunTo] = collections.deque()
 
     def hooks(self) -> dict[str, object]:
-        return {"before_idle": self._before_idle, "idle": self._idle}
+        return {"before_idle": self._before_idle, "idle": self._idle, "idle_for": self._idle_for}
 
     def run_to(self, msg: RunTo) -> None:
         self.targets.append(msg)
@@ -167,6 +184,12 @@ class Replay(_Checkpointing):
         return False
 
     def _before_idle(self) -> None:
+        assert self.cpu.machine is not None
+        self._checkpoint_if_due(self.cpu.machine)
+
+    def _idle_for(self, seconds: float) -> None:
+        """As the recording did: its checkpoint here, if it made one (and
+        then what it delivered decides whether time jumped)."""
         assert self.cpu.machine is not None
         self._checkpoint_if_due(self.cpu.machine)
 

@@ -77,6 +77,15 @@ def _loaded(word: int, value: int) -> tuple[int, int]:
     return insn.rd, value
 
 
+IDLE_TICKS_PER_SECOND = 10_000_000
+"""mtime's nominal rate while the hart idles: the 10 MHz timebase of QEMU's
+virt board, which guests written for it assume."""
+
+MAX_IDLE_SECONDS = 1.0
+"""The longest the hart, idle with its timer armed, waits for a device
+before time jumps to the timer's deadline."""
+
+
 class Machine:
     """One hart with RAM at 0x80000000 and the board's devices.
 
@@ -85,7 +94,9 @@ class Machine:
     ``idle()`` is called when the hart waits for an external interrupt and
     nothing else can happen; it returns when something may have changed.
     ``before_idle()`` is called first whenever the hart is about to idle (a
-    checkpoint may be due there). Setting ``wants_stop`` (from a poll, or
+    checkpoint may be due there). ``idle_for(seconds)`` is called when the
+    timer could wake it and so could a device: it returns when something
+    may have changed or when ``seconds`` have passed. Setting ``wants_stop`` (from a poll, or
     while a device access waits) makes the machine call ``stop_hook()`` at
     the next instruction boundary: right after that access, or at the next
     poll.
@@ -95,7 +106,8 @@ class Machine:
                  poll: Callable[[], None] | None = None, idle: Callable[[], None] | None = None,
                  poll_every: int = 65536, devices: tuple[Device, ...] = (),
                  stop_hook: Callable[[], None] | None = None,
-                 before_idle: Callable[[], None] | None = None) -> None:
+                 before_idle: Callable[[], None] | None = None,
+                 idle_for: Callable[[float], None] | None = None) -> None:
         self.icount = [0]
         self.fault_index = [0]  # index in its block of the instruction that raised
         # Instructions a running block has retired but not yet added to
@@ -107,6 +119,7 @@ class Machine:
         self.idle = idle
         self.stop_hook = stop_hook  # called at the next instruction boundary once wants_stop is set
         self.before_idle = before_idle  # called when the hart is about to idle in wfi
+        self.idle_for = idle_for  # waits for a device at most so many seconds, before the timer's jump
         self.wants_stop = False
         self.poll_every = poll_every
         self.next_poll = poll_every
@@ -249,8 +262,17 @@ class Machine:
             if self.hart.may_wake() or self.exit_device.code is not None:
                 return
         mie = self.hart.mie
-        if mie & MIP_MTIP and self.clint.deadline_icount() is not None:
-            self.clint.idle_ticks += max(0, self.clint.mtimecmp - self.clint.mtime())
+        deadline = self.clint.deadline_icount() if mie & MIP_MTIP else None
+        if deadline is not None:
+            ticks = deadline - self.icount[0]
+            if mie & MIP_MEIP and ticks and self.idle_for is not None:
+                # A device may interrupt before the timer: it gets the wall
+                # time those ticks stand for, or the jump would beat every
+                # disk to any armed timer (a driver's timeout, say).
+                self.idle_for(min(ticks / IDLE_TICKS_PER_SECOND, MAX_IDLE_SECONDS))
+                if self.hart.may_wake() or self.exit_device.code is not None:
+                    return
+            self.clint.idle_ticks += ticks
             return
         if mie & (MIP_MEIP | MIP_MSIP) and self.idle is not None:
             self.idle()
