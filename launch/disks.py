@@ -89,8 +89,10 @@ def distinct(disks: list[Disk]) -> list[Disk]:
     return disks
 
 
-def _check_replaceable(path: str, target: Path) -> None:
-    """An existing image --force may replace: a regular file no run has open."""
+def check_replaceable(path: str, target: Path) -> None:
+    """An existing file --force may replace (an image, a log): a regular
+    file no run holds a lock on (image actors lock their disks, a recording
+    its log)."""
     if not target.is_file():
         raise DiskError(f"{path}: exists and is not a regular file; not replaced")
     try:
@@ -113,7 +115,7 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
     if target.exists():
         if not force:
             raise DiskError(f"{path}: already exists (use --force to replace it)")
-        _check_replaceable(path, target)
+        check_replaceable(path, target)
     # Made aside and renamed into place: a size the file system refuses
     # leaves no empty file behind, and an image being replaced intact.
     temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"

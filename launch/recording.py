@@ -21,8 +21,8 @@ from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
 
 from . import _scratch
-from .disks import SECTOR, Disk, DiskError, parse
-from .faults import FaultError, for_run, plan, runtime_only
+from .disks import SECTOR, Disk, DiskError, check_replaceable, parse
+from .faults import FaultError, PlannedFault, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
@@ -132,8 +132,18 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
     bases = _bases(disk_specs)
-    log_path = _log_target(log, overwrite, [d.path for d in bases])
     faults = plan(fault_specs or [], len(bases), seed)
+    log_path = _log_target(log, overwrite, [d.path for d in bases])
+    try:
+        return _record(name, image, bases, log_path, latency, seed, backend, ram_mib, level, run_with, console,
+                       faults, digest_every, liveness)
+    finally:
+        _unclaim(log_path)
+
+
+def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: str, seed: int, backend: str,
+            ram_mib: int, level: int, run_with, console: str,  # type: ignore[no-untyped-def]
+            faults: list[PlannedFault], digest_every: int, liveness: float | None) -> RunResult:
     with _scratch.scratch("record") as folder:
         disks, identities = _prepared(bases, folder, backend)
         header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
@@ -149,9 +159,12 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
 
 
 def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
-    """The absolute path a recording may write its log to, checked before
-    any actor starts: an existing log is kept unless ``overwrite``, and a
-    base disk never becomes the log."""
+    """The absolute path a recording may write its log to, checked and
+    claimed before any actor starts: an existing log is kept unless
+    ``overwrite``, and then only a regular file that no run holds (a disk in
+    use, a log being written) is replaced; a base disk never becomes the
+    log. A new log is created here, exclusively, so that of two recordings
+    told the same new path one is refused instead of both writing it."""
     path = Path(log).resolve()
     if path.exists():
         if any(os.path.samefile(path, disk) for disk in disks):
@@ -160,13 +173,27 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
             raise IsADirectoryError(f"{log}: is a folder; the log is a file")
         if not overwrite:
             raise FileExistsError(f"{log}: already exists (use --force to replace it)")
+        check_replaceable(log, path)
         if not os.access(path, os.W_OK):
             raise PermissionError(f"{log}: cannot be written")
+        return str(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{log}: no such directory {path.parent}")
     if not os.access(path.parent, os.W_OK):
         raise PermissionError(f"{log}: cannot write in {path.parent}")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise FileExistsError(f"{log}: already exists (another recording has just claimed it)") from None
     return str(path)
+
+
+def _unclaim(path: str) -> None:
+    """A log the recording never began to write (empty) is not left behind
+    to be refused as existing by the next try."""
+    with contextlib.suppress(OSError):
+        if os.path.getsize(path) == 0:
+            os.remove(path)
 
 
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,

@@ -161,3 +161,22 @@ def test_a_header_whose_checksum_holds_but_whose_fields_do_not_is_refused_naming
     write_log(str(path), msgspec.structs.replace(good, **change), synthetic_records(random.Random(1), 3, 4))
     with pytest.raises(LogError, match=complaint):
         read(str(path))
+
+
+def test_a_log_another_writer_holds_is_refused_and_kept(tmp_path: Path) -> None:
+    """Two recordings told the same log: the second writer is refused while
+    the first holds it, and the first's bytes stay as they were (opening
+    with "wb" cut them before anything could be checked)."""
+    import fcntl
+
+    from actors.logger.logfile import LogWriter
+
+    path = tmp_path / "run.reel"
+    first = LogWriter(str(path), header(4))
+    before = path.read_bytes()
+    with pytest.raises(LogError, match="another recording is writing this log"):
+        LogWriter(str(path), header(4))
+    assert path.read_bytes() == before
+    first.file.close()
+    with open(path, "rb") as f:  # let go: a later writer may have it
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -526,3 +526,26 @@ def test_a_disk_races_an_armed_timer_and_either_outcome_replays(tmp_path: Path) 
         replayed = run_reel("replay", str(log))
         assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
         assert "replay matched the recording" in replayed.stderr, show(replayed)
+
+
+def test_force_replaces_only_a_log_that_is_a_file_no_run_holds(tmp_path: Path) -> None:
+    """--force on the log replaces what mkdisk --force would: a regular
+    file no run holds. A disk image a run is using (image actors lock
+    theirs; a recording locks its log) and a FIFO are refused, untouched."""
+    import fcntl
+
+    [disk] = blank_disks(tmp_path, 1)
+    held = tmp_path / "held.img"
+    held.write_bytes(b"an image in use")
+    with open(held, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH)  # as a running image actor holds its disk
+        result = run_reel("record", "hello", "--disk", str(disk), "--log", str(held), "--force")
+    assert result.returncode == 2 and "in use by a run" in result.stderr, show(result)
+    assert held.read_bytes() == b"an image in use"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = run_reel("record", "hello", "--disk", str(disk), "--log", str(fifo), "--force")
+    assert result.returncode == 2 and "not a regular file" in result.stderr, show(result)
+    log = tmp_path / "new.reel"
+    assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log)).returncode == 0
+    assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log), "--force").returncode == 0

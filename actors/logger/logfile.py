@@ -52,6 +52,7 @@ before a trailer are damage, and without one a cut.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
@@ -208,6 +209,27 @@ class _Cursor:
 # --- writing -------------------------------------------------------------------------
 
 
+def _locked_for_writing(path: str) -> BinaryIO:
+    """``path`` opened empty for writing, under an exclusive lock this
+    writer holds until it closes: another recording told the same path is
+    refused, and ``--force`` will not replace a log being written. Emptied
+    only once locked (opening with "wb" would cut another's log first)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LogError(path, "another recording is writing this log") from None
+    except OSError:
+        pass  # a file system without locks: nothing to hold
+    try:
+        os.ftruncate(fd, 0)
+        return os.fdopen(fd, "wb")
+    except OSError:
+        os.close(fd)
+        raise
+
+
 class LogWriter:
     """Appends records to a log file, each written through as it comes.
 
@@ -218,7 +240,7 @@ class LogWriter:
     def __init__(self, path: str, header: LogHeader) -> None:
         self.path = path
         self.digest_every = header.digest_every
-        self.file: BinaryIO = open(path, "wb")
+        self.file: BinaryIO = _locked_for_writing(path)
         encoded = msgspec.msgpack.encode(header)
         self.file.write(MAGIC + _varint(len(encoded)) + encoded + zlib.crc32(encoded).to_bytes(CRC_BYTES, "little"))
         self.header_bytes = self.file.tell()
