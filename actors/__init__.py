@@ -8,7 +8,7 @@ from . import schema
 from ._actor import Actor, NoParams
 from ._async import AsyncActor
 from ._blocking import BlockingActor
-from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected, PeerLost, ReelError
+from ._errors import ActorStopped, BindError, HandshakeRefused, LinkGap, NotConnected, PeerLost, ReelError
 from ._node import LAUNCHER, CurveKeys, Node
 from ._spec import ActorSpec, PeerSpec
 from ._version import PROTOCOL_VERSION, VERSION
@@ -23,6 +23,7 @@ __all__ = [
     "ActorSpec",
     "ActorStopped",
     "AsyncActor",
+    "BindError",
     "BlockingActor",
     "CurveKeys",
     "HandshakeRefused",

@@ -26,3 +26,8 @@ class ActorStopped(ReelError):
 
 class NotConnected(ReelError):
     """A send to a peer that is not (or no longer) connected."""
+
+
+class BindError(ReelError):
+    """The inbox cannot be bound where the topology says (a port taken, a
+    folder missing, a path too long for a unix socket)."""

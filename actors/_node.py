@@ -61,7 +61,7 @@ from ._envelope import (
     array_header,
     seq_bytes,
 )
-from ._errors import HandshakeRefused, LinkGap, NotConnected
+from ._errors import BindError, HandshakeRefused, LinkGap, NotConnected
 from ._link import Link
 from ._version import PROTOCOL_VERSION
 from .schema import (
@@ -179,7 +179,10 @@ class Node:
         if endpoint.startswith("tcp://") and self.curve is not None:
             self._serve_curve(self.inbox)
         self.inbox.setsockopt(zmq.RCVHWM, 10_000)
-        self.inbox.bind(endpoint[:-2] + ":*" if endpoint.endswith(":0") else endpoint)
+        try:
+            self.inbox.bind(endpoint[:-2] + ":*" if endpoint.endswith(":0") else endpoint)
+        except zmq.ZMQError as e:
+            raise BindError(f"{self.name}: cannot bind its inbox to {endpoint}: {e.strerror}") from None
         self.endpoint = self.inbox.getsockopt_string(zmq.LAST_ENDPOINT)
         return self.endpoint
 

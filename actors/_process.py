@@ -20,6 +20,7 @@ import sys
 import msgspec
 
 from ._actor import EXIT_ERROR, EXIT_ORPHANED, Actor, install_signal_handlers
+from ._errors import BindError
 from ._logging import configure
 from ._node import Node
 from ._spec import ActorSpec
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         if profile_dir:
             return _run_profiled(actor, profile_dir, log)
         return actor.run()
+    except BindError as e:
+        log.error("%s", e)
+        return EXIT_ERROR
     except Exception:
         logging.getLogger(spec.name).exception("actor crashed")
         return EXIT_ERROR

@@ -245,3 +245,26 @@ def test_a_sweep_judges_only_folders_this_host_made(tmp_path: Path) -> None:
         (tmp_path / name / _scratch.OWNER).write_bytes(host)
     assert _scratch.sweep(str(tmp_path)) == [str(tmp_path / "reel-x-mine")]
     assert [p.name for p in tmp_path.iterdir()] == ["reel-x-other"]
+
+
+def test_an_endpoint_that_cannot_be_bound_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A port another process holds: the actor says where it could not
+    bind, and no traceback reaches the user."""
+    import socket
+
+    from .conftest import run_reel
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        topology = tmp_path / "t.toml"
+        topology.write_text(f'[run]\ntransport = "tcp"\n'
+                            f'[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\n'
+                            f'params = {{ count = 10 }}\nendpoint = "tcp://127.0.0.1:{port}"\n'
+                            f'[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n'
+                            f'[[link]]\nbetween = ["source", "sink"]\n')
+        result = run_reel("launch", str(topology))
+    assert result.returncode == 70, result.stderr
+    assert f"source: cannot bind its inbox to tcp://127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
