@@ -19,7 +19,7 @@ from actors._logging import configure
 from . import _scratch
 from . import faults as fault_plan
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
-from .topology import TopologyError, bundled_names, load
+from .topology import MAX_LIVENESS, MIN_LIVENESS, TopologyError, bundled_names, load
 
 EXIT_CODES = f"""\
 exit codes:
@@ -348,8 +348,8 @@ def _parsed(text: str, convert: Callable[[str], N], what: str) -> N:
 
 def _seconds(text: str) -> float:
     value = _parsed(text, float, "a number of seconds")
-    if not 0.01 <= value <= MAX_LIVENESS:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be from 0.01 to {MAX_LIVENESS:g} seconds")
+    if not MIN_LIVENESS <= value <= MAX_LIVENESS:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be from {MIN_LIVENESS:g} to {MAX_LIVENESS:g} seconds")
     return value
 
 
@@ -358,10 +358,6 @@ def _positive_seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
     return value
-
-
-MAX_LIVENESS = 86400.0
-"""A day: ZeroMQ takes the bound, in milliseconds, as a socket option."""
 
 
 def _liveness(p: argparse.ArgumentParser, default: str = "3") -> None:

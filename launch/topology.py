@@ -168,14 +168,23 @@ def _named_key(raw: dict[str, Any], key: str) -> str:
     return key
 
 
+MIN_LIVENESS, MAX_LIVENESS = 0.01, 86400.0
+"""Bounds of a run's liveness (seconds): shorter is no time to answer a
+heartbeat; a day is as long as ZeroMQ's timeouts, in milliseconds, hold."""
+
+
 def validate(topology: Topology, origin: str = "<topology>") -> None:
     """Every check that does not need a running process."""
     from actors._process import ImplementationError, load_implementation
 
     if not topology.actor:
         raise TopologyError(origin, "actor", "a topology needs at least one actor")
-    if topology.run.liveness <= 0:
-        raise TopologyError(origin, "run.liveness", f"must be positive, not {topology.run.liveness}")
+    if not MIN_LIVENESS <= topology.run.liveness <= MAX_LIVENESS:  # (NaN fails too)
+        raise TopologyError(origin, "run.liveness", f"must be from {MIN_LIVENESS:g} to {MAX_LIVENESS:g} seconds, "
+                                                    f"not {topology.run.liveness}")
+    if not 0 < topology.run.startup_timeout <= MAX_LIVENESS:
+        raise TopologyError(origin, "run.startup_timeout", f"must be from more than 0 to {MAX_LIVENESS:g} seconds, "
+                                                           f"not {topology.run.startup_timeout}")
     if not 0 <= topology.run.spin_us <= MAX_SPIN_SECONDS * 1e6:
         raise TopologyError(origin, "run.spin_us",
                             f"must be within 0..{MAX_SPIN_SECONDS * 1e6:.0f} (microseconds), not {topology.run.spin_us}")
