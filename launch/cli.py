@@ -45,11 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     for parent in dict.fromkeys((tempfile.gettempdir(), "/tmp")):  # the launcher falls back to /tmp
         _scratch.sweep(parent)  # what reels killed earlier left behind
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # (one ignored by whoever started us stays so)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args, level)
     except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)
         print("reel: interrupted", file=sys.stderr)
         return EXIT_SIGINT
+    except Terminated:  # the same for SIGTERM: the folders being filled are removed on the way out
+        print("reel: terminated", file=sys.stderr)
+        return EXIT_SIGTERM
     except (TopologyError, LaunchError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -491,6 +496,14 @@ def _faults(args: argparse.Namespace, level: int) -> int:
     else:
         print(campaign.table(rows))
     return EXIT_OK if campaign.all_well(rows) else 1
+
+
+class Terminated(BaseException):
+    """SIGTERM came while no run's launcher was listening for it."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

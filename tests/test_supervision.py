@@ -268,3 +268,28 @@ def test_an_endpoint_that_cannot_be_bound_is_one_line_naming_it(tmp_path: Path) 
     assert result.returncode == 70, result.stderr
     assert f"source: cannot bind its inbox to tcp://127.0.0.1:{port}: Address already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_while_a_recording_copies_its_disks_ends_it_cleanly(tmp_path: Path) -> None:
+    """SIGTERM before any actor runs (the working copy of a large disk is
+    being made) stops reel as SIGINT does: exit 143, a line saying so, the
+    partial copy removed; before, the signal killed reel where it stood."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    disk = tmp_path / "dense.img"
+    with open(disk, "wb") as f:  # data, not holes: every byte is copied
+        chunk = bytes(range(256)) * 4096
+        for _ in range(512):
+            f.write(chunk)
+    env = dict(_env(), TMPDIR=str(scratch))
+    proc = subprocess.Popen(reel_command("record", "hello", "--disk", str(disk), "--log", str(tmp_path / "r.reel")),
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(scratch.glob("reel-record-*/disk0.img")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "reel: terminated" in err and "Traceback" not in err, err
+    assert not list(scratch.glob("reel-*")), "the working copy was left behind"
+    assert not (tmp_path / "r.reel").exists()  # the log it never began is not left either
