@@ -255,11 +255,26 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
     return faults
 
 
+CHECKPOINTING = {"actors.cpu:Cpu", "actors.ide:Ide", "actors.blkreplay:BlkReplay"}
+"""The implementations that send (cpu) or take (ide, blkreplay) Checkpoints,
+in a run that has a blkreplay: where crash:checkpoint=<K> can fire."""
+
+
 def for_run(specs: list[str], topology: Any) -> list[PlannedFault]:
     """``specs`` checked against a run's topology: every fault names one of
-    its actors (and links), drawn from its ``run.seed``."""
-    return plan(specs, None, topology.run.seed, [a.name for a in topology.actor],
-                [link.between for link in topology.link])
+    its actors (and links), drawn from its ``run.seed``; a crash at a
+    checkpoint names an actor that sees checkpoints in this run."""
+    faults = plan(specs, None, topology.run.seed, [a.name for a in topology.actor],
+                  [link.between for link in topology.link])
+    impls = {a.name: a.impl for a in topology.actor}
+    checkpoints = "actors.blkreplay:BlkReplay" in impls.values()
+    for f in faults:
+        if isinstance(f.fault, Crash) and f.fault.checkpoint >= 0 and not (
+                checkpoints and impls[f.actor] in CHECKPOINTING):
+            where = "in this run" if checkpoints else "in a run without blkreplay (record or replay has them)"
+            raise FaultError(f"fault {f.spec!r}: actor {f.actor!r} never sends or takes a Checkpoint {where}; "
+                             "crash:message=<N> crashes it at a message")
+    return faults
 
 
 def for_disk(faults: list[PlannedFault], disk: int) -> list[DiskFault]:

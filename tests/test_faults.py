@@ -374,3 +374,17 @@ def test_a_bad_liveness_bound_is_refused(tmp_path: Path, value: str, why: str) -
     assert rec.result.returncode == 2 and "argument --liveness: " in rec.result.stderr, show(rec.result)
     assert why in rec.result.stderr, show(rec.result)
     assert not rec.log.exists()
+
+
+def test_a_crash_at_a_checkpoint_names_an_actor_that_sees_one(tmp_path: Path) -> None:
+    """Only the cpu sends Checkpoints and only ide and blkreplay take them,
+    and only in a run with blkreplay: elsewhere the fault could never fire,
+    so it is refused up front instead of the run passing as if it had."""
+    disks = blank_disks(tmp_path)
+    direct = run_reel("run", "journal", *disk_args(disks), "--fault", "actor:ide:crash:checkpoint=1")
+    assert direct.returncode == 2 and "never sends or takes a Checkpoint in a run without blkreplay" in direct.stderr
+    log = tmp_path / "r.reel"
+    recorded = run_reel("record", "journal", *disk_args(disks), "--log", str(log),
+                        "--fault", "actor:disk1:crash:checkpoint=3")
+    assert recorded.returncode == 2 and "actor 'disk1' never sends or takes a Checkpoint" in recorded.stderr
+    assert not log.exists()
