@@ -57,3 +57,27 @@ def test_committed_guests_rebuild_byte_for_byte(tmp_path: Path) -> None:
 def test_reel_run_hello_by_name() -> None:
     result = run_reel("run", "hello")
     assert result.returncode == 0 and result.stdout == "hello from reel\n"
+
+
+def test_counters_the_hart_hardwires_read_zero_and_take_writes() -> None:
+    """mhpmcounter3..31 (and high halves), mhpmevent3..31, mcountinhibit,
+    mstatush and the hpmcounter shadows exist and read 0, as the privileged
+    spec allows and QEMU's virt cpu has them; the shadows are read-only."""
+    from actors.cpu import isa
+    from actors.cpu.hart import Trap
+    from actors.cpu.machine import Machine
+
+    hart = Machine().hart
+
+    def csr(funct3: int, number: int, rs1: int = 5) -> int:
+        word = number << 20 | rs1 << 15 | funct3 << 12 | 10 << 7 | 0x73
+        return hart.csr_operation(isa.decode(word), word)(0xFFFFFFFF)
+
+    for number in (0xB03, 0xB1F, 0xB83, 0xB9F, 0x323, 0x33F, 0x320, 0x310):
+        assert csr(1, number) == 0 and csr(2, number) == 0, hex(number)  # csrrw, then csrrs: still 0
+    for number in (0xC03, 0xC1F, 0xC83, 0xC9F):
+        assert csr(2, number, rs1=0) == 0, hex(number)  # csrr
+        with pytest.raises(Trap):
+            csr(1, number)  # a write to a read-only CSR
+    with pytest.raises(Trap):
+        csr(2, 0xB20, rs1=0)  # past mhpmcounter31: no such CSR

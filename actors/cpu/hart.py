@@ -180,6 +180,15 @@ class Hart:
         0xB82: lambda h, v: h._set_hi("minstret", v),
     }
 
+    # The counters and events this hart has no use for, which the privileged
+    # spec lets it hardwire to zero (writes ignored): mhpmcounter3..31 and
+    # their high halves, mhpmevent3..31, mcountinhibit, RV32's mstatush
+    # (MBE and SBE: little-endian only); and the read-only user shadows
+    # hpmcounter3..31. QEMU's virt cpu has them too: a guest may read them.
+    _ZEROS = (*range(0xB03, 0xB20), *range(0xB83, 0xBA0), *range(0x323, 0x340), 0x320, 0x310)
+    _readers.update(dict.fromkeys((*_ZEROS, *range(0xC03, 0xC20), *range(0xC83, 0xCA0)), lambda h: 0))
+    _writers.update(dict.fromkeys(_ZEROS, lambda h, v: None))
+
     # --- system instructions ----------------------------------------------------
 
     def csr_operation(self, insn: Insn, word: int) -> Callable[[int], int]:
