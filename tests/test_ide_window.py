@@ -55,3 +55,30 @@ def test_prd_counts_are_whole_words() -> None:
     assert r.parse_prd(entry(0x80001001, 513)) == [(0x80001000, 512)]
     assert r.parse_prd(entry(0x80001000, 1)) == [(0x80001000, 0x10000)]
     assert r.parse_prd(entry(0x80001000, 0)) == [(0x80001000, 0x10000)]
+
+
+def test_the_prd_table_address_may_be_written_in_halves() -> None:
+    """Only the bytes written change (as QEMU takes it), at both ends of
+    the window: the controller reads it back whole and by halves, and the
+    cpu's side reads the table from the address the halves make."""
+    from actors.ide import Controller, Drive
+
+    class NoEffects:
+        def __getattr__(self, name: str):  # every effect is ignored here
+            return lambda *args: None
+
+    ide = Controller([Drive(16), None, None, None], NoEffects())
+    prdt = r.BUS_MASTER[0] + r.BM_PRDT
+    ide.write(prdt, 2, 0x0753)  # bits 1:0 read as 0
+    ide.write(prdt + 2, 2, 0x8000)
+    assert ide.read(prdt, 4) == 0x80000750 and ide.read(prdt + 2, 2) == 0x8000
+
+    ram = bytearray(RAM)
+    ram[0x750:0x758] = struct.pack("<IHH", RAM_BASE + 0x1000, 512, r.PRD_EOT)
+    sent: list[msgspec.Struct] = []
+    w = window(ram, sent)
+    w.write(prdt, 2, 0x0750)
+    w.write(prdt + 2, 2, 0x8000)
+    w.write(r.BUS_MASTER[0] + r.BM_COMMAND, 1, r.BMIC_START | r.BMIC_TO_MEMORY)
+    start = next(m for m in sent if isinstance(m, DmaStart))
+    assert r.parse_prd(start.prd) == [(RAM_BASE + 0x1000, 512)]

@@ -91,8 +91,8 @@ class IdeWindow(RemoteWindow):
                 self.settled[channel] = None
         elif area == "bm":
             settled = self.settled[channel]
-            if reg == r.BM_PRDT:
-                self.prdt[channel] = value & ~3
+            if r.is_prdt(reg):
+                self.prdt[channel] = r.prdt_written(self.prdt[channel], reg, size, value)
             elif reg == r.BM_COMMAND and value & r.BMIC_START:
                 self.settled[channel] = None
                 self._start_dma(channel, value)

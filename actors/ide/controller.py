@@ -379,8 +379,8 @@ class Controller:
             return ch.bm_command
         if reg == r.BM_STATUS:
             return ch.bm_status
-        if reg == r.BM_PRDT:
-            return ch.bm_prdt
+        if r.is_prdt(reg):
+            return r.prdt_read(ch.bm_prdt, reg, size)
         return 0
 
     def _write_bm(self, ch: Channel, reg: int, size: int, value: int) -> None:
@@ -395,8 +395,8 @@ class Controller:
             ch.bm_command = value
         elif reg == r.BM_STATUS:
             ch.bm_status = r.bm_status_written(ch.bm_status, value)
-        elif reg == r.BM_PRDT:
-            ch.bm_prdt = value & ~3
+        elif r.is_prdt(reg):
+            ch.bm_prdt = r.prdt_written(ch.bm_prdt, reg, size, value)
 
     def dma_start(self, channel: int, command: int, prd: bytes, data: bytes, reach: int = -1) -> None:
         """The guest set the start bit; ``prd`` is the PRD table read at that

@@ -109,6 +109,24 @@ def locate(offset: int) -> tuple[str, int, int]:
     return "none", 0, 0
 
 
+def is_prdt(reg: int) -> bool:
+    """Whether bus-master register offset ``reg`` is a byte of the PRD table address."""
+    return BM_PRDT <= reg < BM_PRDT + 4
+
+
+def prdt_written(prdt: int, reg: int, size: int, value: int) -> int:
+    """The PRD table address after a write of ``size`` bytes at register
+    offset ``reg``: only those bytes change (a driver may write it in
+    halves, as QEMU takes), and bits 1:0 stay 0 (the table is dword aligned)."""
+    shift = 8 * (reg - BM_PRDT)
+    mask = ((1 << (8 * size)) - 1) << shift & 0xFFFFFFFF
+    return (prdt & ~mask | (value << shift) & mask) & ~3
+
+
+def prdt_read(prdt: int, reg: int, size: int) -> int:
+    return prdt >> (8 * (reg - BM_PRDT)) & ((1 << (8 * size)) - 1)
+
+
 def bm_command_written(status: int, value: int) -> int:
     """Bus-master status after the guest writes ``value`` to the bus-master
     command register: stopping the engine clears ``active``."""
