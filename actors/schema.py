@@ -442,8 +442,21 @@ class InterruptAck(Message, tag=214):
     channel: IdeChannel
 
 
+class IdleQuery(Message, tag=216):
+    """cpu -> ide (no record, no replay): the hart has idled in wfi a while,
+    waiting for an external interrupt, and nothing came; is a disk request
+    in flight that could still bring one? Answered by IdleReply."""
+
+
+class IdleReply(Message, tag=217):
+    """ide -> cpu: ``in_flight`` disk requests are outstanding (0: nothing
+    the ide does will interrupt until the guest acts)."""
+
+    in_flight: int
+
+
 DeviceLink = Union[MmioRead, MmioValue, MmioWrite, MmioDone, DmaRead, DmaData, DmaWrite, DmaScatter, IrqLevel, DmaStart,
-                   PioFill, PioDrained, PioExpect, PioData, RegisterSnapshot, InterruptAck]
+                   PioFill, PioDrained, PioExpect, PioData, RegisterSnapshot, InterruptAck, IdleQuery, IdleReply]
 
 
 # --- ide <-> disk image (later: through blkreplay) ------------------------------

@@ -380,7 +380,7 @@ def test_a_command_that_fails_at_once_wakes_a_recording_guest_and_replays(tmp_pa
     assert "replay matched the recording" in replayed.stderr
 
 
-def test_a_recording_guest_that_nothing_can_wake_is_stopped_saying_so(tmp_path: Path) -> None:
+def test_a_guest_that_nothing_can_wake_is_stopped_saying_so(tmp_path: Path) -> None:
     from .conftest import build_guest
 
     source = tmp_path / "sleeper.S"
@@ -398,6 +398,12 @@ main:
     result = run_reel("record", str(elf), *disk_args(disks), "--log", str(tmp_path / "run.reel"), timeout=30)
     assert result.returncode == 70, show(result)
     assert "with no disk request in flight: nothing can wake it (mie 0x800)" in result.stderr, show(result)
+    # Directly too, once a while of waiting in vain has passed and the ide
+    # says nothing is in flight (or there is no ide): before, it waited for good.
+    for disk in (disk_args(disks), []):
+        result = run_reel("run", str(elf), *disk, timeout=30)
+        assert result.returncode == 70, show(result)
+        assert "with no disk request in flight: nothing can wake it (mie 0x800)" in result.stderr, show(result)
 
 
 def test_a_log_that_cannot_grow_stops_the_recording_naming_it_and_replays_truncated(tmp_path: Path) -> None:

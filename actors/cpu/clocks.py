@@ -22,13 +22,18 @@ import collections
 import time
 from typing import TYPE_CHECKING
 
-from ..schema import Checkpoint, CheckpointDigest, GuestExit, Patience, RunTo, Settled, sealed
+from ..schema import Checkpoint, CheckpointDigest, GuestExit, IdleQuery, IdleReply, Patience, RunTo, Settled, sealed
 
 from .machine import GuestHung
 
 if TYPE_CHECKING:
     from .actor import Cpu
     from .machine import Machine
+
+
+HUNG_AFTER_SECONDS = 1.0
+"""Directly, how long a hart idle in wfi waits with nothing arriving before
+the cpu asks the ide whether anything could still wake it."""
 
 
 class Divergence(Exception):
@@ -42,7 +47,31 @@ class Direct:
         self.cpu = cpu
 
     def hooks(self) -> dict[str, object]:
-        return {"idle_for": self._idle_for}
+        return {"idle_for": self._idle_for, "idle": self._idle}
+
+    def _idle(self) -> None:
+        """Wait for the outside world until the hart may wake. After each
+        while of waiting in vain, ask the ide whether a disk request is in
+        flight: with none, nothing will ever wake the guest, and the run
+        stops saying so instead of waiting for good. (Asked only after a
+        while: an idle turn that ends soon costs no round trip.)"""
+        cpu, machine = self.cpu, self.cpu.machine
+        assert machine is not None
+        cpu.flush_console()
+        ask_at = time.monotonic() + HUNG_AFTER_SECONDS
+        while not machine.hart.may_wake():
+            cpu.wait(ask_at)
+            if time.monotonic() >= ask_at and not machine.hart.may_wake():
+                if not self._may_wake_later():
+                    raise GuestHung(_nothing_can_wake(machine))
+                ask_at = time.monotonic() + HUNG_AFTER_SECONDS
+        machine.irq_changed = False
+
+    def _may_wake_later(self) -> bool:
+        cpu = self.cpu
+        if not cpu.params.ide:
+            return False  # the ide is the only source of external interrupts
+        return cpu.call(cpu.params.ide, IdleQuery(), IdleReply).in_flight > 0 or self.cpu.machine.hart.may_wake()
 
     def _idle_for(self, seconds: float) -> None:
         """Serve the inbox until the hart may wake or ``seconds`` have passed."""

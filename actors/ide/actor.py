@@ -23,6 +23,8 @@ from ..schema import (
     DmaStart,
     DmaScatter,
     EventsPending,
+    IdleQuery,
+    IdleReply,
     InterruptAck,
     IrqLevel,
     MmioDone,
@@ -156,6 +158,11 @@ class Ide(BlockingActor):
         self.in_checkpoint = False
         self.send(self.params.cpu, Settled(msg.seq, msg.delivered))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
+
+    def on_idle_query(self, msg: IdleQuery, src: str) -> None:
+        with self._exchange():  # (what was held, if any, goes first: it may wake the guest)
+            in_flight = len(self.controller.in_flight)
+        self.send(src, IdleReply(in_flight))
 
     def on_interrupt_ack(self, msg: InterruptAck, src: str) -> None:
         self.controller.interrupt_acknowledged(msg.channel)
