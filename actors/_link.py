@@ -36,6 +36,7 @@ class Link:
     control_out: int = 0  # control frames pushed (machine ones: sent_seq)
     control_in: int = 0  # control frames taken (machine ones: recv_seq)
     duplicates: int = 0
+    dropped: set[int] = field(default_factory=set)  # numbers claimed by wholly malformed frames, not taken
 
     hello: bool = False  # the peer's Hello arrived and matched
     lost: bool = False  # declared dead: no waiting for it, no sending to it

@@ -88,6 +88,10 @@ BATCH_MESSAGES = 64
 TICK_SECONDS = 0.02
 """Housekeeping runs at most this often."""
 
+MAX_DROPPED_NUMBERS = 1024
+"""Sequence numbers of wholly malformed frames a link remembers (see
+``Node._drop_numbers``)."""
+
 RECENT_FRAMES = 32
 """Digested frames a node keeps to report what it last exchanged."""
 
@@ -394,6 +398,9 @@ class Node:
             link.control_in += 1
             self.pending.extend(zip(env.msgs, itertools.repeat(env.src)))
             return
+        if count and not env.msgs:
+            self._drop_numbers(link, env.seq, count)
+            return
         skip = self._in_sequence(link, env.seq, count)
         if skip == count:
             return
@@ -418,7 +425,7 @@ class Node:
                 good.append(self.codec.decode_message(body))
             except _DECODE_ERRORS as e:
                 self._count_malformed(self.codec.classify(e))
-        if good or raw.src in self.links:  # a peer's bad messages still use up their numbers
+        if good or raw.src in self.links:  # (a frame of nothing but bad messages: see _drop_numbers)
             self._take_unusual(Envelope(raw.src, raw.dst, raw.seq, good, raw.bulk), head, sock, len(raw.msgs))
 
     def next(self) -> tuple[msgspec.Struct, str] | None:
@@ -457,13 +464,30 @@ class Node:
                                            f"for {len(env.msgs)} message(s)")
         return link
 
+    @staticmethod
+    def _drop_numbers(link: Link, seq: int, count: int) -> None:
+        """A frame whose every message was malformed claimed ``count``
+        numbers from ``seq``. They are not taken: the frame may not be the
+        peer's (anything that can reach the inbox can name it), and taking
+        them would drop the peer's own frame of those numbers as a
+        duplicate. Should the peer's next frame start past them, the gap is
+        those numbers, and no loss."""
+        if count > MAX_DROPPED_NUMBERS:
+            return
+        kept = {n for n in link.dropped if n > link.recv_seq} if len(link.dropped) < MAX_DROPPED_NUMBERS else set()
+        link.dropped = kept | set(range(seq, seq + count))
+
     def _in_sequence(self, link: Link, seq: int, count: int) -> int:
         """How many leading messages of a frame of ``count`` starting at
         ``seq`` were taken before (dropped and counted as duplicates). A
         frame that starts past the next expected number means lost messages:
-        an error."""
+        an error, unless the numbers it skips are those of malformed frames
+        dropped (``_drop_numbers``)."""
         expected = link.recv_seq + 1
         if seq == expected:
+            return 0
+        if seq > expected and link.dropped and all(n in link.dropped for n in range(expected, seq)):
+            link.dropped.difference_update(range(expected, seq))
             return 0
         if seq > expected:
             self.gaps += 1

@@ -187,3 +187,23 @@ def test_a_strangers_long_name_is_cut_short_in_the_log(pair: Pair, caplog: pytes
     assert pair.b.malformed == {"unknown-sender": 1}
     [line] = [record.getMessage() for record in caplog.records]
     assert "(100000 characters)" in line and len(line) < 400, line
+
+
+def test_a_wholly_malformed_frame_takes_no_numbers_from_the_peer_it_names(pair: Pair) -> None:
+    """Anything that reaches an inbox can name a peer. A frame of nothing
+    but bad messages claiming a's next number must not make a's own frame
+    of that number a duplicate (before, it was dropped as one: silent loss,
+    and the run hung); and when a itself sent the bad frame, its next frame
+    skips those numbers without being taken for a gap."""
+    forged = msgspec.msgpack.encode(["a", "b", 1, [[110, "not an int", b""]], 0])
+    pair.a.links["b"].out.send(forged)
+    assert pair.b.receive() and pair.b.next() is None
+    pair.a.send("b", Item(1, b"x"))
+    assert pair.deliver() == [Item(1, b"x")]  # a's seq 1, taken
+    own_bad = msgspec.msgpack.encode(["a", "b", 2, [[110, "not an int", b""], [110, "nor this", b""]], 0])
+    pair.a.links["b"].out.send(own_bad)
+    assert pair.b.receive() and pair.b.next() is None
+    pair.a.links["b"].sent_seq += 2  # as if a had sent those two itself
+    pair.a.send("b", Item(4, b"y"))
+    assert pair.deliver() == [Item(4, b"y")]
+    assert pair.b.malformed == {"bad-fields": 3} and pair.b.gaps == 0 and pair.b.links["a"].duplicates == 0
