@@ -482,10 +482,11 @@ def _faults(args: argparse.Namespace, level: int) -> int:
     from . import campaign
 
     known = {kind.name: kind for kind in campaign.KINDS}
-    wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] or list(known)
+    wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else list(known)
     unknown = [k for k in wanted if k not in known]
-    if unknown or args.runs < 1 or args.jobs < 1:
+    if unknown or not wanted or args.runs < 1 or args.jobs < 1:
         why = (f"unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(known)})" if unknown
+               else f"--kinds {args.kinds!r} names no kind (known: {', '.join(known)})" if not wanted
                else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1")
         print(f"reel faults: {why}", file=sys.stderr)
         return EXIT_USAGE

@@ -271,6 +271,8 @@ def _check_endpoint(origin: str, key: str, endpoint: str, transport: str) -> Non
         raise TopologyError(origin, key, f"{endpoint!r} does not match run.transport = {transport!r}")
     if scheme == "tcp" and not re.match(r"^tcp://[^:/]+:\d+$", endpoint):
         raise TopologyError(origin, key, f"{endpoint!r} needs a host and a numeric port")
+    if scheme == "tcp" and int(endpoint.rpartition(":")[2]) > 65535:
+        raise TopologyError(origin, key, f"{endpoint!r}: a port is at most 65535 (ZeroMQ would bind another)")
     if scheme == "ipc" and not endpoint[len("ipc://"):].strip():
         raise TopologyError(origin, key, f"{endpoint!r} needs a path")
 

@@ -35,7 +35,7 @@ def test_the_campaign_sees_a_run_that_misbehaves() -> None:
 
 
 def test_unknown_fault_kinds_and_bad_counts_are_refused() -> None:
-    for args in (["--kinds", "meteor"], ["--runs", "0"], ["--jobs", "0"]):
+    for args in (["--kinds", "meteor"], ["--kinds", ","], ["--kinds", " "], ["--runs", "0"], ["--jobs", "0"]):
         result = run_reel("faults", *args)
         assert result.returncode == 2, args
         assert "reel faults:" in result.stderr

@@ -56,6 +56,8 @@ BAD = {
         'Idle"\n', 'Idle"\nendpoint = "tcp://127.0.0.1:5599"\n', 1).replace(
         'Idle"\n\n', 'Idle"\n\n', 1) + 'endpoint = "tcp://localhost:5599"\n',
         'actor[1] ("b").endpoint', "clashes with actor 'a'"),
+    "port-too-large": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
+        'Idle"\n', 'Idle"\nendpoint = "tcp://127.0.0.1:99999"\n', 1), 'actor[0] ("a").endpoint', "at most 65535"),
     "ipc-without-path": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc://"\n', 1),
                          'actor[0] ("a").endpoint', "'ipc://' needs a path"),
 }
