@@ -212,6 +212,11 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     specs = disk_specs or [d.path for d in header.disks]
     if len(specs) != len(header.disks):
         raise DiskError(f"the recording used {len(header.disks)} disk(s); {len(specs)} given")
+    if not disk_specs:
+        for index, then in enumerate(header.disks):
+            if not os.path.exists(then.path):
+                raise DiskError(f"disk {index}: {then.path}, the base the recording started from, is not there; "
+                                "if it has moved, give each base in drive order with --disk")
     bases = _bases(specs)
     for index, (base, then) in enumerate(zip(bases, header.disks)):
         size = os.path.getsize(base.path)

@@ -555,3 +555,14 @@ def test_force_replaces_only_a_log_that_is_a_file_no_run_holds(tmp_path: Path) -
     log = tmp_path / "new.reel"
     assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log)).returncode == 0
     assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log), "--force").returncode == 0
+
+
+def test_a_base_that_has_moved_is_asked_for_by_its_new_place(tmp_path: Path) -> None:
+    [disk] = blank_disks(tmp_path, 1)
+    log = tmp_path / "r.reel"
+    assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log)).returncode == 0
+    moved = disk.rename(tmp_path / "moved.img")
+    result = run_reel("replay", str(log))
+    assert result.returncode == 2 and f"{disk}, the base the recording started from, is not there" in result.stderr
+    assert "give each base in drive order with --disk" in result.stderr, show(result)
+    assert run_reel("replay", str(log), "--disk", str(moved)).returncode == 0
