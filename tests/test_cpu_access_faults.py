@@ -139,3 +139,23 @@ def _symbols(elf: Path) -> dict[str, int]:
     out = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True).stdout
     return {name: int(value, 16) for value, _, name in (line.split() for line in out.splitlines()
                                                           if len(line.split()) == 3)}
+
+
+@pytest.mark.parametrize("size", [2, 4])
+def test_an_access_running_past_the_end_of_ram_names_the_part_that_faulted(size: int) -> None:
+    """The privileged spec: mtval of a misaligned access that faults holds
+    the address of the portion that faulted; one that begins in RAM and
+    runs past its end faults at the end (as QEMU reports it). One that
+    begins outside RAM faults where it begins."""
+    from actors.cpu.bus import RAM_BASE
+    from actors.cpu.hart import Trap
+
+    bus = Machine(16 << 20, lambda b: None).bus
+    end = RAM_BASE + (16 << 20)
+    for access in (lambda a: bus.load(a, size), lambda a: bus.store(a, size, 0)):
+        with pytest.raises(Trap) as crossing:
+            access(end - 1)
+        assert crossing.value.tval == end
+        with pytest.raises(Trap) as outside:
+            access(end + 1)
+        assert outside.value.tval == end + 1

@@ -87,6 +87,13 @@ class Bus:
                 return device
         return None
 
+    def _faulting(self, address: int, size: int) -> int:
+        """mtval of an access that faults: the address of its portion that
+        faulted (the privileged spec, for a misaligned one), which is the
+        end of RAM for one that begins in RAM and runs past it."""
+        offset = address - RAM_BASE
+        return RAM_BASE + self.ram_size if 0 <= offset < self.ram_size else address
+
     def load(self, address: int, size: int) -> int:
         """A load the fast path did not take (misaligned, device, unmapped)."""
         offset = address - RAM_BASE
@@ -94,7 +101,7 @@ class Bus:
             return int.from_bytes(self.ram[offset:offset + size], "little")  # misaligned: carried out
         device = self._device(address, size)
         if device is None:
-            raise Trap(isa.LOAD_ACCESS_FAULT, address)
+            raise Trap(isa.LOAD_ACCESS_FAULT, self._faulting(address, size))
         return device.read(address - device.BASE, size) & ((1 << (8 * size)) - 1)
 
     def store(self, address: int, size: int, value: int) -> None:
@@ -104,7 +111,7 @@ class Bus:
             return
         device = self._device(address, size)
         if device is None:
-            raise Trap(isa.STORE_ACCESS_FAULT, address)
+            raise Trap(isa.STORE_ACCESS_FAULT, self._faulting(address, size))
         device.write(address - device.BASE, size, value)
 
     def write_ram(self, address: int, data: bytes | memoryview) -> None:
