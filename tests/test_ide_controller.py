@@ -409,3 +409,11 @@ def test_a_region_reaching_past_memory_serves_a_transfer_that_ends_before(ide: C
     _, op, offset, length, _, _ = answer_disk(ide, world, fill=0x11)
     assert (op, length) == ("read", 1024) and world.memory == {0x80FFFC00: b"\x11" * 1024}
     assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
+
+
+def test_power_on_leaves_the_diagnostic_code_and_the_signature(ide: Controller) -> None:
+    """ATA/ATAPI-6: after power-on, as after a reset, the error register
+    holds the diagnostic code (01h: passed) and the task file the ATA
+    signature (count 1, LBA 1, 0, 0)."""
+    assert ide.read(task(0, r.ERROR), 1) == 0x01
+    assert [ide.read(task(0, reg), 1) for reg in (r.SECTOR_COUNT, r.LBA_LOW, r.LBA_MID, r.LBA_HIGH)] == [1, 1, 0, 0]

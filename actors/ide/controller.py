@@ -145,9 +145,12 @@ class Controller:
         self.in_flight: dict[int, int] = {}  # tag -> channel
         self.transfers = 0
         for ch in self.channels:
+            # Power-on, as after a reset: the diagnostic passed (error 01h)
+            # and the ATA signature in the task file (ATA/ATAPI-6 9.1).
             for drive in ch.drives:
                 if drive is not None:
-                    drive.status = r.DRDY | r.DSC
+                    drive.status, drive.error = r.DRDY | r.DSC, 0x01
+            ch.sector_count[0], ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = 1, 1, 0, 0
             ch.bm_status = (r.BMIS_DRIVE0_DMA if ch.drives[0] else 0) | (r.BMIS_DRIVE1_DMA if ch.drives[1] else 0)
 
     # --- the guest's register accesses ----------------------------------------------
