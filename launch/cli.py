@@ -618,7 +618,7 @@ def _ram_mib(text: str) -> int:
 def interpreter() -> str:
     """Which Python ran a benchmark: its figures depend on that as much as
     on reel (measured here: Debian's python3.11, built with profile-guided
-    optimisation, ran the cpu benchmark 20-27% faster than a pyenv 3.11
+    optimisation, ran the cpu benchmark 15-27% faster than a pyenv 3.11
     built without it, on the same machine)."""
     import platform
 
