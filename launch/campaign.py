@@ -21,6 +21,7 @@ counted (and killed) as an orphan.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -108,15 +110,38 @@ class Row:
 # --- one run ---------------------------------------------------------------------------
 
 
+_running: set[subprocess.Popen[str]] = set()  # the reels the campaign's threads wait for now
+_running_lock = threading.Lock()
+
+
 def _reel(args: list[str], tag: str, cwd: str) -> tuple[subprocess.CompletedProcess[str], float]:
     env = dict(os.environ, **{TAG: tag})
     began = time.monotonic()
-    try:
-        done = subprocess.run([sys.executable, "-m", "launch", *args], capture_output=True, text=True, env=env,
-                              cwd=cwd, timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        done = subprocess.CompletedProcess(e.cmd, -1, _text(e.stdout), _text(e.stderr) + "\n(timed out)")
+    with subprocess.Popen([sys.executable, "-m", "launch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, cwd=cwd) as proc:
+        with _running_lock:
+            _running.add(proc)
+        try:
+            out, err = proc.communicate(timeout=RUN_TIMEOUT)
+            done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            done = subprocess.CompletedProcess(proc.args, -1, _text(out), _text(err) + "\n(timed out)")
+        finally:
+            with _running_lock:
+                _running.discard(proc)
     return done, time.monotonic() - began
+
+
+def _interrupt_running() -> None:
+    """Ctrl-C for every reel the campaign runs now: each stops its run in
+    order (a signal sent to the campaign alone, by a supervisor say, would
+    otherwise wait for them, up to a run's time-out)."""
+    with _running_lock:
+        for proc in _running:
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)
 
 
 def _text(data: bytes | str | None) -> str:
@@ -217,9 +242,10 @@ def campaign(runs: int, jobs: int, progress: TextIO | None = sys.stderr,
                 cells.append(future.result())
                 if progress is not None:
                     _progress(progress, cells, runs)
-        except BaseException:  # Ctrl-C or SIGTERM: no run still queued starts; the folder goes
+        except BaseException:  # Ctrl-C or SIGTERM: no run still queued starts, those running stop; the folder goes
             for future in futures:
                 future.cancel()
+            _interrupt_running()
             raise
     if progress is not None:
         progress.write("\n")
