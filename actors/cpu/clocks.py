@@ -71,7 +71,9 @@ class Direct:
         cpu = self.cpu
         if not cpu.params.ide:
             return False  # the ide is the only source of external interrupts
-        return cpu.call(cpu.params.ide, IdleQuery(), IdleReply).in_flight > 0 or self.cpu.machine.hart.may_wake()
+        in_flight = cpu.call(cpu.params.ide, IdleQuery(), IdleReply).in_flight
+        assert cpu.machine is not None
+        return in_flight > 0 or cpu.machine.hart.may_wake()  # (what came with the answer may wake it)
 
     def _idle_for(self, seconds: float) -> None:
         """Serve the inbox until the hart may wake or ``seconds`` have passed."""

@@ -96,10 +96,10 @@ class Machine:
     ``before_idle()`` is called first whenever the hart is about to idle (a
     checkpoint may be due there). ``idle_for(seconds)`` is called when the
     timer could wake it and so could a device: it returns when something
-    may have changed or when ``seconds`` have passed. Setting ``wants_stop`` (from a poll, or
-    while a device access waits) makes the machine call ``stop_hook()`` at
-    the next instruction boundary: right after that access, or at the next
-    poll.
+    may have changed or when ``seconds`` have passed. Setting
+    ``wants_stop`` (from a poll, or while a device access waits) makes the
+    machine call ``stop_hook()`` at the next instruction boundary: right
+    after that access, or at the next poll.
     """
 
     def __init__(self, ram_size: int = 16 << 20, console: Callable[[int], None] = lambda b: None,
