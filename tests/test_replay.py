@@ -418,11 +418,14 @@ def test_a_log_that_cannot_grow_stops_the_recording_naming_it_and_replays_trunca
         capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO, env=_env(), check=False,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (18 << 10, 18 << 10)))
     assert recorded.returncode == 70, show(recorded)
-    assert f"log {log}: cannot write (File too large); it holds the checkpoints before" in recorded.stderr
+    held = re.search(rf"log {re.escape(str(log))}: cannot write \(File too large\); it holds checkpoints 0 to (\d+) ",
+                     recorded.stderr)
+    assert held is not None, show(recorded)
     assert "Traceback" not in recorded.stderr
     replayed = replay(log, "--backend", "memory")
     assert replayed.returncode == EXIT_TRUNCATED and "all matching, to the last whole one" in replayed.stderr, \
         show(replayed)
+    assert f"replayed {int(held[1]) + 1} checkpoints" in replayed.stderr, show(replayed)  # what the message said
 
 
 def test_an_interrupt_the_ide_raises_on_its_own_is_taken_at_a_recorded_checkpoint(tmp_path: Path) -> None:

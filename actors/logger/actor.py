@@ -133,12 +133,14 @@ class Logger(AsyncActor):
                 return
             icount, events = self.events.pop(seq)
             fingerprint = bytes.fromhex(digests[self.params.fingerprinted])[0]
+            last_whole = seq - 1  # the last checkpoint the log holds whole
             try:
                 writer.checkpoint(CheckpointRecord(seq, icount, events, fingerprint))
+                last_whole = seq
                 if sealed(seq, self.digest_every):
                     writer.seal(SealRecord(seq, [digests[actor] for actor in self.params.digested]))
             except OSError as e:
-                self._cannot_write(e, seq)
+                self._cannot_write(e, last_whole)
                 return
             del self.digests[seq]
             self.next_record += 1
@@ -146,9 +148,10 @@ class Logger(AsyncActor):
             self.done = True  # the end is being written
             self.spawn(self._write_end(self.exit), "writing the end of the log")
 
-    def _cannot_write(self, e: OSError, seq: int) -> None:
+    def _cannot_write(self, e: OSError, last_whole: int) -> None:
         self.writer = None  # nothing more goes to it: what it holds replays as a truncated log
-        self.fail(f"log {self.params.path}: cannot write ({e.strerror}); it holds the checkpoints before {seq} "
+        held = f"checkpoints 0 to {last_whole}" if last_whole >= 0 else "no checkpoint"
+        self.fail(f"log {self.params.path}: cannot write ({e.strerror}); it holds {held} "
                   "and replays as a truncated log")
 
     async def _write_end(self, exit: GuestExit) -> None:
@@ -160,7 +163,7 @@ class Logger(AsyncActor):
             size = writer.size
             writer.close()
         except OSError as e:
-            self._cannot_write(e, exit.checkpoints)
+            self._cannot_write(e, exit.checkpoints - 1)
             return
         record_bytes = writer.record_bytes
         report = {"log": self.params.path, "checkpoints": writer.records, "events": writer.events,
