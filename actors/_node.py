@@ -39,6 +39,8 @@ import collections
 import functools
 import itertools
 import logging
+import os
+import socket
 import struct
 import time
 from typing import Callable, Iterable
@@ -104,6 +106,23 @@ def _shown(name: str) -> str:
     """``name`` quoted for a log line, cut short if a stranger made it long."""
     text = repr(name)
     return text if len(text) <= NAME_SHOWN else f"{text[:NAME_SHOWN]}... ({len(name)} characters)"
+
+
+def _refuse_if_listened(name: str, endpoint: str) -> None:
+    """ZeroMQ binds an ipc path by unlinking whatever is there: a socket
+    another run listens on would be taken from it, and both runs fail later
+    with a misleading silence. A path something answers on is refused."""
+    path = endpoint[len("ipc://"):]
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return  # nothing listens: a stale socket file, fine to bind over
+    finally:
+        probe.close()
+    raise BindError(f"{name}: cannot bind its inbox to {endpoint}: another process listens there")
 
 
 class CurveKeys(msgspec.Struct, array_like=True):
@@ -183,6 +202,8 @@ class Node:
         if endpoint.startswith("tcp://") and self.curve is not None:
             self._serve_curve(self.inbox)
         self.inbox.setsockopt(zmq.RCVHWM, 10_000)
+        if endpoint.startswith("ipc://"):
+            _refuse_if_listened(self.name, endpoint)
         try:
             self.inbox.bind(endpoint[:-2] + ":*" if endpoint.endswith(":0") else endpoint)
         except zmq.ZMQError as e:

@@ -293,3 +293,31 @@ def test_sigterm_while_a_recording_copies_its_disks_ends_it_cleanly(tmp_path: Pa
     assert "reel: terminated" in err and "Traceback" not in err, err
     assert not list(scratch.glob("reel-*")), "the working copy was left behind"
     assert not (tmp_path / "r.reel").exists()  # the log it never began is not left either
+
+
+def test_an_ipc_endpoint_another_process_listens_on_is_refused_not_taken(tmp_path: Path) -> None:
+    """ZeroMQ binds an ipc path by unlinking what is there: another run's
+    inbox would be stolen, and both runs fail later, each blaming a silent
+    peer. The path is refused while something answers on it."""
+    import socket
+
+    from .conftest import run_reel
+
+    path = tmp_path / "inbox"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+        other.bind(str(path))
+        other.listen()
+        topology = tmp_path / "t.toml"
+        topology.write_text(f'[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\n'
+                            f'params = {{ count = 10, to = "sink" }}\nendpoint = "ipc://{path}"\n'
+                            f'[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n'
+                            f'[[link]]\nbetween = ["source", "sink"]\n')
+        result = run_reel("launch", str(topology))
+        assert path.exists()  # still the other process's
+    assert result.returncode == 70, result.stderr
+    assert f"source: cannot bind its inbox to ipc://{path}: another process listens there" in result.stderr
+    path.unlink()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(path))  # a stale socket file that nobody listens on: bound over, as before
+    result = run_reel("launch", str(topology))
+    assert result.returncode == 0, result.stderr
