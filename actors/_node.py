@@ -408,11 +408,12 @@ class Node:
         is wrongly addressed. ``count`` is the number of messages it held on
         the wire (a salvaged frame may hold fewer now)."""
         try:
-            link = self._check_route(env)
+            link = self._check_route(env, count)
             bulk = self._bulk_frame(env, sock) if env.bulk else None
-            if bulk is not None:
+            if bulk is not None and env.msgs:  # (no message: its only one was bad, and is counted)
                 self._attach_bulk(env.msgs[0], bulk, env)
         except Malformed as bad:
+            self._discard_rest(sock)
             self._count_malformed(bad)
             return
         if env.seq == 0:  # a control frame: unsequenced, undigested
@@ -438,6 +439,7 @@ class Node:
         try:
             raw = self.codec.decode_raw_envelope(head)
         except _DECODE_ERRORS as e:
+            self._discard_rest(sock)
             self._count_malformed(self.codec.classify_envelope(e))
             return
         good = []
@@ -448,6 +450,16 @@ class Node:
                 self._count_malformed(self.codec.classify(e))
         if good or raw.src in self.links:  # (a frame of nothing but bad messages: see _drop_numbers)
             self._take_unusual(Envelope(raw.src, raw.dst, raw.seq, good, raw.bulk), head, sock, len(raw.msgs))
+        else:
+            self._discard_rest(sock)
+
+    @staticmethod
+    def _discard_rest(sock: zmq.Socket) -> None:
+        """Drop what is left of a refused frame's multipart message (a bulk
+        payload, say): left in the socket, each part would be taken for a
+        frame of its own and counted as malformed again."""
+        while sock.getsockopt(zmq.RCVMORE):
+            sock.recv(copy=False)
 
     def next(self) -> tuple[msgspec.Struct, str] | None:
         """The next ``(message, sender)`` for the owner to dispatch, or None
@@ -470,7 +482,9 @@ class Node:
         handler(msg, self.links[src])
         return True
 
-    def _check_route(self, env: Envelope) -> Link:
+    def _check_route(self, env: Envelope, count: int) -> Link:
+        """The link ``env`` came on, if its addressing, numbering and bulk
+        announcement hold; ``count``: its messages on the wire."""
         link = self.links.get(env.src)
         if link is None:
             raise Malformed(UNKNOWN_SENDER, f"frame from unknown sender {_shown(env.src)}")
@@ -480,9 +494,9 @@ class Node:
         if env.seq < 0 or (env.seq == 0 and not all(control)) or (env.seq > 0 and any(control)):
             raise Malformed(BAD_SEQUENCE, f"frame from {env.src!r} with seq {env.seq} mixes control and "
                                           "machine messages or numbers control ones")
-        if env.bulk and (env.bulk != 1 or len(env.msgs) != 1):
+        if env.bulk and (env.bulk != 1 or count != 1):
             raise Malformed(BULK_MISMATCH, f"frame from {env.src!r}: {env.bulk} bulk frame(s) "
-                                           f"for {len(env.msgs)} message(s)")
+                                           f"for {count} message(s)")
         return link
 
     @staticmethod

@@ -98,6 +98,26 @@ def test_bulk_payload_travels_as_its_own_frame_without_a_copy(pair: Pair) -> Non
     assert isinstance(item.data, memoryview) and item.data == payload
 
 
+@pytest.mark.parametrize("head, kind", [
+    (b"\x91" + msgspec.msgpack.encode([250, 1]) + b"\x01", "unknown-kind"),  # its one message is of no kind
+    (b"\x91" + msgspec.msgpack.encode(Item(1, b"")) + b"\x02", "bulk-mismatch"),  # announces two payloads
+    (None, "undecodable"),  # not msgpack at all
+])
+def test_a_refused_bulk_head_takes_its_payload_with_it(pair: Pair, head: bytes | None, kind: str) -> None:
+    """The payload after a refused head is dropped with it: left in the
+    socket, it was taken for a frame of its own and counted again, as
+    another kind of defect."""
+    link = pair.a.links["b"]
+    frame = b"\xc1 not msgpack" if head is None else link.frame_prefix + b"\xce\x00\x00\x00\x01" + head
+    link.out.send(frame, zmq.SNDMORE)
+    link.out.send(b"y" * BULK_THRESHOLD)
+    assert pair.b.receive() and pair.b.next() is None
+    assert pair.b.malformed == {kind: 1}
+    pair.a.send("b", Item(1, b"z"))
+    assert pair.deliver() == [Item(1, b"z")]  # the peer's own frame of that number is still taken
+    assert pair.b.malformed == {kind: 1}
+
+
 def test_control_messages_never_join_or_move_a_machine_frame(pair: Pair) -> None:
     pair.a.send("b", Item(0, b"x"))
     pair.a.send("b", Heartbeat())  # leaves at once, ahead of the queued item
