@@ -8,6 +8,7 @@ and content digest, and a replay refuses a base that differs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -46,18 +47,37 @@ def identified_copy(base: str, folder: str, index: int) -> tuple[Disk, DiskIdent
     identity, from one read of it: the base's holes are not read, and
     blocks of zeros in its data stay holes in the copy."""
     target = os.path.join(folder, f"disk{index}.img")
-    with open(target, "wb") as dst:
+    try:
+        dst = open(target, "wb")
+    except OSError as e:
+        raise _copy_error(base, target, e) from None
+    with dst:
         def keep(offset: int, block: bytes) -> None:
             if block.count(0) == len(block):
                 return  # zeros stay a hole
             view = memoryview(block)
-            while view:  # pwrite may write less than asked (a disk filling up): then the rest, or its error
-                written = os.pwrite(dst.fileno(), view, offset)
-                view, offset = view[written:], offset + written
+            try:
+                while view:  # pwrite may write less than asked (a disk filling up): then the rest, or its error
+                    written = os.pwrite(dst.fileno(), view, offset)
+                    view, offset = view[written:], offset + written
+            except OSError as e:
+                raise _copy_error(base, target, e) from None
 
         size, digest = file_digest(base, COPY_CHUNK, on_data=keep, progress=_progress(f"copying {base}", base))
-        dst.truncate(size)
+        try:
+            dst.truncate(size)
+        except OSError as e:
+            raise _copy_error(base, target, e) from None
     return Disk("raw", target, size), DiskIdentity(base, size, digest)
+
+
+def _copy_error(base: str, target: str, error: OSError) -> DiskError:
+    """What went wrong writing the working copy of ``base``: the copy lives
+    in the run's scratch folder, under TMPDIR, which is where room is short."""
+    scratch_parent = os.path.dirname(os.path.dirname(target))
+    hint = (f"; set TMPDIR to a folder with room for a copy of each disk's data (it is {scratch_parent})"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "")
+    return DiskError(f"{target}: cannot write the working copy of {base}: {error.strerror or error}{hint}")
 
 
 def _progress(what: str, path: str) -> Callable[[int], None]:

@@ -197,6 +197,28 @@ def test_a_working_copy_is_whole_when_the_file_system_writes_less_than_asked(
     assert Path(copy.path).read_bytes() == content
 
 
+def test_a_working_copy_that_finds_no_room_says_which_file_and_where_room_is_short(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full TMPDIR used to end a recording with a bare "No space left on
+    device", naming no file."""
+    from launch import recording
+    from launch.disks import DiskError
+
+    path = tmp_path / "sparse.img"
+    _sparse_image(path)
+    scratch = tmp_path / "reel-record-x"
+    scratch.mkdir()
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(recording.os, "pwrite", full)
+    with pytest.raises(DiskError) as caught:
+        recording.working_copy(str(path), str(scratch), 0)
+    assert str(caught.value) == (
+        f"{scratch}/disk0.img: cannot write the working copy of {path}: No space left on device; "
+        f"set TMPDIR to a folder with room for a copy of each disk's data (it is {tmp_path})")
+
+
 def test_a_long_copy_says_how_far_it_is_and_a_short_one_says_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from launch import recording
