@@ -108,6 +108,14 @@ def _shown(name: str) -> str:
     return text if len(text) <= NAME_SHOWN else f"{text[:NAME_SHOWN]}... ({len(name)} characters)"
 
 
+def _allow_ipv6(sock: zmq.Socket, endpoint: str) -> None:
+    """ZeroMQ takes IPv6 addresses (``tcp://[::1]:5555``) only on sockets
+    told to; told so always, it would bind even IPv4 addresses as IPv6,
+    which fails on hosts whose kernel has IPv6 turned off."""
+    if endpoint.startswith("tcp://["):
+        sock.setsockopt(zmq.IPV6, 1)
+
+
 def _refuse_if_listened(name: str, endpoint: str) -> None:
     """ZeroMQ binds an ipc path by unlinking whatever is there: a socket
     another run listens on would be taken from it, and both runs fail later
@@ -204,6 +212,7 @@ class Node:
         self.inbox.setsockopt(zmq.RCVHWM, 10_000)
         if endpoint.startswith("ipc://"):
             _refuse_if_listened(self.name, endpoint)
+        _allow_ipv6(self.inbox, endpoint)
         try:
             self.inbox.bind(endpoint[:-2] + ":*" if endpoint.endswith(":0") else endpoint)
         except zmq.ZMQError as e:
@@ -224,6 +233,7 @@ class Node:
             out.curve_serverkey = self.curve.public.encode()
             out.curve_publickey = self.curve.public.encode()
             out.curve_secretkey = self.curve.secret.encode()
+        _allow_ipv6(out, endpoint)
         out.connect(endpoint)
         link.out, link.endpoint = out, endpoint
         link.push = self.push_factory(link)

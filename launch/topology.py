@@ -15,7 +15,7 @@ A topology is a TOML file or the same structs built in Python::
     impl = "actors.examples.chain:Source"   # module path : Actor subclass
     params = { count = 10000 }              # checked against the class's Params
     cpu = 0                                 # optional: pin to a core
-    # endpoint = "tcp://127.0.0.1:5555"     # optional: else the launcher assigns one
+    # endpoint = "tcp://127.0.0.1:5555"     # optional: else the launcher assigns one (IPv6: "tcp://[::1]:5555")
 
     [[link]]
     between = ["source", "relay"]
@@ -269,8 +269,8 @@ def _check_endpoint(origin: str, key: str, endpoint: str, transport: str) -> Non
         raise TopologyError(origin, key, f"{endpoint!r} is neither ipc://PATH nor tcp://HOST:PORT")
     if scheme != transport:
         raise TopologyError(origin, key, f"{endpoint!r} does not match run.transport = {transport!r}")
-    if scheme == "tcp" and not re.match(r"^tcp://[^:/]+:\d+$", endpoint):
-        raise TopologyError(origin, key, f"{endpoint!r} needs a host and a numeric port")
+    if scheme == "tcp" and not re.match(r"^tcp://([^:/\[\]]+|\[[0-9A-Fa-f:.]+\]):\d+$", endpoint):
+        raise TopologyError(origin, key, f"{endpoint!r} needs a host (an IPv6 address in brackets) and a numeric port")
     if scheme == "tcp" and int(endpoint.rpartition(":")[2]) > 65535:
         raise TopologyError(origin, key, f"{endpoint!r}: a port is at most 65535 (ZeroMQ would bind another)")
     if scheme == "ipc" and not endpoint[len("ipc://"):].strip():

@@ -4,18 +4,20 @@ frames, over ipc and over tcp; contents, order and digests checked."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
 from launch import launch, load
 
 
-def chain(transport: str, count: int = 10_000):
+def chain(transport: str, count: int = 10_000, endpoints: dict[str, str] | None = None):
     topology = load("chain")
     topology.run.transport = transport
     for actor in topology.actor:
         if actor.name == "source":
             actor.params["count"] = count
+        actor.endpoint = (endpoints or {}).get(actor.name, actor.endpoint)
     return launch(topology, log_level=logging.WARNING)
 
 
@@ -42,3 +44,21 @@ def test_digests_repeat_across_runs_and_transports_and_see_a_difference() -> Non
     assert digests == {name: s.digest for name, s in tcp.stats.items()}
     # ...and one message fewer changes every actor's digest.
     assert all(digests[name] != s.digest for name, s in shorter.stats.items())
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this host's kernel has no IPv6 loopback (::1)")
+def test_an_actor_may_listen_on_an_ipv6_address() -> None:
+    """ZeroMQ takes IPv6 endpoints only on sockets told to: the relay's
+    inbox on [::1], its peers connecting there, and the others on IPv4."""
+    result = chain("tcp", 1000, {"relay": "tcp://[::1]:0"})
+    assert result.code == 0, result.reason
+    assert result.report["items"] == 1000

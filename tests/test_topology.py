@@ -58,6 +58,9 @@ BAD = {
         'actor[1] ("b").endpoint', "clashes with actor 'a'"),
     "port-too-large": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
         'Idle"\n', 'Idle"\nendpoint = "tcp://127.0.0.1:99999"\n', 1), 'actor[0] ("a").endpoint', "at most 65535"),
+    "ipv6-without-brackets": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
+        'Idle"\n', 'Idle"\nendpoint = "tcp://::1:5599"\n', 1), 'actor[0] ("a").endpoint',
+        "needs a host (an IPv6 address in brackets) and a numeric port"),
     "ipc-without-path": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc://"\n', 1),
                          'actor[0] ("a").endpoint', "'ipc://' needs a path"),
 }
