@@ -8,6 +8,7 @@ again (the guest exits, a timer is re-armed) raises ``Completed``.
 
 from __future__ import annotations
 
+import collections
 from typing import Callable
 
 from .hart import MIP_MEIP, MIP_MSIP, MIP_MTIP, Completed
@@ -175,38 +176,123 @@ class Plic:
 
 
 class Uart:
-    """0x10000000: the transmit side of a 16550. Bytes written to THR go to
-    ``output``; LSR always says the transmitter is empty; nothing is ever
-    received. The other registers hold what is written to them."""
+    """0x10000000: a 16550 as QEMU's ``virt`` shows it to a driver, on PLIC
+    source 10. Bytes written to THR go to ``output`` at once, so the
+    transmitter is always empty (LSR THRE|TEMT) and its interrupt, once
+    enabled, is raised again by every byte written; reading IIR while it
+    is the reason clears it. Nothing is ever received, except in loopback
+    (MCR bit 4), where what is written comes back to RBR instead of
+    leaving, and MSR mirrors MCR's outputs. Not modelled: receive trigger
+    levels and time-outs (a received byte interrupts at once), line status
+    and modem status interrupts, overrun.
+
+    Reset values as on QEMU: MCR = OUT2, MSR = DCD|DSR|CTS, IIR = no
+    interrupt (bits 7:6 say whether FCR turned the FIFOs on)."""
 
     BASE, SIZE = 0x1000_0000, 0x100
-    THR, IER, LCR, LSR = 0, 1, 3, 5
-    LSR_THRE_TEMT = 0x60
+    IRQ = 10  # its PLIC source on QEMU's virt
+    RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR = range(8)
+    LCR_DLAB = 0x80
+    IER_RDI, IER_THRI = 0x01, 0x02
+    IIR_NO_INT, IIR_THRI, IIR_RDI, IIR_FIFOS = 0x01, 0x02, 0x04, 0xC0
+    LSR_DR, LSR_THRE_TEMT = 0x01, 0x60
+    MCR_LOOP = 0x10
+    MSR_IDLE = 0xB0  # DCD, DSR, CTS: a terminal is there and ready
+    FIFO_BYTES = 16
 
-    def __init__(self, output: Callable[[int], None]) -> None:
+    def __init__(self, output: Callable[[int], None], plic: Plic | None = None) -> None:
         self.output = output
-        self.regs = [0] * 8
-        self.divisor = 0
+        self.plic = plic
+        self.ier = self.lcr = self.scr = self.divisor = self.rbr = 0
+        self.mcr = 0x08  # OUT2
+        self.fifos = False
+        self.thr_ipending = False  # the transmitter's interrupt, until IIR reports it or IER drops it
+        self.received: collections.deque[int] = collections.deque()  # loopback bytes not yet read
+        self.line = False
+
+    def _iir(self) -> int:
+        if self.ier & self.IER_RDI and self.received:
+            reason = self.IIR_RDI
+        elif self.ier & self.IER_THRI and self.thr_ipending:
+            reason = self.IIR_THRI
+        else:
+            reason = self.IIR_NO_INT
+        return reason | (self.IIR_FIFOS if self.fifos else 0)
+
+    def _msr(self) -> int:
+        if not self.mcr & self.MCR_LOOP:
+            return self.MSR_IDLE
+        # loopback: RTS -> CTS, DTR -> DSR, OUT1 -> RI, OUT2 -> DCD
+        m = self.mcr
+        return (m & 2) << 3 | (m & 1) << 5 | (m & 4) << 4 | (m & 8) << 4
+
+    def _update_line(self) -> None:
+        """Drive the PLIC source from IIR. A line that rises where the PLIC
+        can deliver it ends the block (``Completed``), so the interrupt is
+        taken right after the access that raised it."""
+        high = not self._iir() & self.IIR_NO_INT
+        if high == self.line or self.plic is None:
+            return
+        self.line = high
+        self.plic.set_level(self.IRQ, high)
+        if high and self.plic.best():
+            raise Completed("uart")
 
     def read(self, offset: int, size: int) -> int:
-        dlab = self.regs[self.LCR] & 0x80
+        dlab = self.lcr & self.LCR_DLAB
+        if offset == self.RBR_THR:
+            if dlab:
+                return self.divisor & 0xFF
+            if self.received:
+                self.rbr = self.received.popleft()
+                self._update_line()
+            return self.rbr
+        if offset == self.IER:
+            return self.divisor >> 8 if dlab else self.ier
+        if offset == self.IIR_FCR:
+            iir = self._iir()
+            if iir & 0x0F == self.IIR_THRI:  # reporting it is what clears it
+                self.thr_ipending = False
+                self._update_line()
+            return iir
         if offset == self.LSR:
-            return self.LSR_THRE_TEMT
-        if offset == 0:
-            return self.divisor & 0xFF if dlab else 0  # no input
-        if offset == 1 and dlab:
-            return self.divisor >> 8
-        if offset == 2:
-            return 0xC1  # IIR: no interrupt pending, FIFOs on
-        return self.regs[offset] if offset < 8 else 0
+            return self.LSR_THRE_TEMT | (self.LSR_DR if self.received else 0)
+        if offset == self.MSR:
+            return self._msr()
+        return {self.LCR: self.lcr, self.MCR: self.mcr, self.SCR: self.scr}.get(offset, 0)
 
     def write(self, offset: int, size: int, value: int) -> None:
-        dlab = self.regs[self.LCR] & 0x80
-        if offset == self.THR and not dlab:
-            self.output(value & 0xFF)
-        elif offset == 0 and dlab:
-            self.divisor = (self.divisor & 0xFF00) | (value & 0xFF)
-        elif offset == 1 and dlab:
-            self.divisor = (self.divisor & 0xFF) | ((value & 0xFF) << 8)
-        elif offset < 8:
-            self.regs[offset] = value & 0xFF
+        value &= 0xFF
+        dlab = self.lcr & self.LCR_DLAB
+        if offset == self.RBR_THR and dlab:
+            self.divisor = (self.divisor & 0xFF00) | value
+        elif offset == self.RBR_THR:
+            self._transmit(value)
+        elif offset == self.IER and dlab:
+            self.divisor = (self.divisor & 0xFF) | (value << 8)
+        elif offset == self.IER:
+            enabled = value & ~self.ier & self.IER_THRI
+            self.ier = value & 0x0F
+            if enabled or not self.ier & self.IER_THRI:
+                self.thr_ipending = bool(enabled)  # enabled with THR empty: due at once
+        elif offset == self.IIR_FCR:
+            self.fifos = bool(value & 1)
+            if value & 2:
+                self.received.clear()
+        elif offset == self.LCR:
+            self.lcr = value
+        elif offset == self.MCR:
+            self.mcr = value & 0x1F
+        elif offset == self.SCR:
+            self.scr = value
+        else:
+            return
+        self._update_line()
+
+    def _transmit(self, byte: int) -> None:
+        if self.mcr & self.MCR_LOOP:
+            if len(self.received) < (self.FIFO_BYTES if self.fifos else 1):
+                self.received.append(byte)
+        else:
+            self.output(byte)
+        self.thr_ipending = True  # sent at once: empty again

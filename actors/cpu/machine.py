@@ -131,7 +131,7 @@ class Machine:
         self.exit_device = ExitDevice()
         self.clint = Clint(self.icount, self.in_block)
         self.plic = Plic(self._irq_changed)
-        self.uart = Uart(console)
+        self.uart = Uart(console, self.plic)
         self.bus = Bus(ram_size, [self.exit_device, self.clint, self.plic, self.uart, *devices])
         self.hart = Hart(self.icount, self._device_mip, self.clint.mtime)
         self._system_ops: dict[int, Callable[[int], int]] = {}  # instruction word -> what runs it
