@@ -61,8 +61,9 @@ def test_reel_run_hello_by_name() -> None:
 
 def test_counters_the_hart_hardwires_read_zero_and_take_writes() -> None:
     """mhpmcounter3..31 (and high halves), mhpmevent3..31, mcountinhibit,
-    mstatush and the hpmcounter shadows exist and read 0, as the privileged
-    spec allows and QEMU's virt cpu has them; the shadows are read-only."""
+    mstatush, the hpmcounter shadows and the PMP's pmpcfg/pmpaddr exist and
+    read 0, as the privileged spec allows and QEMU's virt cpu has them; the
+    shadows are read-only."""
     from actors.cpu import isa
     from actors.cpu.hart import Trap
     from actors.cpu.machine import Machine
@@ -73,7 +74,7 @@ def test_counters_the_hart_hardwires_read_zero_and_take_writes() -> None:
         word = number << 20 | rs1 << 15 | funct3 << 12 | 10 << 7 | 0x73
         return hart.csr_operation(isa.decode(word), word)(0xFFFFFFFF)
 
-    for number in (0xB03, 0xB1F, 0xB83, 0xB9F, 0x323, 0x33F, 0x320, 0x310):
+    for number in (0xB03, 0xB1F, 0xB83, 0xB9F, 0x323, 0x33F, 0x320, 0x310, 0x3A0, 0x3AF, 0x3B0, 0x3EF):
         assert csr(1, number) == 0 and csr(2, number) == 0, hex(number)  # csrrw, then csrrs: still 0
     for number in (0xC03, 0xC1F, 0xC83, 0xC9F):
         assert csr(2, number, rs1=0) == 0, hex(number)  # csrr
@@ -81,6 +82,8 @@ def test_counters_the_hart_hardwires_read_zero_and_take_writes() -> None:
             csr(1, number)  # a write to a read-only CSR
     with pytest.raises(Trap):
         csr(2, 0xB20, rs1=0)  # past mhpmcounter31: no such CSR
+    with pytest.raises(Trap):
+        csr(2, 0x3F0, rs1=0)  # past pmpaddr63
 
 
 def test_the_uart_reads_back_as_on_qemu(tmp_path: Path) -> None:

@@ -185,7 +185,12 @@ class Hart:
     # their high halves, mhpmevent3..31, mcountinhibit, RV32's mstatush
     # (MBE and SBE: little-endian only); and the read-only user shadows
     # hpmcounter3..31. QEMU's virt cpu has them too: a guest may read them.
-    _ZEROS = (*range(0xB03, 0xB20), *range(0xB83, 0xBA0), *range(0x323, 0x340), 0x320, 0x310)
+    # Likewise the PMP's pmpcfg0..15 and pmpaddr0..63: "all PMP CSR fields
+    # are WARL and may be read-only zero", which is a hart with no PMP
+    # entries; firmware that sets up PMP at boot (OpenSBI does) must not
+    # trap on them.
+    _ZEROS = (*range(0xB03, 0xB20), *range(0xB83, 0xBA0), *range(0x323, 0x340), 0x320, 0x310,
+              *range(0x3A0, 0x3B0), *range(0x3B0, 0x3F0))
     _readers.update(dict.fromkeys((*_ZEROS, *range(0xC03, 0xC20), *range(0xC83, 0xCA0)), lambda h: 0))
     _writers.update(dict.fromkeys(_ZEROS, lambda h, v: None))
 
