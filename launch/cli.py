@@ -16,7 +16,7 @@ import msgspec
 from actors import VERSION
 from actors._logging import configure
 
-from . import _scratch
+from . import _leftovers, _scratch
 from . import faults as fault_plan
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
 from .topology import MAX_LIVENESS, MIN_LIVENESS, TopologyError, bundled_names, load
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         _scratch.sweep(parent)  # what reels killed earlier left behind
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # (one ignored by whoever started us stays so)
         signal.signal(signal.SIGTERM, _terminate)
+    subreaper = _leftovers.become_subreaper()
     try:
         return args.func(args, level)
     except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)
@@ -63,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         # ours. Point stdout at /dev/null so that the exit's flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        if subreaper:
+            _report_leftovers(_leftovers.kill_leftovers())
+
+
+def _report_leftovers(killed: list[str]) -> None:
+    if killed:
+        print(f"reel: killed {len(killed)} process(es) that the run's actors left behind outside their "
+              f"process groups: {', '.join(killed)}", file=sys.stderr)
 
 
 def _beyond_64_bits(args: argparse.Namespace) -> str:

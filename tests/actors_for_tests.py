@@ -100,11 +100,12 @@ class Forker(BlockingActor):
     class Params(msgspec.Struct, forbid_unknown_fields=True):
         pid_file: str
         then: str = "finish"
+        session: bool = False  # the helper leaves the process group for a session of its own
 
     def started(self) -> None:
         import subprocess
 
-        helper = subprocess.Popen(["sleep", "600"])
+        helper = subprocess.Popen(["sleep", "600"], start_new_session=self.params.session)
         with open(self.params.pid_file + ".part", "w") as f:
             f.write(str(helper.pid))
         os.replace(self.params.pid_file + ".part", self.params.pid_file)

@@ -177,6 +177,35 @@ between = ["odd", "idle"]
     assert _helper_gone(pid_file), "the helper outlived its killed actor"
 
 
+def test_a_process_that_left_its_actors_group_is_killed_when_reel_ends(tmp_path: Path) -> None:
+    """A helper in a session of its own escapes the group kill; reel, a
+    child subreaper, inherits it once its actor is gone, kills it at the
+    end, and says so."""
+    from .conftest import run_reel
+
+    pid_file = tmp_path / "helper.pid"
+    topology = tmp_path / "setsid.toml"
+    topology.write_text(f"""
+[[actor]]
+name = "odd"
+impl = "tests.actors_for_tests:Forker"
+params = {{ pid_file = "{pid_file}", then = "finish", session = true }}
+
+[[actor]]
+name = "idle"
+impl = "actors.examples.echo:Idle"
+
+[[link]]
+between = ["odd", "idle"]
+""")
+    result = run_reel("launch", str(topology))
+    assert result.returncode == 0, result.stderr
+    helper = int(pid_file.read_text())
+    assert _helper_gone(pid_file), f"the helper {helper} outlived reel"
+    assert (f"reel: killed 1 process(es) that the run's actors left behind outside their process groups: "
+            f"{helper} (sleep)") in result.stderr
+
+
 def test_late_machine_traffic_while_stopping_is_dropped_without_a_protocol_warning() -> None:
     """A stop can cut a wait short (a cpu in a checkpoint): the answer it
     waited for still comes, and has no handler. Dropping it then is no
