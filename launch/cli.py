@@ -220,9 +220,12 @@ FAULT_HELP = fault_plan.GRAMMAR + " (see launch/faults.py)"
 
 
 def _with_signals(launcher: Launcher, body: Callable[[], RunResult]) -> RunResult:
-    """SIGINT and SIGTERM stop the run in order instead of killing reel."""
+    """SIGINT and SIGTERM stop the run in order instead of killing reel;
+    one that whoever started reel ignores stays ignored (``nohup``, or a
+    non-interactive shell's ``&``, which ignores SIGINT: the run is not to
+    end at a Ctrl-C meant for the foreground)."""
     previous = {s: signal.signal(s, lambda signum, frame: launcher.interrupt(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
+                for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         return body()
     finally:
@@ -500,7 +503,8 @@ def _faults(args: argparse.Namespace, level: int) -> int:
                else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1")
         print(f"reel faults: {why}", file=sys.stderr)
         return EXIT_USAGE
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the campaign's folder is removed
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the campaign's folder is removed
     rows = campaign.campaign(args.runs, args.jobs, sys.stderr, tuple(known[k] for k in wanted))
     if args.json:
         print(json.dumps({"rows": [r.as_dict() for r in rows], "all_as_expected": campaign.all_well(rows)}))

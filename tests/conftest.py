@@ -40,9 +40,13 @@ class LaunchedRun:
 
     STARTED = re.compile(r"run (\w+) started: (.*)$")
 
-    def __init__(self, topology: Path, *extra: str) -> None:
+    def __init__(self, topology: Path, *extra: str, ignore: tuple[signal.Signals, ...] = ()) -> None:
+        """``ignore``: signals reel starts with ignored (as under ``nohup``)."""
+        def ignored() -> None:
+            for signum in ignore:
+                signal.signal(signum, signal.SIG_IGN)
         self.proc = subprocess.Popen(reel_command("-v", "launch", str(topology), *extra), stderr=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=REPO, env=_env())
+                                     stdout=subprocess.PIPE, text=True, cwd=REPO, env=_env(), preexec_fn=ignored)
         self.lines: list[str] = []
         self.run_id = ""
         self.pids: dict[str, int] = {}

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from launch import EXIT_RUN_FAILED, EXIT_SIGINT, ActorConfig, LinkConfig, RunConfig, Topology, launch
+from launch import EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, ActorConfig, LinkConfig, RunConfig, Topology, launch
 
 from .conftest import REPO, LaunchedRun, _env, actor_processes, idle_topology, reel_command, wait_gone
 
@@ -48,6 +48,21 @@ def test_sigint_to_the_launcher_ends_every_process_within_2_s(launched: list[Lau
     assert "interrupted by SIGINT" in err
     assert took <= 2.0 and time.monotonic() - sent_at < 2.5
     assert actor_processes(run.run_id) == []
+
+
+def test_a_sigint_that_reel_was_started_ignoring_stays_ignored(launched: list[LaunchedRun], tmp_path: Path) -> None:
+    """Under nohup, or started with ``&`` by a script, reel ignores SIGINT
+    (a Ctrl-C meant for the foreground): its run goes on; SIGTERM still
+    stops it. Before, the launcher's handler took SIGINT over."""
+    run = LaunchedRun(idle_topology(tmp_path / "idle.toml"), ignore=(signal.SIGINT,))
+    launched.append(run)
+    run.wait_started()
+    run.proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert run.proc.poll() is None, "\n".join(run.lines)
+    run.proc.send_signal(signal.SIGTERM)
+    code, _, err = run.finish(timeout=5)
+    assert code == EXIT_SIGTERM and "interrupted by SIGTERM" in err, err
 
 
 def test_a_hung_actor_is_noticed_within_the_liveness_bound(launched: list[LaunchedRun], tmp_path: Path) -> None:
