@@ -195,8 +195,8 @@ class Actor(abc.ABC):
 
     def _housekeeping(self) -> None:
         """Heartbeats, liveness and signals; called often by the driver."""
-        if _signalled and self._stop_reason is None:
-            reason = f"{signal.Signals(_signalled[0]).name} received"
+        if signalled and self._stop_reason is None:
+            reason = f"{signal.Signals(signalled[0]).name} received"
             if not self._failed and self.node.links[LAUNCHER].out is not None:
                 self.fail(f"actor {self.name!r} stopped by {reason}")
             self.request_stop(reason)
@@ -256,14 +256,16 @@ class Actor(abc.ABC):
         driver (BlockingActor, AsyncActor) has its own loop."""
 
 
-_signalled: list[int] = []
+signalled: list[int] = []
+"""The SIGTERM/SIGINT numbers this process received, in order; empty until
+one comes (the drivers' hot paths look at it before calling housekeeping)."""
 
 
 def install_signal_handlers() -> None:
     """SIGTERM and SIGINT ask for an orderly stop instead of killing."""
 
     def note(signum: int, frame: object) -> None:
-        _signalled.append(signum)
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, note)
     signal.signal(signal.SIGINT, note)

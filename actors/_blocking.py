@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 import msgspec
 import zmq
 
-from ._actor import Actor
+from ._actor import Actor, signalled
 from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
 from .schema import CONTROL_TYPES
 
@@ -77,17 +77,19 @@ class BlockingActor(Actor):
         """Serve the inbox until ``peer`` sends a ``reply_type`` message."""
         node = self.node
         pending = node.pending
+        monotonic = time.monotonic
         while True:
             try:
                 if not pending:
-                    # Housekeeping after every frame, not only after a quiet
-                    # WAKE_MS: an actor that waits again and again, each time
-                    # briefly (a cpu recording one checkpoint per disk read),
-                    # would otherwise send no heartbeat for seconds and be
-                    # taken for hung. (Its cost: node.tick is rate-limited.)
+                    # Housekeeping after any frame once due, not only after a
+                    # quiet WAKE_MS: an actor that waits again and again, each
+                    # time briefly (a cpu recording one checkpoint per disk
+                    # read), would otherwise send no heartbeat for seconds and
+                    # be taken for hung. Asking whether it is due here, and not
+                    # in a call, spares the round trip's hot path a call.
                     if not node.receive():
                         self._waited_in_vain(peer, reply_type)
-                    else:
+                    elif signalled or monotonic() >= node.next_tick:
                         self._housekeeping()
                     continue
                 msg, src = pending.popleft()

@@ -186,7 +186,7 @@ class Node:
         self.gaps = 0
         self.endpoint = ""
         self._authenticator: object | None = None
-        self._next_tick = 0.0
+        self.next_tick = 0.0  # (time.monotonic) before this, tick has nothing to do
         self._on_all_hellos: Callable[[], None] | None = None
         # How frames leave: blocking pushes by default. The asyncio driver
         # installs non-blocking ones that queue on a full pipe, and a hook
@@ -649,9 +649,9 @@ class Node:
         """Housekeeping, at most every TICK_SECONDS: heartbeats on quiet
         links; returns the links newly found silent past the liveness bound."""
         now = time.monotonic()
-        if now < self._next_tick:
+        if now < self.next_tick:
             return []
-        self._next_tick = now + TICK_SECONDS
+        self.next_tick = now + TICK_SECONDS
         lost: list[Link] = []
         for link in self.links.values():
             if link.out is None or link.lost:
