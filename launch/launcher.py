@@ -209,11 +209,13 @@ class Launcher:
         if self._outcome is None:
             ran = time.monotonic() - self._running_since if self._running_since is not None else 0.0
             self._outcome = RunResult(code, reason, finished_by, report or {}, run_seconds=ran)
-            # The first line only: the whole reason is the result's, which
-            # the command line prints (a divergence report runs to 100+ lines).
+            # At debug level, and the first line only: the reason is the
+            # result's, which the command line prints whole once the run has
+            # stopped (a divergence report runs to 100+ lines); logged as an
+            # error too, its first line came twice.
             head, _, rest = reason.partition("\n")
             more = f" [+{rest.count(chr(10)) + 1} lines]" if rest else ""
-            (self.log.debug if code == 0 else self.log.error)("%s%s", head, more)
+            self.log.debug("run ends (exit %d): %s%s", code, head, more)
         elif code != EXIT_OK:
             self._failures.append(reason)
 

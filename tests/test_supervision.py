@@ -314,6 +314,18 @@ def test_an_endpoint_that_cannot_be_bound_is_one_line_naming_it(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
+def test_why_a_run_failed_is_said_once(tmp_path: Path) -> None:
+    """The launcher logged the reason's first line as an error, then the
+    command line printed the reason: the same words twice."""
+    from .conftest import run_reel
+
+    topology = tmp_path / "crash.toml"
+    topology.write_text('[[actor]]\nname = "a"\nimpl = "tests.actors_for_tests:Crasher"\n')
+    result = run_reel("launch", str(topology))
+    assert result.returncode == EXIT_RUN_FAILED
+    assert result.stderr.count("actor 'a' failed: RuntimeError: deliberate failure") == 1, result.stderr
+
+
 def test_sigterm_while_a_recording_copies_its_disks_ends_it_cleanly(tmp_path: Path) -> None:
     """SIGTERM before any actor runs (the working copy of a large disk is
     being made) stops reel as SIGINT does: exit 143, a line saying so, the
