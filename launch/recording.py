@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from actors import VERSION
+from actors.cpu.bus import MAX_RAM_MIB
 from actors.image.backends import RawFile, file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
@@ -262,10 +263,12 @@ def _not_the_base(index: int, path: str, found: str, then: DiskIdentity) -> Disk
 
 
 def _check_replayable(log: str, header: LogHeader) -> None:
-    """A log this reel can replay: recorded on its topology, with seals and
-    fingerprints of the actors it digests."""
+    """A log this reel can replay: recorded on its topology, for a machine
+    it can build, with seals and fingerprints of the actors it digests."""
     if header.topology != TOPOLOGY:
         raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
+    if header.ram_mib > MAX_RAM_MIB:  # (the log's own check sees to the lower bound)
+        raise LogError(log, f"header: ram_mib {header.ram_mib}, more than a machine has (at most {MAX_RAM_MIB})")
     if (tuple(header.digested), header.fingerprinted) != (DIGESTED, FINGERPRINTED):
         raise LogError(log, f"its seals carry the digests of {', '.join(header.digested)} (fingerprint "
                             f"{header.fingerprinted}); this reel compares {', '.join(DIGESTED)} (fingerprint "

@@ -476,6 +476,8 @@ def test_a_recording_stopped_by_sigterm_mid_checkpoint_ends_quietly_and_replays_
 
 
 def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """Also a log for a machine this reel cannot build (its error named the
+    replay's own topology, not the log)."""
     import random
 
     import msgspec
@@ -490,7 +492,8 @@ def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_r
             ({"topology": "ide-direct"}, "recorded on topology 'ide-direct'; this reel replays 'ide-blkreplay'"),
             ({"digested": ["ide", "cpu", "blkreplay"]},
              "its seals carry the digests of ide, cpu, blkreplay (fingerprint ide); this reel compares "
-             "cpu, ide, blkreplay (fingerprint ide)")):
+             "cpu, ide, blkreplay (fingerprint ide)"),
+            ({"ram_mib": 5000}, "edited.reel: header: ram_mib 5000, more than a machine has (at most 2048)")):
         log = tmp_path / "edited.reel"
         write_log(str(log), msgspec.structs.replace(header(4), **change), records)
         result = run_reel("replay", str(log), timeout=TIMEOUT)
