@@ -12,6 +12,8 @@ from actors.cpu.ide_window import IdeWindow
 from actors.ide import registers as r
 from actors.schema import DmaStart
 
+from .ide_rig import Rig
+
 RAM = 16 << 20
 
 
@@ -82,3 +84,35 @@ def test_the_prd_table_address_may_be_written_in_halves() -> None:
     w.write(r.BUS_MASTER[0] + r.BM_COMMAND, 1, r.BMIC_START | r.BMIC_TO_MEMORY)
     start = next(m for m in sent if isinstance(m, DmaStart))
     assert r.parse_prd(start.prd) == [(RAM_BASE + 0x1000, 512)]
+
+
+def test_a_device_control_write_in_the_middle_of_a_pio_sector_leaves_the_transfer_alone() -> None:
+    """nIEN (or HOB) toggled while DRQ is up: the cpu's side dropped its
+    copy of the sector, the device kept its own, and both directions came
+    apart (reads started the sector again, writes lost their first half)."""
+    rig = Rig()
+    rig.command(0x20, 3, 1)  # READ SECTORS
+    words = [rig.read(r.DATA, 2) for _ in range(128)]
+    rig.write(r.DEVICE_CONTROL, r.CTL_NIEN)
+    words += [rig.read(r.DATA, 2) for _ in range(128)]
+    assert words == rig.sector(3)
+    assert not rig.read(r.STATUS) & r.DRQ
+    rig.write(r.DEVICE_CONTROL, 0)
+    rig.command(0x30, 5, 1)  # WRITE SECTORS
+    for k in range(256):
+        if k == 128:
+            rig.write(r.DEVICE_CONTROL, r.CTL_NIEN)
+        rig.write(r.DATA, 0xA000 + k, 2)
+    assert rig.read(r.STATUS) == r.DRDY | r.DSC
+    assert rig.sector(5) == [0xA000 + k for k in range(256)]
+
+
+def test_a_software_reset_in_the_middle_of_a_pio_sector_ends_the_transfer() -> None:
+    rig = Rig()
+    rig.command(0x20, 3, 1)
+    [rig.read(r.DATA, 2) for _ in range(16)]
+    rig.write(r.DEVICE_CONTROL, r.CTL_SRST)
+    rig.write(r.DEVICE_CONTROL, 0)
+    assert not rig.read(r.STATUS) & r.DRQ
+    rig.command(0x20, 4, 1)
+    assert [rig.read(r.DATA, 2) for _ in range(256)] == rig.sector(4)

@@ -83,8 +83,13 @@ class IdeWindow(RemoteWindow):
             if reg == r.DATA and self.expect[channel] is not None:
                 self._collect(channel, size, value)
                 return
-            if reg in (r.COMMAND, r.DEVICE_CONTROL):
+            if reg == r.COMMAND or reg == r.DEVICE_CONTROL and value & r.CTL_SRST:
+                # A new command or a software reset ends the PIO transfer in
+                # progress; any other device control write (nIEN, HOB) leaves
+                # it alone, at the device as here.
                 self.fill[channel] = self.expect[channel] = None
+                self.settled[channel] = None
+            elif reg == r.DEVICE_CONTROL:
                 self.settled[channel] = None
             settled = self.settled[channel]
             if reg == r.DEVICE and settled is not None and bool(value & r.DEV_SLAVE) != settled.slave:
