@@ -90,6 +90,7 @@ class Command:
     transfer: int = 0  # PIO block number (matches PioDrained / PioData)
     prd: list[tuple[int, int]] | None = None  # DMA: (address, length) of each PRD entry
     data: bytes = b""  # DMA out: the bytes the PRD table pointed to
+    reach: int = -1  # DMA: how many of the table's bytes are guest memory (-1: all)
     waiting_for: int | None = None  # the tag of the disk request in flight
     failed: bool = False
     # The guest cleared the bus master's start bit mid-transfer. SFF-8038i:
@@ -122,7 +123,7 @@ class Channel:
     bm_command: int = 0
     bm_status: int = 0
     bm_prdt: int = 0
-    armed: tuple[list[tuple[int, int]], bytes] | None = None  # a bus-master start that came before its command
+    armed: tuple[list[tuple[int, int]], bytes, int] | None = None  # a bus-master start before its command
 
     @property
     def selected(self) -> int:
@@ -412,31 +413,45 @@ class Controller:
             return
         ch.bm_status |= r.BMIS_ACTIVE
         entries = r.parse_prd(prd)
-        if reach >= 0:  # the regions past the reach are unusable: the table is as good as short there
-            entries = r.cut_prd(entries, reach)
         cmd = ch.command
         if cmd is not None and cmd.kind in ("dma_in", "dma_out") and cmd.prd is None:
-            cmd.prd, cmd.data = entries, data
+            cmd.prd, cmd.data, cmd.reach = entries, data, reach
             self._dma_go(ch, cmd)
         else:
-            ch.armed = (entries, data)
+            ch.armed = (entries, data, reach)
 
     def _dma_go(self, ch: Channel, cmd: Command) -> None:
         if cmd.prd is None:
-            cmd.prd, cmd.data = ch.armed or ([], b"")
+            cmd.prd, cmd.data, cmd.reach = ch.armed or ([], b"", -1)
             ch.armed = None
         to_memory = cmd.kind == "dma_in"
         length = cmd.count * r.SECTOR
-        if bool(ch.bm_command & r.BMIC_TO_MEMORY) != to_memory or sum(n for _, n in cmd.prd) < length:
-            self._dma_end(ch, cmd, ok=False)  # wrong direction, or the PRD table is too short
+        if sum(n for _, n in cmd.prd) < length:
+            self._prd_table_too_short(ch, cmd)
+            return
+        if bool(ch.bm_command & r.BMIC_TO_MEMORY) != to_memory or 0 <= cmd.reach < length:
+            self._dma_end(ch, cmd, ok=False)  # the wrong direction, or past guest memory: a master abort
             return
         if to_memory:
             self._disk(ch, cmd, "read", cmd.lba * r.SECTOR, length)
         else:
             self._disk(ch, cmd, "write", cmd.lba * r.SECTOR, length, cmd.data[:length])
 
+    def _prd_table_too_short(self, ch: Channel, cmd: Command) -> None:
+        """As QEMU's ide_dma_cb: "The PRDs are too short for this request.
+        Error condition! Reset the Active bit and don't raise the
+        interrupt." Nothing moves; the drive is ready again; the bus master
+        shows neither interrupt nor error, which SFF-8038i's table reads as
+        a PRD table smaller than the transfer."""
+        ch.bm_status &= ~r.BMIS_ACTIVE
+        self._finish(ch, cmd.drive, interrupt=False)
+
     def _dma_end(self, ch: Channel, cmd: Command, ok: bool, error: int = r.ABRT) -> None:
-        ch.bm_status = (ch.bm_status & ~r.BMIS_ACTIVE) | r.BMIS_INTERRUPT | (0 if ok else r.BMIS_ERROR)
+        # A PRD table longer than the transfer leaves the bus master active
+        # (SFF-8038i: Interrupt 1, Active 1; QEMU: "The Active bit must
+        # remain set"); it stops at a table's end, or on an error.
+        longer = ok and cmd.prd is not None and sum(n for _, n in cmd.prd) > cmd.count * r.SECTOR
+        ch.bm_status = (ch.bm_status & ~r.BMIS_ACTIVE) | (r.BMIS_ACTIVE if longer else 0) | (0 if ok else r.BMIS_ERROR)
         if ok:
             self._finish(ch, cmd.drive)
         else:
@@ -502,7 +517,7 @@ class Controller:
             self._set_pending(ch, True)
 
     def _abort(self, ch: Channel, drive: Drive, error: int) -> None:
-        drive.status, drive.error = r.DRDY | r.DSC | r.ERR, error
+        drive.status, drive.error = r.DRDY | r.ERR, error  # (QEMU: READY | ERR, no DSC)
         ch.command = None
         ch.pio.clear()
         self._set_pending(ch, True)
@@ -535,12 +550,11 @@ class Controller:
 
     def _set_pending(self, ch: Channel, pending: bool) -> None:
         ch.pending = pending
-        if pending:
-            ch.bm_status |= r.BMIS_INTERRUPT
-            drive = ch.drive
-            if ch.command is None and drive is not None:  # a command ended: registers settle
-                self.effects.snapshot(ch.index, bool(ch.selected), drive.status, drive.error, ch.bm_status, True)
-        self._update_line(ch)
+        line = self._line_now(ch)
+        drive = ch.drive
+        if pending and ch.command is None and drive is not None:  # a command ended: registers settle
+            self.effects.snapshot(ch.index, bool(ch.selected), drive.status, drive.error, ch.bm_status, True)
+        self._drive_line(ch, line)
 
     def interrupt_acknowledged(self, channel: int) -> None:
         """The cpu read the status from the snapshot and lowered the line."""
@@ -549,7 +563,20 @@ class Controller:
         ch.line = False
 
     def _update_line(self, ch: Channel) -> None:
+        self._drive_line(ch, self._line_now(ch))
+
+    @staticmethod
+    def _line_now(ch: Channel) -> bool:
+        """INTRQ as the pending interrupt and nIEN make it. A rising line
+        sets the bus master's interrupt bit ("set by the rising edge of the
+        IDE interrupt line", PIIX4; QEMU's bmdma_irq), so an interrupt
+        nIEN masks sets none until nIEN lets it through."""
         line = ch.pending and not ch.control & r.CTL_NIEN
+        if line and not ch.line:
+            ch.bm_status |= r.BMIS_INTERRUPT
+        return line
+
+    def _drive_line(self, ch: Channel, line: bool) -> None:
         if line != ch.line:
             ch.line = line
             self.effects.irq(r.IRQ_LINE[ch.index], line)
