@@ -304,6 +304,18 @@ def test_flush_set_features_and_diagnostic(ide: Controller, world: World) -> Non
     assert ide.read(task(0, r.ERROR), 1) == 0x01 and status(ide) == r.DRDY | r.DSC
 
 
+def test_identify_says_the_write_cache_is_supported_and_whether_it_is_enabled(ide: Controller, world: World) -> None:
+    """Word 82 (supported) kept bit 5 only while the cache was on, so a
+    driver that turned it off saw a drive that could not cache."""
+    for feature, enabled in ((0x82, False), (0x02, True)):
+        ide.write(task(0, r.FEATURES), 1, feature)
+        issue(ide, 0xEF)
+        issue(ide, 0xEC)
+        words = struct.unpack("<256H", world.fills[-1][2])
+        ide.pio_drained(0, world.fills[-1][1])
+        assert words[82] == 0x4020 and words[85] == (0x4020 if enabled else 0x4000), feature
+
+
 def test_nien_masks_the_line_without_losing_the_interrupt(ide: Controller, world: World) -> None:
     """The bus master's interrupt bit follows the line's rising edge
     (PIIX4, QEMU): not while nIEN masks it, but once nIEN lets it through."""
