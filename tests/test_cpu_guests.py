@@ -86,6 +86,28 @@ def test_counters_the_hart_hardwires_read_zero_and_take_writes() -> None:
         csr(2, 0x3F0, rs1=0)  # past pmpaddr63
 
 
+def test_mtvec_keeps_its_value_on_a_reserved_mode_and_mconfigptr_reads_0() -> None:
+    """As QEMU's virt cpu: a write of mode 2 or 3 to mtvec is ignored (reel
+    stored it as direct mode), and mconfigptr (privileged spec 1.12) reads 0
+    (reel raised illegal instruction)."""
+    from actors.cpu import isa
+    from actors.cpu.machine import Machine
+
+    hart = Machine().hart
+
+    def csrrw(number: int, value: int) -> int:
+        word = number << 20 | 5 << 15 | 1 << 12 | 10 << 7 | 0x73
+        return hart.csr_operation(isa.decode(word), word)(value)
+
+    csrrw(0x305, 0x80000041)
+    assert hart.mtvec == 0x80000041  # vectored
+    for reserved in (0x80000202, 0x80000203):
+        csrrw(0x305, reserved)
+        assert hart.mtvec == 0x80000041
+    word = 0xF15 << 20 | 2 << 12 | 10 << 7 | 0x73  # csrr a0, mconfigptr
+    assert hart.csr_operation(isa.decode(word), word)(0) == 0
+
+
 def test_the_uart_reads_back_as_on_qemu(tmp_path: Path) -> None:
     """tests/guests/uart.c: every register after reset and after a driver's
     set-up, the transmit interrupt in IIR, at the PLIC and taken, and

@@ -119,8 +119,11 @@ class Hart:
         self.mstatus = (v & (MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP
 
     def _set_mtvec(self, v: int) -> None:
-        # Direct (0) and vectored (1) modes; the reserved modes read as direct.
-        self.mtvec = v & ~3 if v & 3 > 1 else v & ~2
+        # Direct (0) and vectored (1) modes. A write asking for a reserved
+        # mode is ignored, as on QEMU (WARL lets a hart do either that or
+        # some legal value; a guest can tell which).
+        if v & 3 < 2:
+            self.mtvec = v
 
     def _set_lo(self, name: str, v: int) -> None:
         self._set_counter(name, lambda after: (after & ~M32) | v)
@@ -153,6 +156,7 @@ class Hart:
         0xF12: lambda h: 0,  # marchid
         0xF13: lambda h: 0,  # mimpid
         0xF14: lambda h: 0,  # mhartid
+        0xF15: lambda h: 0,  # mconfigptr (privileged spec 1.12): no configuration structure
         0xB00: lambda h: h._mcycle(),
         0xB80: lambda h: h._mcycle() >> 32,
         0xB02: lambda h: h._minstret(),
