@@ -313,7 +313,27 @@ def test_identify_says_the_write_cache_is_supported_and_whether_it_is_enabled(id
         issue(ide, 0xEC)
         words = struct.unpack("<256H", world.fills[-1][2])
         ide.pio_drained(0, world.fills[-1][1])
-        assert words[82] == 0x4020 and words[85] == (0x4020 if enabled else 0x4000), feature
+        assert words[82] == 0x4028 and words[85] == (0x4028 if enabled else 0x4008), feature
+
+
+def test_power_management_commands_end_at_once_and_the_drive_is_active(ide: Controller, world: World) -> None:
+    """Aborted before (Linux sends STANDBY IMMEDIATE at shutdown, and the
+    feature set is mandatory for a device without PACKET)."""
+    for opcode in (0xE0, 0xE1, 0xE2, 0xE3, 0xE5):
+        issue(ide, opcode, count=0)
+        assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC, hex(opcode)
+    assert ide.read(task(0, r.SECTOR_COUNT), 1) == 0xFF  # CHECK POWER MODE: active or idle
+    assert world.disk_requests == []
+
+
+def test_a_command_the_device_does_not_take_still_lowers_the_line(ide: Controller, world: World) -> None:
+    """As QEMU, where every write of the command register lowers INTRQ."""
+    issue(ide, 0xE7)
+    answer_disk(ide, world)
+    assert world.lines[1] is True
+    ide.write(task(0, r.DEVICE), 1, r.DEV_LBA | r.DEV_SLAVE)  # no slave on this channel
+    ide.write(task(0, r.COMMAND), 1, 0xE7)
+    assert world.lines[1] is False and world.disk_requests == []
 
 
 def test_nien_masks_the_line_without_losing_the_interrupt(ide: Controller, world: World) -> None:

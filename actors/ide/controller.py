@@ -48,7 +48,18 @@ COMMANDS: dict[int, tuple[str, str, bool]] = {
     0xEA: ("FLUSH CACHE EXT", "flush", True),
     0xEF: ("SET FEATURES", "features", False),
     0x90: ("EXECUTE DEVICE DIAGNOSTIC", "diagnostic", False),
+    # The power management feature set (mandatory for a device without
+    # PACKET): a virtual disk has no spindle, so each ends at once, the
+    # drive active as before (Linux sends STANDBY IMMEDIATE at shutdown).
+    0xE0: ("STANDBY IMMEDIATE", "power", False),
+    0xE1: ("IDLE IMMEDIATE", "power", False),
+    0xE2: ("STANDBY", "power", False),
+    0xE3: ("IDLE", "power", False),
+    0xE5: ("CHECK POWER MODE", "power", False),
 }
+CHECK_POWER_MODE = 0xE5
+ACTIVE_OR_IDLE = 0xFF
+"""CHECK POWER MODE's answer in the sector count register (as QEMU's)."""
 
 
 class Effects(Protocol):
@@ -222,7 +233,10 @@ class Controller:
     def _command(self, ch: Channel, opcode: int) -> None:
         drive = ch.drive
         if drive is None or ch.command is not None or ch.control & r.CTL_SRST:
-            return  # no device answers; or busy: the command is not accepted
+            # No device answers, or it is busy: the command is not taken, but
+            # the write still lowers the line (as QEMU: every command write).
+            self._set_pending(ch, False)
+            return
         self._set_pending(ch, False)
         known = COMMANDS.get(opcode)
         if known is None:
@@ -286,6 +300,11 @@ class Controller:
             self._finish(ch, drive)
         else:
             self._abort(ch, drive, r.ABRT)
+
+    def _start_power(self, ch: Channel, cmd: Command) -> None:
+        if cmd.opcode == CHECK_POWER_MODE:
+            ch.sector_count[0] = ACTIVE_OR_IDLE
+        self._finish(ch, cmd.drive)
 
     def _start_diagnostic(self, ch: Channel, cmd: Command) -> None:
         self._reset_channel(ch)

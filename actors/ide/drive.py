@@ -53,10 +53,10 @@ class Drive:
         words[80] = 0x007E  # ATA-1 .. ATA-6
         # Words 82-84 say what is supported, 85-87 what of it is enabled:
         # the write cache is supported always, enabled as SET FEATURES left it.
-        words[82] = 0x4020  # NOP, write cache
+        words[82] = 0x4028  # NOP, write cache, power management
         words[83] = 0x7400  # bit 14 set; FLUSH CACHE EXT (13), FLUSH CACHE (12), LBA48 (10)
         words[84] = 0x4000
-        words[85] = 0x4020 if self.write_cache else 0x4000
+        words[85] = 0x4028 if self.write_cache else 0x4008
         words[86] = 0x3400  # enabled: FLUSH CACHE EXT, FLUSH CACHE, LBA48
         words[87] = 0x4000
         words[88] = 0x003F | ((0x0100 << self.ultra_dma_mode) if self.ultra_dma_mode is not None else 0)
