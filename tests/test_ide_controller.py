@@ -253,6 +253,13 @@ def test_a_prd_table_longer_than_the_transfer_leaves_the_bus_master_active(ide: 
     assert ide.read(bm(0, r.BM_STATUS), 1) & (r.BMIS_ACTIVE | r.BMIS_INTERRUPT | r.BMIS_ERROR) == (
         r.BMIS_ACTIVE | r.BMIS_INTERRUPT)
     assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC
+    # The next DMA command waits for its own start, not taking the engine
+    # left active for a transfer with no table.
+    issue(ide, 0xC8, lba=1, count=1)
+    assert world.disk_requests == [] and status(ide) & r.BSY
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80002000, 512)), b"")
+    _, op, offset, length, _, _ = answer_disk(ide, world)
+    assert (op, offset, length) == ("read", 512, 512) and status(ide) == r.DRDY | r.DSC
 
 
 def test_a_failing_disk_is_reported_as_unc(ide: Controller, world: World) -> None:
@@ -334,6 +341,46 @@ def test_a_command_the_device_does_not_take_still_lowers_the_line(ide: Controlle
     ide.write(task(0, r.DEVICE), 1, r.DEV_LBA | r.DEV_SLAVE)  # no slave on this channel
     ide.write(task(0, r.COMMAND), 1, 0xE7)
     assert world.lines[1] is False and world.disk_requests == []
+
+
+def registers(ide: Controller, lba48: bool) -> tuple[int, int]:
+    """(LBA, sector count) as the task file reads back after a command."""
+    def read(reg: int) -> int:
+        return ide.read(task(0, reg), 1)
+    lba = read(r.LBA_HIGH) << 16 | read(r.LBA_MID) << 8 | read(r.LBA_LOW)
+    count = read(r.SECTOR_COUNT)
+    if lba48:
+        ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_HOB)
+        lba |= read(r.LBA_HIGH) << 40 | read(r.LBA_MID) << 32 | read(r.LBA_LOW) << 24
+        count |= read(r.SECTOR_COUNT) << 8
+        ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
+    else:
+        lba |= (read(r.DEVICE) & 0x0F) << 24
+    return lba, count
+
+
+def test_the_task_file_says_where_a_transfer_ended_or_failed(world: World) -> None:
+    """As drives and QEMU: the address after the last sector moved and the
+    sectors left; so after an error, the failing sector. The registers kept
+    the command's start and count, and Linux reports a failure's LBA from
+    them."""
+    ide = Controller([Drive(1 << 41), None, None, None], world)
+    start = 0x12_3456_789A
+    issue(ide, 0x25, lba=start, count=300, lba48=True)  # READ DMA EXT
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd(*[(0x80000000 + 0x10000 * i, 0) for i in range(3)]), b"")
+    answer_disk(ide, world)
+    assert registers(ide, lba48=True) == (start + 300, 0)
+    ide.write(bm(0, r.BM_COMMAND), 1, 0)  # the driver stops the engine its longer table left active
+    issue(ide, 0x30, lba=0x0ABC_DEF0, count=4)  # WRITE SECTORS: the third fails
+    for sector in range(3):
+        ide.pio_data(0, world.expects[-1][1], bytes(512))
+        answer_disk(ide, world, ok=sector < 2)
+    assert status(ide) == r.DRDY | r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
+    assert registers(ide, lba48=False) == (0x0ABC_DEF0 + 2, 2)
+    issue(ide, 0xC8, lba=77, count=8)  # READ DMA whose disk fails: nothing moved
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80000000, 4096)), b"")
+    answer_disk(ide, world, ok=False)
+    assert registers(ide, lba48=False) == (77, 8)
 
 
 def test_nien_masks_the_line_without_losing_the_interrupt(ide: Controller, world: World) -> None:

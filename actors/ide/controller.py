@@ -57,6 +57,7 @@ COMMANDS: dict[int, tuple[str, str, bool]] = {
     0xE3: ("IDLE", "power", False),
     0xE5: ("CHECK POWER MODE", "power", False),
 }
+TRANSFERS = ("pio_in", "pio_out", "dma_in", "dma_out")
 CHECK_POWER_MODE = 0xE5
 ACTIVE_OR_IDLE = 0xFF
 """CHECK POWER MODE's answer in the sector count register (as QEMU's)."""
@@ -281,7 +282,7 @@ class Controller:
     def _start_dma_in(self, ch: Channel, cmd: Command) -> None:
         cmd.drive.status = r.DRDY | r.BSY | r.DSC
         ch.command = cmd
-        if ch.bm_command & r.BMIC_START and ch.bm_status & r.BMIS_ACTIVE:
+        if ch.armed is not None:  # the bus master was started for it already (not one left active by a long table)
             self._dma_go(ch, cmd)
 
     _start_dma_out = _start_dma_in
@@ -463,7 +464,7 @@ class Controller:
         shows neither interrupt nor error, which SFF-8038i's table reads as
         a PRD table smaller than the transfer."""
         ch.bm_status &= ~r.BMIS_ACTIVE
-        self._finish(ch, cmd.drive, interrupt=False)
+        self._finish(ch, cmd.drive, interrupt=False, moved=False)
 
     def _dma_end(self, ch: Channel, cmd: Command, ok: bool, error: int = r.ABRT) -> None:
         # A PRD table longer than the transfer leaves the bus master active
@@ -528,7 +529,9 @@ class Controller:
 
     # --- endings, resets, the interrupt line -----------------------------------------
 
-    def _finish(self, ch: Channel, drive: Drive, interrupt: bool = True) -> None:
+    def _finish(self, ch: Channel, drive: Drive, interrupt: bool = True, moved: bool = True) -> None:
+        """The command ends well (``moved`` False: a transfer that moved nothing)."""
+        self._report_position(ch, moved)
         drive.status, drive.error = r.DRDY | r.DSC, 0
         ch.command = None
         ch.pio.clear()
@@ -536,10 +539,31 @@ class Controller:
             self._set_pending(ch, True)
 
     def _abort(self, ch: Channel, drive: Drive, error: int) -> None:
+        self._report_position(ch, moved=False)
         drive.status, drive.error = r.DRDY | r.ERR, error  # (QEMU: READY | ERR, no DSC)
         ch.command = None
         ch.pio.clear()
         self._set_pending(ch, True)
+
+    @staticmethod
+    def _report_position(ch: Channel, moved: bool) -> None:
+        """Leave in the task file where a transfer command ended, as drives
+        and QEMU do: the address after the last sector moved, and the count
+        of sectors not moved (0 when it ended well); after an error, so, the
+        failing sector's address. ``moved``: every sector was (else, as many
+        as the command counted; a DMA moves all or none)."""
+        cmd = ch.command
+        if cmd is None or cmd.kind not in TRANSFERS:
+            return
+        done = cmd.count if moved else cmd.done
+        lba, left = cmd.lba + done, cmd.count - done
+        ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = lba & 0xFF, lba >> 8 & 0xFF, lba >> 16 & 0xFF
+        ch.sector_count[0] = left & 0xFF
+        if COMMANDS[cmd.opcode][2]:  # LBA48: the high-order bytes too, read back with HOB
+            ch.lba_low[1], ch.lba_mid[1], ch.lba_high[1] = lba >> 24 & 0xFF, lba >> 32 & 0xFF, lba >> 40 & 0xFF
+            ch.sector_count[1] = left >> 8 & 0xFF
+        else:
+            ch.device = ch.device & 0xF0 | lba >> 24 & 0x0F
 
     def _write_control(self, ch: Channel, value: int) -> None:
         was_reset = ch.control & r.CTL_SRST
