@@ -383,6 +383,20 @@ def test_the_task_file_says_where_a_transfer_ended_or_failed(world: World) -> No
     assert registers(ide, lba48=False) == (77, 8)
 
 
+def test_an_absent_device_reads_back_the_channels_task_file(world: World) -> None:
+    """As QEMU: the task file is the channel's, so with an absent slave
+    selected the registers read back what was written, while status and
+    error read 0; a channel with no device at all reads 0 throughout."""
+    ide = Controller([Drive(64), None, None, None], world)
+    for channel, present in ((0, True), (1, False)):
+        ide.write(task(channel, r.DEVICE), 1, r.DEV_LBA | r.DEV_SLAVE)
+        ide.write(task(channel, r.LBA_LOW), 1, 0x55)
+        ide.write(task(channel, r.SECTOR_COUNT), 1, 0xAA)
+        read_back = [ide.read(task(channel, reg), 1) for reg in (r.LBA_LOW, r.SECTOR_COUNT, r.DEVICE)]
+        assert read_back == ([0x55, 0xAA, 0xA0 | r.DEV_LBA | r.DEV_SLAVE] if present else [0, 0, 0])
+        assert status(ide, channel) == 0 and ide.read(task(channel, r.ERROR), 1) == 0
+
+
 def test_nien_masks_the_line_without_losing_the_interrupt(ide: Controller, world: World) -> None:
     """The bus master's interrupt bit follows the line's rising edge
     (PIIX4, QEMU): not while nIEN masks it, but once nIEN lets it through."""

@@ -184,11 +184,13 @@ class Controller:
             return value
         if reg == r.ALT_STATUS:
             return drive.status if drive else 0
-        if drive is None:
-            return 0
-        hob = 1 if ch.control & r.CTL_HOB else 0
         if reg == r.ERROR:
-            return drive.error
+            return drive.error if drive else 0
+        if not any(ch.drives):
+            return 0  # nothing on the channel to hold a task file
+        # The task file is the channel's: with the other device selected,
+        # an absent one reads back what was written (as QEMU).
+        hob = 1 if ch.control & r.CTL_HOB else 0
         if reg == r.SECTOR_COUNT:
             return ch.sector_count[hob]
         if reg == r.LBA_LOW:
