@@ -419,6 +419,19 @@ def test_software_reset_abandons_the_command(ide: Controller, world: World) -> N
     assert world.fills == [] and alt_status(ide) == r.DRDY | r.DSC
 
 
+def test_software_reset_clears_the_device_register_and_the_high_order_bytes(ide: Controller) -> None:
+    """As QEMU's ide_reset: the device register reads A0h (device 0, LBA
+    bit and head clear) and the LBA48 high-order bytes are gone; both
+    survived before."""
+    issue(ide, 0x25, lba=0x77_0000_0000, count=1, slave=False, lba48=True)  # past the end: IDNF, registers kept
+    ide.write(task(0, r.DEVICE), 1, 0xEF)
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_SRST)
+    ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
+    assert ide.read(task(0, r.DEVICE), 1) == 0xA0
+    ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_HOB)
+    assert [ide.read(task(0, reg), 1) for reg in (r.SECTOR_COUNT, r.LBA_LOW, r.LBA_MID, r.LBA_HIGH)] == [0, 0, 0, 0]
+
+
 @pytest.mark.parametrize("opcode,to_memory", [(0xC8, True), (0xCA, False)])
 def test_stopping_the_bus_master_mid_transfer_discards_its_data_and_the_drive_waits_for_a_reset(
         ide: Controller, world: World, opcode: int, to_memory: bool) -> None:

@@ -579,7 +579,7 @@ class Controller:
             for drive in ch.drives:
                 if drive is not None:
                     drive.status, drive.error = r.DRDY | r.DSC, 0x01
-            ch.device &= ~r.DEV_SLAVE
+            ch.device = 0  # device 0 selected, LBA bit clear: reads A0h (QEMU's ide_reset)
         self._update_line(ch)
 
     def _reset_channel(self, ch: Channel) -> None:
@@ -590,6 +590,9 @@ class Controller:
         ch.pio.clear()
         ch.pending = False
         ch.sector_count[0], ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = 1, 1, 0, 0
+        for pair in (ch.features, ch.sector_count, ch.lba_low, ch.lba_mid, ch.lba_high):
+            pair[1] = 0  # nothing of the previous command's high-order bytes survives (QEMU's ide_reset)
+        ch.device &= 0xF0  # the head bits clear (the signature's); a software reset clears the rest
         ch.bm_status &= ~r.BMIS_ACTIVE
         ch.armed = None
 
