@@ -43,23 +43,14 @@ from actors.schema import (
 )
 
 
-class _Wiring:
-    """Both actors' message handling, reduced to direct calls."""
+class IdeEffects:
+    """The controller's effects as the ide actor would send them: messages
+    for the cpu queued in ``to_cpu``, disk requests in ``requests`` as
+    (tag, op, offset, length, data)."""
 
-    def __init__(self, image: bytes, sectors: int) -> None:
-        self.content = bytearray(sectors * 512)
+    def __init__(self) -> None:
         self.to_cpu: collections.deque[msgspec.Struct] = collections.deque()
         self.requests: collections.deque[tuple[int, str, int, int, bytes]] = collections.deque()
-        self.controller = Controller([Drive(sectors), None, None, None], self)
-        self.console = bytearray()
-        self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk)
-        self.window = IdeWindow("ide", self.call, self.send, lambda: None, self.machine.bus.read_ram,
-                                lambda line: self.machine.plic.set_level(line, False),
-                                RAM_BASE + self.machine.bus.ram_size)
-        self.machine.bus.attach(self.window)
-        self.machine.load(parse(image))
-
-    # the controller's effects (the ide actor sends these to the cpu or a disk)
 
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
         self.requests.append((tag, op, offset, length, data))
@@ -79,22 +70,54 @@ class _Wiring:
     def snapshot(self, channel: int, slave: bool, status: int, error: int, bm_status: int, pending: bool) -> None:
         self.to_cpu.append(RegisterSnapshot(channel, slave, status, error, bm_status, pending))
 
+    def serve_requests(self, controller: Controller, content: bytearray) -> None:
+        """Answer every disk request at once from ``content``, the disk's bytes."""
+        while self.requests:
+            tag, op, offset, length, data = self.requests.popleft()
+            if op == "read":
+                controller.disk_done(tag, True, bytes(content[offset:offset + length]))
+            else:
+                if op == "write":
+                    content[offset:offset + len(data)] = data
+                controller.disk_done(tag, True)
+
+
+def to_controller(controller: Controller, msg: msgspec.Struct) -> None:
+    """A message of the cpu's side of the window, taken by the controller
+    as the ide actor takes it."""
+    if type(msg) is MmioWrite:
+        controller.write(msg.offset, msg.size, msg.value)
+    elif type(msg) is DmaStart:
+        controller.dma_start(msg.channel, msg.command, msg.prd, msg.data, msg.reach)
+    elif type(msg) is InterruptAck:
+        controller.interrupt_acknowledged(msg.channel)
+    elif type(msg) is PioDrained:
+        controller.pio_drained(msg.channel, msg.transfer)
+    elif type(msg) is PioData:
+        controller.pio_data(msg.channel, msg.transfer, msg.data)
+    else:
+        raise TypeError(f"the in-process ide does not take {type(msg).__name__}")
+
+
+class _Wiring(IdeEffects):
+    """Both actors' message handling, reduced to direct calls."""
+
+    def __init__(self, image: bytes, sectors: int) -> None:
+        super().__init__()
+        self.content = bytearray(sectors * 512)
+        self.controller = Controller([Drive(sectors), None, None, None], self)
+        self.console = bytearray()
+        self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk)
+        self.window = IdeWindow("ide", self.call, self.send, lambda: None, self.machine.bus.read_ram,
+                                lambda line: self.machine.plic.set_level(line, False),
+                                RAM_BASE + self.machine.bus.ram_size)
+        self.machine.bus.attach(self.window)
+        self.machine.load(parse(image))
+
     # the cpu's side
 
     def send(self, peer: str, msg: msgspec.Struct) -> None:
-        c = self.controller
-        if type(msg) is MmioWrite:
-            c.write(msg.offset, msg.size, msg.value)
-        elif type(msg) is DmaStart:
-            c.dma_start(msg.channel, msg.command, msg.prd, msg.data, msg.reach)
-        elif type(msg) is InterruptAck:
-            c.interrupt_acknowledged(msg.channel)
-        elif type(msg) is PioDrained:
-            c.pio_drained(msg.channel, msg.transfer)
-        elif type(msg) is PioData:
-            c.pio_data(msg.channel, msg.transfer, msg.data)
-        else:
-            raise TypeError(f"the in-process ide does not take {type(msg).__name__}")
+        to_controller(self.controller, msg)
 
     def call(self, peer: str, msg: MmioRead, reply: type) -> MmioValue:
         value = self.controller.read(msg.offset, msg.size)
@@ -119,14 +142,7 @@ class _Wiring:
     def answer_disk(self) -> None:
         if not self.requests and not self.to_cpu:
             raise RuntimeError("in-process run: the guest waits for an interrupt that nothing will raise")
-        while self.requests:
-            tag, op, offset, length, data = self.requests.popleft()
-            if op == "read":
-                self.controller.disk_done(tag, True, bytes(self.content[offset:offset + length]))
-            else:
-                if op == "write":
-                    self.content[offset:offset + len(data)] = data
-                self.controller.disk_done(tag, True)
+        self.serve_requests(self.controller, self.content)
         self.deliver()
 
 

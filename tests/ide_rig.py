@@ -1,7 +1,7 @@
 """The cpu's side of the IDE window and the ide's controller wired together
 in this process, for tests of what a guest sees through both: messages are
 handed across in order as each side makes them, and the disk answers each
-request at once from a byte array (or fails it, if told to)."""
+request at once from a byte array."""
 
 from __future__ import annotations
 
@@ -15,58 +15,23 @@ from actors.cpu.ide_window import IdeWindow
 from actors.ide import registers as r
 from actors.ide.controller import Controller
 from actors.ide.drive import Drive
-from actors.schema import (
-    DmaScatter,
-    DmaStart,
-    InterruptAck,
-    IrqLevel,
-    MmioDone,
-    MmioRead,
-    MmioValue,
-    MmioWrite,
-    PioData,
-    PioDrained,
-    PioExpect,
-    PioFill,
-    RegisterSnapshot,
-)
+from actors.schema import DmaScatter, IrqLevel, MmioRead, MmioValue, PioExpect, PioFill, RegisterSnapshot
+from launch.inprocess import IdeEffects, to_controller
 
 
-class Rig:
+class Rig(IdeEffects):
     """One channel-0 master of ``sectors`` sectors whose word k holds k
     (mod 2**16); RAM of ``ram`` bytes at RAM_BASE."""
 
     def __init__(self, sectors: int = 64, ram: int = 1 << 20) -> None:
+        super().__init__()
         self.ram = bytearray(ram)
         self.content = bytearray(b"".join(struct.pack("<H", k & 0xFFFF) for k in range(256 * sectors)))
-        self.to_cpu: collections.deque[msgspec.Struct] = collections.deque()
         self.to_ide: collections.deque[msgspec.Struct] = collections.deque()
-        self.requests: collections.deque[tuple] = collections.deque()
         self.lines = {1: False, 2: False}
-        self.fail_from = -1  # a read or write reaching this byte offset of the disk fails
         self.controller = Controller([Drive(sectors), None, None, None], self)
         self.window = IdeWindow("ide", self._call, lambda peer, msg: self.to_ide.append(msg), lambda: None,
                                 self._read_ram, self._lower, RAM_BASE + ram)
-
-    # --- the controller's effects ---------------------------------------------------
-
-    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
-        self.requests.append((op, offset, length, data, tag))
-
-    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
-        self.to_cpu.append(DmaScatter(ranges, data))
-
-    def irq(self, line: int, high: bool) -> None:
-        self.to_cpu.append(IrqLevel(line, high))
-
-    def pio_fill(self, channel: int, transfer: int, data: bytes) -> None:
-        self.to_cpu.append(PioFill(channel, transfer, data))
-
-    def pio_expect(self, channel: int, transfer: int, length: int) -> None:
-        self.to_cpu.append(PioExpect(channel, transfer, length))
-
-    def snapshot(self, *fields: object) -> None:
-        self.to_cpu.append(RegisterSnapshot(*fields))
 
     # --- the cpu's side -------------------------------------------------------------
 
@@ -86,21 +51,8 @@ class Rig:
         raise AssertionError(f"unexpected call {msg}")
 
     def _to_ide(self) -> None:
-        c = self.controller
         while self.to_ide:
-            m = self.to_ide.popleft()
-            if isinstance(m, MmioWrite):
-                c.write(m.offset, m.size, m.value)
-            elif isinstance(m, DmaStart):
-                c.dma_start(m.channel, m.command, m.prd, m.data, m.reach)
-            elif isinstance(m, PioDrained):
-                c.pio_drained(m.channel, m.transfer)
-            elif isinstance(m, PioData):
-                c.pio_data(m.channel, m.transfer, m.data)
-            elif isinstance(m, InterruptAck):
-                c.interrupt_acknowledged(m.channel)
-            else:
-                raise AssertionError(f"unexpected message to the ide: {m}")
+            to_controller(self.controller, self.to_ide.popleft())
 
     def _to_cpu(self) -> None:
         while self.to_cpu:
@@ -119,23 +71,11 @@ class Rig:
                     self.ram[address - RAM_BASE:address - RAM_BASE + length] = m.data[offset:offset + length]
                     offset += length
 
-    def _answer_disk(self) -> None:
-        while self.requests:
-            op, offset, length, data, tag = self.requests.popleft()
-            end = offset + (len(data) if op == "write" else length)
-            ok = not (op in ("read", "write") and offset <= self.fail_from < end)
-            if op == "read":
-                self.controller.disk_done(tag, ok, bytes(self.content[offset:offset + length]) if ok else b"")
-            else:
-                if op == "write" and ok:
-                    self.content[offset:offset + len(data)] = data
-                self.controller.disk_done(tag, ok)
-
     def settle(self) -> None:
         """Deliver everything in flight, both ways, and answer the disk."""
         while self.to_ide or self.to_cpu or self.requests:
             self._to_ide()
-            self._answer_disk()
+            self.serve_requests(self.controller, self.content)
             self._to_cpu()
 
     # --- the guest's accesses ---------------------------------------------------------
