@@ -116,3 +116,23 @@ def test_a_software_reset_in_the_middle_of_a_pio_sector_ends_the_transfer() -> N
     assert not rig.read(r.STATUS) & r.DRQ
     rig.command(0x20, 4, 1)
     assert [rig.read(r.DATA, 2) for _ in range(256)] == rig.sector(4)
+
+
+def test_a_28_bit_command_may_address_by_cylinder_head_and_sector() -> None:
+    """With the LBA bit clear, in the geometry IDENTIFY gives (16 heads, 63
+    sectors a track), as QEMU has it; it was aborted. The registers then say
+    where the command ended, in CHS; sector 0 does not exist; the 48-bit
+    commands take LBA only."""
+    rig = Rig(sectors=4096)
+    for reg, value in ((r.SECTOR_COUNT, 2), (r.LBA_LOW, 5), (r.LBA_MID, 1), (r.LBA_HIGH, 0), (r.DEVICE, 0xA2),
+                       (r.COMMAND, 0x20)):
+        rig.write(reg, value)
+    lba = (1 * 16 + 2) * 63 + 5 - 1
+    words = [rig.read(r.DATA, 2) for _ in range(512)]
+    assert words == rig.sector(lba) + rig.sector(lba + 1)
+    assert rig.read(r.STATUS) == r.DRDY | r.DSC
+    assert [rig.read(reg) for reg in (r.SECTOR_COUNT, r.LBA_LOW, r.LBA_MID, r.LBA_HIGH, r.DEVICE)] == [0, 7, 1, 0, 0xA2]
+    for sector, command, error in ((0, 0x20, r.IDNF), (5, 0x24, r.ABRT)):
+        rig.write(r.LBA_LOW, sector)
+        rig.write(r.COMMAND, command)
+        assert rig.read(r.STATUS) == r.DRDY | r.ERR and rig.read(r.ERROR) == error

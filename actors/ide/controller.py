@@ -103,6 +103,7 @@ class Command:
     prd: list[tuple[int, int]] | None = None  # DMA: (address, length) of each PRD entry
     data: bytes = b""  # DMA out: the bytes the PRD table pointed to
     reach: int = -1  # DMA: how many of the table's bytes are guest memory (-1: all)
+    chs: bool = False  # addressed by cylinder, head and sector (the device's LBA bit clear)
     waiting_for: int | None = None  # the tag of the disk request in flight
     failed: bool = False
     # The guest cleared the bus master's start bit mid-transfer. SFF-8038i:
@@ -248,11 +249,16 @@ class Controller:
         _, kind, lba48 = known
         slot = ch.slots[ch.selected]
         cmd = Command(opcode, kind, drive, slot)
-        if kind in ("pio_in", "pio_out", "dma_in", "dma_out"):
-            if not ch.device & r.DEV_LBA:
-                self._abort(ch, drive, r.ABRT)  # CHS addressing is not implemented
+        if kind in TRANSFERS:
+            cmd.chs = not ch.device & r.DEV_LBA
+            if cmd.chs and lba48:
+                self._abort(ch, drive, r.ABRT)  # the 48-bit commands address by LBA only
                 return
-            cmd.lba, cmd.count = self._address(ch, lba48)
+            address = self._chs_address(ch, drive) if cmd.chs else self._address(ch, lba48)
+            if address is None:
+                self._abort(ch, drive, r.IDNF)  # no such cylinder, head or sector
+                return
+            cmd.lba, cmd.count = address
             if cmd.lba + cmd.count > drive.sectors or (not lba48 and cmd.lba + cmd.count > LBA28_MAX + 1):
                 self._abort(ch, drive, r.IDNF)
                 return
@@ -267,6 +273,13 @@ class Controller:
             lba = (ch.device & 0x0F) << 24 | ch.lba_high[0] << 16 | ch.lba_mid[0] << 8 | ch.lba_low[0]
             count = ch.sector_count[0] or 256
         return lba, count
+
+    @staticmethod
+    def _chs_address(ch: Channel, drive: Drive) -> tuple[int, int] | None:
+        """(LBA, count) of a 28-bit command addressed by cylinder (LBA mid
+        and high), head (device bits 3:0) and sector (LBA low, from 1)."""
+        lba = drive.chs_to_lba(ch.lba_high[0] << 8 | ch.lba_mid[0], ch.device & 0x0F, ch.lba_low[0])
+        return None if lba is None else (lba, ch.sector_count[0] or 256)
 
     def _start_identify(self, ch: Channel, cmd: Command) -> None:
         cmd.buffer, cmd.count = cmd.drive.identify(), 1
@@ -559,8 +572,13 @@ class Controller:
             return
         done = cmd.count if moved else cmd.done
         lba, left = cmd.lba + done, cmd.count - done
-        ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = lba & 0xFF, lba >> 8 & 0xFF, lba >> 16 & 0xFF
         ch.sector_count[0] = left & 0xFF
+        if cmd.chs:
+            cylinder, head, sector = Drive.lba_to_chs(lba)
+            ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = sector, cylinder & 0xFF, cylinder >> 8 & 0xFF
+            ch.device = ch.device & 0xF0 | head
+            return
+        ch.lba_low[0], ch.lba_mid[0], ch.lba_high[0] = lba & 0xFF, lba >> 8 & 0xFF, lba >> 16 & 0xFF
         if COMMANDS[cmd.opcode][2]:  # LBA48: the high-order bytes too, read back with HOB
             ch.lba_low[1], ch.lba_mid[1], ch.lba_high[1] = lba >> 24 & 0xFF, lba >> 32 & 0xFF, lba >> 40 & 0xFF
             ch.sector_count[1] = left >> 8 & 0xFF

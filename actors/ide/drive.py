@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from .registers import SECTOR
 
 LBA28_MAX = 0x0FFF_FFFF
+# The CHS geometry IDENTIFY reports (as QEMU's for disks this size): what
+# 28-bit commands with the LBA bit clear address.
+HEADS, SECTORS_PER_TRACK, MAX_CYLINDERS = 16, 63, 16383
 
 
 def _ata_string(text: str, length: int) -> bytes:
@@ -35,12 +38,29 @@ class Drive:
     def size(self) -> int:
         return self.sectors * SECTOR
 
+    @property
+    def cylinders(self) -> int:
+        """Of the CHS geometry IDENTIFY gives (words 1, 3, 6)."""
+        return min(MAX_CYLINDERS, self.sectors // (HEADS * SECTORS_PER_TRACK))
+
+    def chs_to_lba(self, cylinder: int, head: int, sector: int) -> int | None:
+        """The LBA of a CHS address in this geometry, None outside it
+        (sectors count from 1)."""
+        if not (cylinder < self.cylinders and head < HEADS and 1 <= sector <= SECTORS_PER_TRACK):
+            return None
+        return (cylinder * HEADS + head) * SECTORS_PER_TRACK + sector - 1
+
+    @staticmethod
+    def lba_to_chs(lba: int) -> tuple[int, int, int]:
+        track, sector = divmod(lba, SECTORS_PER_TRACK)
+        cylinder, head = divmod(track, HEADS)
+        return cylinder, head, sector + 1
+
     def identify(self) -> bytes:
         """IDENTIFY DEVICE data as ATA/ATAPI-6 lays it out."""
         words = [0] * 256
         words[0] = 0x0040  # fixed device
-        cylinders = min(16383, self.sectors // (16 * 63))
-        words[1], words[3], words[6] = cylinders, 16, 63
+        words[1], words[3], words[6] = self.cylinders, HEADS, SECTORS_PER_TRACK
         words[47] = 0x8000  # READ/WRITE MULTIPLE: not supported
         words[49] = 0x0300  # LBA and DMA supported
         words[50] = 0x4000
