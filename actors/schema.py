@@ -638,6 +638,15 @@ class ReplayBackendFailed(Message, tag=242):
     what: str
 
 
+class ReplayDiverged(Message, tag=244):
+    """cpu -> logger (replaying): the guest did what the recording did not,
+    which only the cpu can see (it exited early or ran past the recording's
+    exit, or waits where the recording made no checkpoint); ``what`` says
+    what. The logger ends the replay as diverged, as for any divergence."""
+
+    what: str
+
+
 class RecentRequest(Message, tag=240):
     """logger -> cpu, ide or blkreplay (replaying, at a divergence): send
     me the digested messages you exchanged most recently."""
@@ -651,7 +660,7 @@ class Recent(Message, tag=241):
 
 
 Replay = Union[EventsPending, Checkpoint, Patience, Settle, Settled, Recorded, RunTo, Expect, CheckpointDigest,
-               GuestExit, ReplayStuck, ReplayBackendFailed, RecentRequest, Recent]
+               GuestExit, ReplayStuck, ReplayBackendFailed, ReplayDiverged, RecentRequest, Recent]
 
 
 AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, BlockLink, Replay]

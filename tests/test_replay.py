@@ -293,6 +293,25 @@ def test_swapped_completions_are_a_divergence_at_that_checkpoint(tmp_path: Path)
         f"swapped checkpoint {target.seq}'s events {target.events}\n{show(result)}")
 
 
+def test_a_divergence_only_the_cpu_sees_is_a_divergence_too(tmp_path: Path) -> None:
+    """The guest exits where the recording's did not (its end moved 1000
+    instructions earlier): exit 3 with the cpu's words, as for any
+    divergence; it was exit 70, 'actor failed', as if reel itself had."""
+    import dataclasses
+
+    from actors.logger.logfile import EndRecord, read, write_log
+
+    rec = recorded_journal(tmp_path)
+    log = read(str(rec.log))
+    records = [dataclasses.replace(r, icount=r.icount - 1000) if isinstance(r, EndRecord) else r
+               for r in log.records]
+    edited = tmp_path / "early.reel"
+    write_log(str(edited), log.header, records)
+    result = replay(edited)
+    assert result.returncode == EXIT_DIVERGED, show(result)
+    assert "replay diverged: cpu: journal: the recording's guest exited at icount" in result.stderr, show(result)
+
+
 # --- 3. overlapping requests in flight ---------------------------------------------------
 
 

@@ -21,7 +21,8 @@ import msgspec
 from .._blocking import BlockingActor
 from .._errors import ActorStopped
 from .._rss import peak_rss_mib
-from ..schema import DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, RunTo, IrqLevel, PioExpect, PioFill, RegisterSnapshot
+from ..schema import (DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, IrqLevel, PioExpect, PioFill,
+                      RegisterSnapshot, ReplayDiverged, RunTo)
 from . import elf
 from .bus import MAX_RAM_MIB, RAM_BASE
 from .clocks import CLOCKS, Divergence
@@ -85,9 +86,13 @@ class Cpu(BlockingActor):
         began = time.perf_counter()
         try:
             outcome = self.clock.run(machine)
-        except (GuestHung, Divergence) as e:
+        except GuestHung as e:
             self._console_out()
             self.fail(f"{name}: {e}")
+            return
+        except Divergence as e:  # the logger ends the replay as diverged (exit 3), as for any divergence
+            self._console_out()
+            self.send(self.params.logger, ReplayDiverged(f"{name}: {e}"))
             return
         self._console_out()
         report = self._report(time.perf_counter() - began)

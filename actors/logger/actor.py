@@ -30,6 +30,7 @@ from ..schema import (
     RecentRequest,
     Recorded,
     ReplayBackendFailed,
+    ReplayDiverged,
     ReplayStuck,
     RunTo,
     sealed,
@@ -264,6 +265,11 @@ class Logger(AsyncActor):
             return
         self._finish_once(EXIT_DIVERGED, f"replay diverged at checkpoint {msg.seq}: {msg.what}",
                           {"checkpoint": msg.seq, "what": msg.what})
+
+    def on_replay_diverged(self, msg: ReplayDiverged, src: str) -> None:
+        if self.reporting:
+            return
+        self._finish_once(EXIT_DIVERGED, f"replay diverged: {src}: {msg.what}", {"what": msg.what})
 
     async def _replay_verdict(self) -> None:
         exit, log = self.exit, self.recording
