@@ -46,8 +46,10 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * _UNIT[m.group(2)[:1].upper()]
 
 
-def parse(spec: str) -> Disk:
-    """``PATH`` (a raw image file) or ``memory:SIZE``; checked."""
+def parse(spec: str, writable: bool = True) -> Disk:
+    """``PATH`` (a raw image file) or ``memory:SIZE``; checked, readable and,
+    unless ``writable`` is False (a base a recording or replay only copies),
+    writable."""
     if spec.startswith("memory:"):
         size = parse_size(spec[len("memory:"):])
         host = _host_memory()
@@ -62,8 +64,8 @@ def parse(spec: str) -> Disk:
             raise DiskError(f"disk {spec}: {e.strerror}") from None
         if not path.is_file():
             raise DiskError(f"disk {spec}: not a regular file")
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise DiskError(f"disk {spec}: not readable and writable by this user")
+        if not os.access(path, os.R_OK | (os.W_OK if writable else 0)):
+            raise DiskError(f"disk {spec}: not {'readable and writable' if writable else 'readable'} by this user")
         disk = Disk("raw", str(path.resolve()), size)
     if disk.size == 0 or disk.size % SECTOR:
         raise DiskError(f"disk {spec}: {disk.size} bytes is not a positive multiple of {SECTOR}")

@@ -132,7 +132,7 @@ def _unwritten(path: str) -> Iterator[None]:
 
 
 def _bases(specs: list[str]) -> list[Disk]:
-    disks = [parse(spec) for spec in specs]
+    disks = [parse(spec, writable=False) for spec in specs]  # a run writes copies, never its bases
     for spec, disk in zip(specs, disks):
         if disk.backend != "raw":
             raise DiskError(f"disk {spec}: record and replay start from a disk image file")

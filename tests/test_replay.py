@@ -21,6 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from .conftest import MANIFEST, run_reel
 
 GUEST = "journal"
@@ -517,6 +519,38 @@ def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_r
         write_log(str(log), msgspec.structs.replace(header(4), **change), records)
         result = run_reel("replay", str(log), timeout=TIMEOUT)
         assert result.returncode == EXIT_USAGE and complaint in result.stderr, show(result)
+
+
+def test_a_read_only_base_is_recorded_and_replayed(tmp_path: Path) -> None:
+    """A run writes copies of its bases, never the bases: they need only be
+    readable (an immutable golden image was refused, 'not readable and
+    writable'). Root may write any file by its mode, so the base is made
+    immutable; where the file system cannot, the check itself is tested."""
+    bases = blank_disks(tmp_path / "base")
+    if subprocess.run(["chattr", "+i", str(bases[0])], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i does not work on this file system (see the unit test below)")
+    try:
+        log = tmp_path / "run.reel"
+        recorded = run_reel("record", GUEST, *disk_args(bases), "--log", str(log), *timing(RECORD_SEED),
+                            timeout=TIMEOUT)
+        assert recorded.returncode == 0, show(recorded)
+        result = replay(log)
+        assert result.returncode == 0, show(result)
+        assert run_reel("run", "journal", *disk_args(bases), timeout=TIMEOUT).returncode == 2  # a run writes it
+    finally:
+        subprocess.run(["chattr", "-i", str(bases[0])], check=False)
+
+
+def test_a_base_need_only_be_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launch import disks
+
+    image = tmp_path / "ro.img"
+    image.write_bytes(bytes(4096))
+    real = os.access
+    monkeypatch.setattr(disks.os, "access", lambda path, mode: not mode & os.W_OK and real(path, mode))
+    assert disks.parse(str(image), writable=False).size == 4096
+    with pytest.raises(disks.DiskError, match="not readable and writable by this user"):
+        disks.parse(str(image))
 
 
 def test_a_base_another_run_is_writing_is_refused_while_it_does(tmp_path: Path) -> None:
