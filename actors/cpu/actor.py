@@ -123,7 +123,7 @@ class Cpu(BlockingActor):
             "mips": icount / seconds / 1e6 if seconds > 0 else 0.0,
             "pc": m.pc,
             "state_digest": m.state_digest(),
-            "memory_digest": m.memory_digest(),
+            "memory_digest": m.memory_digest(self._housekeeping),  # heartbeats only: nothing is taken meanwhile
             "interrupts": m.interrupts_taken,
             "interrupt_log": [list(entry) for entry in m.interrupt_log],
             "blocks_translated": m.translator.translated,

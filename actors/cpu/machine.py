@@ -33,6 +33,8 @@ from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Har
 from .translate import MAX_BLOCK, Translator
 
 INTERRUPT_CSRS = frozenset({0x300, 0x304, 0x344})  # mstatus, mie, mip
+DIGEST_CHUNK = 64 << 20
+"""RAM hashed between two calls of memory_digest's ``between``."""
 
 
 class GuestHung(Exception):
@@ -392,5 +394,12 @@ class Machine:
                  h.mscratch, self.clint.mtime(), self.clint.mtimecmp]
         return xxhash.xxh3_128_hexdigest(b"".join(w.to_bytes(8, "little") for w in words))
 
-    def memory_digest(self) -> str:
-        return xxhash.xxh3_128_hexdigest(self.bus.ram)
+    def memory_digest(self, between: Callable[[], None] | None = None) -> str:
+        """RAM, hashed; ``between`` is called after each DIGEST_CHUNK bytes
+        (the actor sends its heartbeats there: 2 GiB take seconds)."""
+        digest, view = xxhash.xxh3_128(), memoryview(self.bus.ram)
+        for start in range(0, self.bus.ram_size, DIGEST_CHUNK):
+            digest.update(view[start:start + DIGEST_CHUNK])
+            if between is not None:
+                between()
+        return digest.hexdigest()
