@@ -135,9 +135,24 @@ class _LinkFaults:
             if not self.held:
                 self.log.warning("injected fault %s: holding each machine frame to %s", delay[0].spec, peer)
             self.held += 1
-            seconds = delay[1].draw()
-            if seconds > 0:
-                time.sleep(seconds)
+            self._sleep_alive(delay[1].draw())
+
+    def _sleep_alive(self, seconds: float) -> None:
+        """Sleep, saying Heartbeat on every open link at the node's interval,
+        then tell the node it could not listen meanwhile: a delayed link
+        makes frames late, not the actor silent nor its peers (one sleep of a
+        second or more, or frames held back to back, outlasted the liveness
+        bound, and the run stopped calling one side hung)."""
+        from .schema import Heartbeat  # (as above: the schema imports the runtime's parts)
+
+        node = self.node
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, node.heartbeat_interval))
+            if end - time.monotonic() > 0:
+                for peer in list(node._open):
+                    node.send(peer, Heartbeat())
+        node.was_deaf()
 
 
 class _Triggers:

@@ -670,6 +670,14 @@ class Node:
                 self.send(link.peer, Heartbeat())
         return lost
 
+    def was_deaf(self) -> None:
+        """This node could not take frames until now (a fault held it): its
+        peers' silence meanwhile is not theirs, and is not held against
+        them."""
+        now = time.monotonic()
+        for link in self.links.values():
+            link.heard_at = max(link.heard_at, now)
+
     def end_streams(self, skip: str | None = None) -> None:
         """Flush, then say EndOfStream on every open link but ``skip``:
         nothing is sent on those links after this."""

@@ -73,6 +73,24 @@ def test_delayed_link_records_and_replays_identically(tmp_path: Path) -> None:
     assert f"injected fault {spec}: holding each machine frame to blkreplay" in err, err
 
 
+def test_a_link_delay_longer_than_the_liveness_bound_makes_frames_late_not_actors_hung(tmp_path: Path) -> None:
+    """Each frame from source to relay held 1.5 s, the bound 1 s: the sender
+    sleeps, but says Heartbeat meanwhile, and holds no silence against its
+    peers after (before, the run stopped calling one side hung)."""
+    from .conftest import run_reel
+
+    topology = tmp_path / "slow.toml"
+    topology.write_text(
+        'faults = ["link:source->relay:delay:fixed:1500ms"]\n[run]\nliveness = 1.0\n'
+        '[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\nparams = { count = 3, to = "relay" }\n'
+        '[[actor]]\nname = "relay"\nimpl = "actors.examples.chain:Relay"\nparams = { to = "sink" }\n'
+        '[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n'
+        '[[link]]\nbetween = ["source", "relay"]\n[[link]]\nbetween = ["relay", "sink"]\n')
+    result = run_reel("launch", str(topology), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "holding each machine frame to relay" in result.stderr
+
+
 def test_reordered_completions_record_and_replay_identically(tmp_path: Path) -> None:
     """blkreplay takes the two disks' completions in seeded groups: the log
     shows checkpoints delivering requests against their submission order,
