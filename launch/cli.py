@@ -21,14 +21,19 @@ from . import faults as fault_plan
 from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
 from .topology import MAX_LIVENESS, MIN_LIVENESS, TopologyError, bundled_names, load
 
+EXIT_OUTPUT = 74
+"""Standard output could not be written (sysexits' EX_IOERR)."""
+
 EXIT_CODES = f"""\
 exit codes:
   0    the run succeeded
   1-63 the run's own failure code (e.g. the chain's sink found a mismatch)
   {EXIT_USAGE}    bad command line, or a bad input file (topology, ...)
   {EXIT_RUN_FAILED}   an actor failed, died, hung or could not connect
+  {EXIT_OUTPUT}   its output could not be written (a full disk, say)
   130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM
 """
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # (one ignored by whoever started us stays so)
         signal.signal(signal.SIGTERM, _terminate)
     subreaper = _leftovers.become_subreaper()
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)  # type: ignore[assignment]
     try:
-        return args.func(args, level)
+        code = args.func(args, level)
+        sys.stdout.flush()  # here, where a failing output (a full disk) can be said
+        return code
     except KeyboardInterrupt:  # before the launcher took over the signal (a long disk copy, say)
         print("reel: interrupted", file=sys.stderr)
         return EXIT_SIGINT
@@ -64,9 +73,45 @@ def main(argv: list[str] | None = None) -> int:
         # ours. Point stdout at /dev/null so that the exit's flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OutputFailed as e:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush is quiet
+        print(f"reel: cannot write its output: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
     finally:
+        sys.stdout = stdout
         if subreaper:
             _report_leftovers(_leftovers.kill_leftovers())
+
+
+class OutputFailed(Exception):
+    """Standard output could not take what reel wrote (a full disk, an I/O
+    error); a closed pipe stays a BrokenPipeError, which is no failure."""
+
+
+class _Output:
+    """Standard output, its write errors told apart from every other OSError."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputFailed(e.strerror or str(e)) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputFailed(e.strerror or str(e)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _report_leftovers(killed: list[str]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,23 @@ def test_run_refuses_one_image_attached_twice(tmp_path) -> None:
 def test_numbers_a_message_cannot_carry_are_refused_naming_them(args: list[str], says: str) -> None:
     result = run_reel("run", "disktest", "--disk", "memory:8M", "--disk", "memory:8M", *args)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_an_output_that_cannot_be_written_is_said_in_one_line(tmp_path: Path) -> None:
+    """reel inspect > /dev/full (a full disk): a traceback before; now a
+    line saying so, and exit 74. A closed pipe stays no error."""
+    import random
+
+    from actors.logger.logfile import write_log
+
+    from .conftest import REPO, _env, reel_command
+    from .test_logfile import header, synthetic_records
+
+    log = tmp_path / "some.reel"
+    write_log(str(log), header(4), synthetic_records(random.Random(1), 3, 4))
+    for extra in ([], ["--json"]):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(reel_command("inspect", str(log), *extra), stdout=full, stderr=subprocess.PIPE,
+                                    text=True, cwd=REPO, env=_env(), timeout=60, check=False)
+        assert result.returncode == 74, result.stderr
+        assert result.stderr == "reel: cannot write its output: No space left on device\n"
