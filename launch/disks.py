@@ -113,8 +113,12 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
         raise DiskError(f"size {size_text}: {size} bytes is not a positive multiple of {SECTOR}")
     if size > MAX_DISK_BYTES:
         raise DiskError(f"size {size_text}: more than an LBA48 disk holds ({MAX_DISK_BYTES} bytes)")
-    target = Path(path).resolve()  # a link's target is what gets replaced
-    if target.exists():
+    try:
+        target = Path(path).resolve()  # a link's target is what gets replaced
+        exists = target.exists()
+    except OSError as e:  # (a name too long for the file system, say)
+        raise DiskError(f"{path}: {e.strerror}") from None
+    if exists:
         if not force:
             raise DiskError(f"{path}: already exists (use --force to replace it)")
         check_replaceable(path, target)

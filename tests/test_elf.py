@@ -69,3 +69,24 @@ def test_parse_names_the_file() -> None:
 def test_reel_run_refuses_a_file_that_is_not_regular() -> None:
     result = run_reel("run", "/dev/zero", timeout=30)  # read whole, it would never end
     assert result.returncode == 2 and "reel: /dev/zero: not a regular file" in result.stderr, result.stderr
+
+
+def test_a_name_too_long_for_the_file_system_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    long = "x" * 300
+    for args, said in ((("run", long + ".elf"), f"{long}.elf: cannot read: File name too long"),
+                       (("run", long), f"{long}: cannot read: File name too long"),
+                       (("mkdisk", str(tmp_path / (long + ".img")), "1M"), "File name too long")):
+        result = run_reel(*args, timeout=30)
+        assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_folder_named_as_a_bundled_guest_does_not_hide_it(tmp_path: Path) -> None:
+    """``mkdir hello; reel run hello`` said 'hello: not a regular file'."""
+    import subprocess
+
+    from .conftest import _env, reel_command
+
+    (tmp_path / "hello").mkdir()
+    result = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, cwd=tmp_path,
+                            env=_env(), timeout=60, check=False)
+    assert result.returncode == 0 and result.stdout == "hello from reel\n", result.stderr
