@@ -522,7 +522,8 @@ def _inspect(args: argparse.Namespace, level: int) -> int:
     print(f"{summary['checkpoints']} checkpoints, {summary['events']} events ({summary['failed_events']} failed), "
           f"header {summary['header_bytes']} bytes, checkpoints and seals {summary['record_bytes']} bytes"
           + (f" ({per_event:.2f} per event), " if per_event else ", ")
-          + ("complete" if summary["complete"] else f"INCOMPLETE: {summary['truncated'] or 'no end record'}"))
+          + ("complete" if summary["complete"] else "being written: a recording holds it" if summary["being_written"]
+             else f"INCOMPLETE: {summary['truncated'] or 'no end record'}"))
     for record in out["records"]:
         if "checkpoint" in record:
             events = " ".join(f"{r}" + (f"!{s}" if s else "") for r, s in record["events"]) or "-"

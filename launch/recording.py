@@ -228,6 +228,8 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     faults = plan(fault_specs or [], None, seed)
     runtime_only(faults, "a replay injects no disk faults (the recording's are in the log, replayed as events)")
     recorded = read(log)
+    if recorded.being_written:
+        raise LogError(log, "a recording is still writing this log; replay it once that recording has ended")
     header = recorded.header
     _check_replayable(log, header)
     specs = disk_specs or [d.path for d in header.disks]

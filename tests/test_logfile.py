@@ -180,3 +180,28 @@ def test_a_log_another_writer_holds_is_refused_and_kept(tmp_path: Path) -> None:
     first.file.close()
     with open(path, "rb") as f:  # let go: a later writer may have it
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_log_a_recording_still_writes_is_said_to_be_so(tmp_path: Path) -> None:
+    """A replay of it is refused, and inspect says so, instead of both
+    calling it cut short; a log of a few bytes is cut short, not 'not a
+    reel log'."""
+    import fcntl
+
+    from .conftest import run_reel
+
+    log = tmp_path / "live.reel"
+    records = [r for r in synthetic_records(random.Random(1), 3, 4) if not isinstance(r, EndRecord)]
+    write_log(str(log), header(4), records)  # no end yet, as while it is written
+    with open(log, "rb+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as LogWriter holds it while recording
+        assert read(str(log)).being_written
+        replayed = run_reel("replay", str(log), timeout=60)
+        assert replayed.returncode == 2, replayed.stderr
+        assert "a recording is still writing this log; replay it once that recording has ended" in replayed.stderr
+        assert "being written: a recording holds it" in run_reel("inspect", str(log)).stdout
+    assert not read(str(log)).being_written
+    short = tmp_path / "short.reel"
+    short.write_bytes(b"REEL")
+    with pytest.raises(LogError, match="cut short: 4 bytes, not even the magic"):
+        read(str(short))

@@ -333,6 +333,7 @@ class Log:
     header: LogHeader
     records: list[Record]
     truncated: str = ""  # why reading stopped early ("" when the log is whole)
+    being_written: bool = False  # a recording held the log's lock as it was read: it may still grow
     size: int = 0
     header_bytes: int = 0
     end_bytes: int = 0
@@ -358,12 +359,30 @@ def read(path: str) -> Log:
             raise LogError(path, "not a regular file")
         with open(path, "rb") as f:
             start = f.read(len(MAGIC))
+            if len(start) < 7 and MAGIC.startswith(start):
+                raise LogError(path, f"cut short: {len(start)} bytes, not even the magic")
             if start[:7] != MAGIC[:7]:  # before reading the rest: a big file that is not a log stays unread
                 raise LogError(path, f"not a reel log (starts with {start!r})")
             data = start + f.read()
+            being_written = _writer_holds(f.fileno())
     except OSError as e:
         raise LogError(path, f"cannot read: {e.strerror}") from None
-    return parse(data, path)
+    log = parse(data, path)
+    log.being_written = being_written
+    return log
+
+
+def _writer_holds(fd: int) -> bool:
+    """Whether a recording holds the log's exclusive lock (LogWriter), as it
+    does until it closes the log."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # a file system without locks: nothing says
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 def parse(data: bytes, path: str = "<log>") -> Log:
@@ -571,4 +590,5 @@ def describe(log: Log) -> dict[str, Any]:
         "bytes_per_checkpoint": record_bytes / len(checkpoints) if checkpoints else None,
         "complete": log.end is not None,
         "truncated": log.truncated,
+        "being_written": log.being_written,
     }
