@@ -58,6 +58,9 @@ BAD = {
         'actor[1] ("b").endpoint', "clashes with actor 'a'"),
     "port-too-large": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
         'Idle"\n', 'Idle"\nendpoint = "tcp://127.0.0.1:99999"\n', 1), 'actor[0] ("a").endpoint', "at most 65535"),
+    "negative-disk": ('[[actor]]\nname = "ide"\nimpl = "actors.ide:Ide"\n'
+                      'params = { disks = [{ peer = "disk0", sectors = -5 }] }\n',
+                      'actor[0] ("ide").params.disks[0].sectors', "Expected `int` >= 1"),
     "ipv6-without-brackets": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
         'Idle"\n', 'Idle"\nendpoint = "tcp://::1:5599"\n', 1), 'actor[0] ("a").endpoint',
         "needs a host (an IPv6 address in brackets) and a numeric port"),

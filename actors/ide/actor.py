@@ -10,7 +10,7 @@ messages.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Annotated, Iterator
 
 import msgspec
 
@@ -40,15 +40,15 @@ from ..schema import (
     Settled,
 )
 from .controller import Controller
-from .drive import Drive
+from .drive import LBA48_SECTORS, Drive
 
 
 class DiskSlot(msgspec.Struct, forbid_unknown_fields=True):
     """A drive: the peer that holds its data and its size in sectors."""
 
     peer: str
-    sectors: int
-    serial: str = ""
+    sectors: Annotated[int, msgspec.Meta(ge=1, le=LBA48_SECTORS)]
+    serial: Annotated[str, msgspec.Meta(max_length=20)] = ""  # IDENTIFY's serial number field holds 20
 
 
 class Ide(BlockingActor):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .registers import SECTOR
 
 LBA28_MAX = 0x0FFF_FFFF
+LBA48_SECTORS = 1 << 48  # the most sectors LBA48 addresses
 # The CHS geometry IDENTIFY reports (as QEMU's for disks this size): what
 # 28-bit commands with the LBA bit clear address.
 HEADS, SECTORS_PER_TRACK, MAX_CYLINDERS = 16, 63, 16383
