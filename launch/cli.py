@@ -543,10 +543,13 @@ def _faults(args: argparse.Namespace, level: int) -> int:
     known = {kind.name: kind for kind in campaign.KINDS}
     wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else list(known)
     unknown = [k for k in wanted if k not in known]
-    if unknown or not wanted or args.runs < 1 or args.jobs < 1:
+    wanted = list(dict.fromkeys(wanted))
+    if unknown or not wanted or args.runs < 1 or args.jobs < 1 or args.runs < len(wanted):
         why = (f"unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(known)})" if unknown
                else f"--kinds {args.kinds!r} names no kind (known: {', '.join(known)})" if not wanted
-               else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1")
+               else f"--runs {args.runs} and --jobs {args.jobs} must be at least 1" if args.runs < 1 or args.jobs < 1
+               else f"--runs {args.runs} is fewer than the {len(wanted)} kinds asked for: "
+                    f"{', '.join(wanted[args.runs:])} would never run")
         print(f"reel faults: {why}", file=sys.stderr)
         return EXIT_USAGE
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:

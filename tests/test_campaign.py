@@ -39,6 +39,10 @@ def test_unknown_fault_kinds_and_bad_counts_are_refused() -> None:
         result = run_reel("faults", *args)
         assert result.returncode == 2, args
         assert "reel faults:" in result.stderr
+    # fewer runs than kinds: some kind would never run (it was skipped in silence)
+    result = run_reel("faults", "--runs", "2", "--kinds", "crash,hang,garbage")
+    assert result.returncode == 2
+    assert "--runs 2 is fewer than the 3 kinds asked for: garbage would never run" in result.stderr
 
 
 def test_ctrl_c_ends_a_campaign_without_running_what_is_queued(tmp_path) -> None:
