@@ -156,9 +156,9 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("guest", help="an RV32 ELF file, or a bundled guest: " + ", ".join(_guest_names()))
     r.add_argument("--ram", type=_ram_mib, default=16, metavar="MIB", help="guest RAM in MiB (default 16)")
-    r.add_argument("--max-instructions", type=int, default=0, metavar="N",
+    r.add_argument("--max-instructions", type=_at_least(0), default=0, metavar="N",
                    help="stop the guest after N instructions (exit 124); default: no limit")
-    r.add_argument("--poll-every", type=int, default=65536, metavar="N",
+    r.add_argument("--poll-every", type=_at_least(1), default=65536, metavar="N",
                    help="look at the inbox every N guest instructions (default 65536)")
     r.add_argument("--disk", action="append", default=[], metavar="PATH|memory:SIZE",
                    help="attach a disk (repeatable): a raw image file, or memory:SIZE; in order: channel 0 "
@@ -665,6 +665,17 @@ def _bench_transport(args: argparse.Namespace, level: int) -> int:
         ("raw_bulk_msgs_per_s", "raw 64 KiB msgs/s", ""),
         ("idle_actor_peak_rss_mb", "idle actor peak RSS, MB", "<= 60"),
     ])
+
+
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``least`` (the cpu's own
+    bound, said here against the option rather than the topology)."""
+    def parse(text: str) -> int:
+        value = _parsed(text, int, "an integer")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value}: must be at least {least}")
+        return value
+    return parse
 
 
 def _ram_mib(text: str) -> int:

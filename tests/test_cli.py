@@ -45,8 +45,9 @@ def test_launch_json_result() -> None:
 
 
 @pytest.mark.parametrize("flag, value, says", [
-    ("--poll-every", "0", "poll_every: Expected `int` >= 1"),  # would look at the inbox never and spin
-    ("--max-instructions", "-1", "max_instructions: Expected `int` >= 0"),
+    # said against the option (it named the cpu's parameter in the topology)
+    ("--poll-every", "0", "argument --poll-every: 0: must be at least 1"),  # would look at the inbox never and spin
+    ("--max-instructions", "-1", "argument --max-instructions: -1: must be at least 0"),
     ("--ram", "0", "argument --ram: 0: must be within 1..2048 (MiB)"),
     ("--ram", "100000", "argument --ram: 100000: must be within 1..2048 (MiB)"),  # RAM ends at 2^32
 ])
