@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from actors import VERSION
-from actors.cpu.bus import MAX_RAM_MIB
+from actors.cpu import ElfError
+from actors.cpu import parse as parse_elf
+from actors.cpu.bus import MAX_RAM_MIB, RAM_BASE
+from actors.cpu.elf import check_fits
 from actors.image.backends import RawFile, file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
@@ -186,6 +189,8 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     use, a log being written) is replaced; a base disk never becomes the
     log. A new log is created here, exclusively, so that of two recordings
     told the same new path one is refused instead of both writing it."""
+    if not log.strip():
+        raise FileNotFoundError("--log names no file (an empty path)")
     path = Path(log).resolve()
     if path.exists():
         if any(os.path.samefile(path, disk) for disk in disks):
@@ -271,6 +276,10 @@ def _check_replayable(log: str, header: LogHeader) -> None:
         raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
     if header.ram_mib > MAX_RAM_MIB:  # (the log's own check sees to the lower bound)
         raise LogError(log, f"header: ram_mib {header.ram_mib}, more than a machine has (at most {MAX_RAM_MIB})")
+    try:  # the program the recording ran, as reel run checks one (its sha256 was checked as the log was read)
+        check_fits(parse_elf(header.guest_image, header.guest_name), RAM_BASE, header.ram_mib << 20, header.guest_name)
+    except ElfError as e:
+        raise LogError(log, f"header: its guest program cannot run: {e}") from None
     if (tuple(header.digested), header.fingerprinted) != (DIGESTED, FINGERPRINTED):
         raise LogError(log, f"its seals carry the digests of {', '.join(header.digested)} (fingerprint "
                             f"{header.fingerprinted}); this reel compares {', '.join(DIGESTED)} (fingerprint "

@@ -56,6 +56,12 @@ def test_run_refuses_numbers_out_of_range(flag: str, value: str, says: str) -> N
     assert result.returncode == 2 and says in result.stderr, result.stderr
 
 
+def test_record_needs_a_log_name(tmp_path) -> None:
+    assert run_reel("mkdisk", str(tmp_path / "a.img"), "1M").returncode == 0
+    result = run_reel("record", "hello", "--disk", str(tmp_path / "a.img"), "--log", "")
+    assert result.returncode == 2 and "reel: --log names no file (an empty path)" in result.stderr, result.stderr
+
+
 def test_record_keeps_an_existing_log_and_needs_its_folder(tmp_path) -> None:
     disks = []
     for name in ("a.img", "b.img"):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFEST, run_reel
+from .conftest import MANIFEST, REPO, run_reel
 
 GUEST = "journal"
 DISKS = len(MANIFEST[GUEST]["disks"])
@@ -499,6 +499,7 @@ def test_a_recording_stopped_by_sigterm_mid_checkpoint_ends_quietly_and_replays_
 def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_runs(tmp_path: Path) -> None:
     """Also a log for a machine this reel cannot build (its error named the
     replay's own topology, not the log)."""
+    import hashlib
     import random
 
     import msgspec
@@ -508,15 +509,20 @@ def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_r
     from .test_logfile import header, synthetic_records
 
     records = synthetic_records(random.Random(1), 3, 4)
+    hello = (REPO / "launch" / "guests" / "hello.elf").read_bytes()
+    real = msgspec.structs.replace(header(4), guest_name="hello", guest_image=hello,
+                                   guest_sha256=hashlib.sha256(hello).hexdigest())
     for change, complaint in (
             ({}, "d0.img"),  # the control: it gets as far as its disk
             ({"topology": "ide-direct"}, "recorded on topology 'ide-direct'; this reel replays 'ide-blkreplay'"),
             ({"digested": ["ide", "cpu", "blkreplay"]},
              "its seals carry the digests of ide, cpu, blkreplay (fingerprint ide); this reel compares "
              "cpu, ide, blkreplay (fingerprint ide)"),
-            ({"ram_mib": 5000}, "edited.reel: header: ram_mib 5000, more than a machine has (at most 2048)")):
+            ({"ram_mib": 5000}, "edited.reel: header: ram_mib 5000, more than a machine has (at most 2048)"),
+            ({"guest_image": b"\x7fELF" + bytes(60), "guest_sha256": hashlib.sha256(b"\x7fELF" + bytes(60)).hexdigest()},
+             "edited.reel: header: its guest program cannot run: ")):
         log = tmp_path / "edited.reel"
-        write_log(str(log), msgspec.structs.replace(header(4), **change), records)
+        write_log(str(log), msgspec.structs.replace(real, **change), records)
         result = run_reel("replay", str(log), timeout=TIMEOUT)
         assert result.returncode == EXIT_USAGE and complaint in result.stderr, show(result)
 
