@@ -149,7 +149,9 @@ def summarize(traces: list[Trace]) -> dict[str, Any]:
                        "p90_hop_us": values[min(len(values) - 1, int(len(values) * 0.9))]}
     actors = {}
     for trace in traces:
-        times = [e.t for e in trace.events]
+        # A wait ends after it begins: its end is in the span too (taking
+        # only the beginnings, a last long wait made waiting over 100%).
+        times = [e.t + e.ns if type(e) is Waited else e.t for e in trace.events] + [e.t for e in trace.events]
         waits = [e.ns for e in trace.events if type(e) is Waited]
         span = (max(times) - min(times)) if times else 0
         actors[trace.actor] = {"events": len(trace.events), "span_s": span / 1e9,

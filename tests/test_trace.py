@@ -72,3 +72,12 @@ def test_profiling_writes_one_profile_per_actor_and_a_folder_it_cannot_use_is_an
     assert bad.returncode == 0 and "hello" in bad.stdout  # the run itself went well
     assert f"cannot write the profile {blocker / 'profiles' / 'cpu.prof'}: Not a directory" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_waiting_share_counts_a_last_wait_whole() -> None:
+    """The span ran from the first event's beginning to the last one's
+    beginning, so a run ending in a long wait showed over 100% waiting."""
+    from actors._trace import Pushed, Trace, Waited, summarize
+
+    trace = Trace("cpu", [Waited(0, 1000), Pushed(1500, "ide", 1, 1), Waited(2000, 8000)])
+    assert summarize([trace])["actors"]["cpu"]["waiting_share"] == 0.9
