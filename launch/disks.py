@@ -76,6 +76,17 @@ def _host_memory() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def fit_in_memory(disks: list[Disk]) -> list[Disk]:
+    """``disks``, once those held in memory fit, together, in this host's
+    memory (each disk actor would otherwise end in a MemoryError)."""
+    total = sum(d.size for d in disks)
+    host = _host_memory()
+    if total > host:
+        raise DiskError(f"the memory disks need {total} bytes together, more than this host's memory "
+                        f"({host} bytes)")
+    return disks
+
+
 def distinct(disks: list[Disk]) -> list[Disk]:
     """``disks``, once none of their image files is attached twice: two
     drives writing one file would overwrite each other's data."""

@@ -26,7 +26,7 @@ from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
 
 from . import _scratch
-from .disks import SECTOR, Disk, DiskError, check_replaceable, parse
+from .disks import SECTOR, Disk, DiskError, check_replaceable, fit_in_memory, parse
 from .faults import FaultError, PlannedFault, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
@@ -112,8 +112,8 @@ def _prepared(bases: list[Disk], folder: str, backend: str) -> tuple[list[Disk],
     with contextlib.ExitStack() as held:
         for disk in bases:
             held.enter_context(_unwritten(disk.path))
-        if backend == "memory":
-            return bases, [identity(d) for d in bases]
+        if backend == "memory":  # (checked before the bases are read for their identities: that takes a while)
+            return fit_in_memory(bases), [identity(d) for d in bases]
         copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
     return [disk for disk, _ in copies], [ident for _, ident in copies]
 

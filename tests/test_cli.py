@@ -118,3 +118,21 @@ def test_an_output_that_cannot_be_written_is_said_in_one_line(tmp_path: Path) ->
                                     text=True, cwd=REPO, env=_env(), timeout=60, check=False)
         assert result.returncode == 74, result.stderr
         assert result.stderr == "reel: cannot write its output: No space left on device\n"
+
+
+def test_memory_disks_must_fit_in_the_host_together(tmp_path: Path) -> None:
+    """Each fit alone, so each disk actor started and ended in a MemoryError
+    traceback; so did a recording's memory bases (after reading them whole)."""
+    from launch.disks import _host_memory
+
+    half = (_host_memory() // 2 // 512 + 8) * 512  # two of them: more than the host has
+    result = run_reel("run", "disktest", "--disk", f"memory:{half}", "--disk", f"memory:{half}", timeout=60)
+    assert result.returncode == 2 and "the memory disks need" in result.stderr and "Traceback" not in result.stderr
+    bases = []
+    for name in ("a.img", "b.img"):
+        with open(tmp_path / name, "wb") as f:
+            f.truncate(half)  # sparse: nothing is written
+        bases += ["--disk", str(tmp_path / name)]
+    result = run_reel("record", "journal", *bases, "--log", str(tmp_path / "r.reel"), "--backend", "memory",
+                      timeout=60)
+    assert result.returncode == 2 and "the memory disks need" in result.stderr, result.stderr
