@@ -332,7 +332,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
         name, image = load(args.guest, args.ram)
         Latency(args.latency)  # check the spec here, not in every disk actor
         if args.disk:
-            attached = disks.distinct([disks.parse(spec) for spec in args.disk])
+            attached = disks.free(disks.distinct([disks.parse(spec) for spec in args.disk]))
             disks.fit_in_memory([d for d in attached if d.backend == "memory"])
             faults = [f.spec for f in plan(args.fault, len(attached), args.seed)]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,

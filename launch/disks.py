@@ -76,6 +76,23 @@ def _host_memory() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def free(disks: list[Disk]) -> list[Disk]:
+    """``disks``, once no other run holds an image of theirs (its disk actor
+    holds the image's lock while it runs): said here, before this run
+    starts, rather than by the disk actor that finds the lock."""
+    from actors.image import RawFile  # here: the image package is the actors'
+
+    for disk in disks:
+        if disk.backend == "raw":
+            try:
+                RawFile(disk.path).close()
+            except ValueError as e:
+                raise DiskError(f"disk {e}") from None
+            except OSError as e:
+                raise DiskError(f"disk {disk.path}: {e.strerror}") from None
+    return disks
+
+
 def fit_in_memory(disks: list[Disk]) -> list[Disk]:
     """``disks``, once those held in memory fit, together, in this host's
     memory (each disk actor would otherwise end in a MemoryError)."""

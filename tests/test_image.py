@@ -261,3 +261,20 @@ def test_an_image_in_use_by_another_run_is_refused(tmp_path: Path) -> None:
         RawFile(str(path))
     first.close()
     RawFile(str(path)).close()  # free again once the first lets go
+
+
+def test_reel_run_refuses_a_disk_another_run_holds_before_it_starts(tmp_path: Path) -> None:
+    """Said up front, exit 2, as reel record does; the disk actor used to
+    find the lock and the run failed, exit 70."""
+    from .conftest import run_reel
+
+    held, other = tmp_path / "held.img", tmp_path / "other.img"
+    for path in (held, other):
+        path.write_bytes(bytes(1 << 20))
+    first = RawFile(str(held))  # as a running disk actor holds it
+    try:
+        result = run_reel("run", "disktest", "--disk", str(held), "--disk", str(other), timeout=60)
+    finally:
+        first.close()
+    assert result.returncode == 2, result.stderr
+    assert f"reel: disk {held}: in use by another run" in result.stderr
