@@ -237,6 +237,7 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
     """Parse every spec; with ``actors`` (and ``links``) given, check that
     each fault names an actor (and a link) of the run."""
     faults = [parse(spec, disks, seed) for spec in specs]
+    _one_at_a_time(faults)
     if actors is not None:
         names = list(actors)
         pairs = {frozenset(pair) for pair in links or ()}
@@ -253,6 +254,27 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
                 if links is not None and frozenset((f.actor, f.fault.peer)) not in pairs:
                     raise FaultError(f"fault {f.spec!r}: no link joins {f.actor!r} and {f.fault.peer!r}")
     return faults
+
+
+def _one_at_a_time(faults: list[PlannedFault]) -> None:
+    """Refuse two faults that set one thing (a disk's latency, the reorder
+    window, a link's delay or duplication): only the last would be in
+    effect, while the log's header listed both."""
+    seen: dict[tuple[str, ...], str] = {}
+    for f in faults:
+        if f.latency:
+            key: tuple[str, ...] = ("latency of", f.actor)
+        elif isinstance(f.fault, CompletionReorder):
+            key = ("reorder window of", f.actor)
+        elif isinstance(f.fault, (Delay, Duplicate)):
+            what = "delay" if isinstance(f.fault, Delay) else "duplication"
+            key = (f"{what} of the link", f"{f.actor}->{f.fault.peer}")
+        else:
+            continue
+        if key in seen:
+            raise FaultError(f"faults {seen[key]!r} and {f.spec!r} both set the {key[0]} {key[1]}: "
+                             "only one can be in effect")
+        seen[key] = f.spec
 
 
 CHECKPOINTING = {"actors.cpu:Cpu", "actors.ide:Ide", "actors.blkreplay:BlkReplay"}

@@ -332,6 +332,23 @@ def test_a_bad_fault_spec_is_refused_naming_it_and_what_is_wrong(tmp_path: Path,
     assert not rec.log.exists()
 
 
+def test_two_faults_that_set_one_thing_are_refused() -> None:
+    """Only the last took effect, while the log's header listed both."""
+    from launch.faults import FaultError, plan
+
+    for a, b, says in (("disk0:slow:fixed:1ms", "disk0:slow:fixed:5ms", "the latency of disk0"),
+                       ("disks:reorder:window=2", "disks:reorder:window=4", "the reorder window of blkreplay"),
+                       ("link:cpu->ide:delay:fixed:1ms", "link:cpu->ide:delay:fixed:2ms",
+                        "the delay of the link cpu->ide"),
+                       ("link:ide->cpu:duplicate:every=2", "link:ide->cpu:duplicate:every=3",
+                        "the duplication of the link ide->cpu")):
+        with pytest.raises(FaultError, match=f"faults '{re.escape(a)}' and '{re.escape(b)}' both set {says}: "
+                                             "only one can be in effect"):
+            plan([a, b], 2)
+    assert len(plan(["disk0:slow:fixed:1ms", "disk1:slow:fixed:1ms", "link:ide->cpu:delay:fixed:1ms",
+                     "link:cpu->ide:delay:fixed:1ms"], 2)) == 4  # different disks, different directions
+
+
 def test_a_topology_file_carries_its_faults(tmp_path: Path) -> None:
     from launch.topology import TopologyError, parse
 
