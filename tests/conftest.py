@@ -165,6 +165,17 @@ def need_tool(name: str) -> str:
     return path
 
 
+def need_host(present: bool, what: str) -> None:
+    """A host capability the test needs (IPv6 loopback, immutable files).
+    Missing: under CI a failure (the CI machine has it), elsewhere a skip
+    saying why, as for a missing tool."""
+    if not present:
+        message = f"this host lacks {what}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def build_guest(sources: list[Path], out: Path) -> Path:
     """Build a test guest from ``sources`` with the bundled guests' runtime
     and flags (guests/Makefile); the ELF's path."""

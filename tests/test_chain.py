@@ -10,6 +10,8 @@ import pytest
 
 from launch import launch, load
 
+from .conftest import need_host
+
 
 def chain(transport: str, count: int = 10_000, endpoints: dict[str, str] | None = None):
     topology = load("chain")
@@ -55,10 +57,10 @@ def _ipv6_loopback() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _ipv6_loopback(), reason="this host's kernel has no IPv6 loopback (::1)")
 def test_an_actor_may_listen_on_an_ipv6_address() -> None:
     """ZeroMQ takes IPv6 endpoints only on sockets told to: the relay's
     inbox on [::1], its peers connecting there, and the others on IPv4."""
+    need_host(_ipv6_loopback(), "an IPv6 loopback (::1)")
     result = chain("tcp", 1000, {"relay": "tcp://[::1]:0"})
     assert result.code == 0, result.reason
     assert result.report["items"] == 1000

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFEST, REPO, run_reel
+from .conftest import MANIFEST, REPO, need_host, need_tool, run_reel
 
 GUEST = "journal"
 DISKS = len(MANIFEST[GUEST]["disks"])
@@ -533,8 +533,10 @@ def test_a_read_only_base_is_recorded_and_replayed(tmp_path: Path) -> None:
     writable'). Root may write any file by its mode, so the base is made
     immutable; where the file system cannot, the check itself is tested."""
     bases = blank_disks(tmp_path / "base")
-    if subprocess.run(["chattr", "+i", str(bases[0])], capture_output=True, check=False).returncode != 0:
-        pytest.skip("chattr +i does not work on this file system (see the unit test below)")
+    chattr = need_tool("chattr")
+    need_host(subprocess.run([chattr, "+i", str(bases[0])], capture_output=True, check=False).returncode == 0,
+              "immutable files (chattr +i) where pytest keeps its temporary files; the unit test below checks "
+              "the rule itself")
     try:
         log = tmp_path / "run.reel"
         recorded = run_reel("record", GUEST, *disk_args(bases), "--log", str(log), *timing(RECORD_SEED),
