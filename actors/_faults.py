@@ -143,15 +143,12 @@ class _LinkFaults:
         makes frames late, not the actor silent nor its peers (one sleep of a
         second or more, or frames held back to back, outlasted the liveness
         bound, and the run stopped calling one side hung)."""
-        from .schema import Heartbeat  # (as above: the schema imports the runtime's parts)
-
         node = self.node
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(left, node.heartbeat_interval))
             if end - time.monotonic() > 0:
-                for peer in list(node._open):
-                    node.send(peer, Heartbeat())
+                node.say_alive()
         node.was_deaf()
 
 

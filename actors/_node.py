@@ -670,6 +670,11 @@ class Node:
                 self.send(link.peer, Heartbeat())
         return lost
 
+    def say_alive(self) -> None:
+        """Heartbeat on every open link now, whatever tick would say."""
+        for peer in list(self._open):
+            self.send(peer, Heartbeat())
+
     def was_deaf(self) -> None:
         """This node could not take frames until now (a fault held it): its
         peers' silence meanwhile is not theirs, and is not held against

@@ -151,9 +151,9 @@ def summarize(traces: list[Trace]) -> dict[str, Any]:
     for trace in traces:
         # A wait ends after it begins: its end is in the span too (taking
         # only the beginnings, a last long wait made waiting over 100%).
-        times = [e.t + e.ns if type(e) is Waited else e.t for e in trace.events] + [e.t for e in trace.events]
+        ends = [e.t + e.ns if type(e) is Waited else e.t for e in trace.events]
         waits = [e.ns for e in trace.events if type(e) is Waited]
-        span = (max(times) - min(times)) if times else 0
+        span = (max(ends) - min(e.t for e in trace.events)) if ends else 0
         actors[trace.actor] = {"events": len(trace.events), "span_s": span / 1e9,
                                "waiting_share": (sum(waits) / span) if waits and span else None}
     return {"links": links, "actors": actors}

@@ -95,16 +95,15 @@ class _Output:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputFailed(e.strerror or str(e)) from None
+        return self._told_apart(self._stream.write, text)
 
     def flush(self) -> None:
+        self._told_apart(self._stream.flush)
+
+    @staticmethod
+    def _told_apart(call: Callable[..., Any], *args: Any) -> Any:
         try:
-            self._stream.flush()
+            return call(*args)
         except BrokenPipeError:
             raise
         except OSError as e:

@@ -29,20 +29,20 @@ def load(name_or_path: str, ram_mib: int = 16) -> tuple[str, bytes]:
     """(name, ELF image) of a guest given by path or bundled name; the image
     is checked to be an RV32 executable that fits in ``ram_mib`` MiB of RAM."""
     path = Path(name_or_path)
-    by_path = "/" in name_or_path or name_or_path.endswith(".elf")
-    bundled = None if by_path else resources.files("launch") / FOLDER / f"{name_or_path}.elf"
+    # A bare name is a bundled guest if there is one (a folder of that name
+    # here does not hide it), else a file here.
+    as_path = "/" in name_or_path or name_or_path.endswith(".elf")
+    bundled = resources.files("launch") / FOLDER / f"{name_or_path}.elf"
     try:
-        # A bare name is a bundled guest, unless it is not one and names a
-        # file here (a folder of that name does not hide the guest).
-        if bundled is not None and not bundled.is_file():
-            by_path = path.exists()
-            if not by_path:
-                raise GuestError(f"{name_or_path}: no such file, and no bundled guest of that name "
-                                 f"(bundled: {', '.join(bundled_names())})")
-        image = _read_program(path) if by_path or bundled is None else bundled.read_bytes()
+        if not as_path and bundled.is_file():
+            image, name = bundled.read_bytes(), name_or_path
+        elif as_path or path.exists():
+            image, name = _read_program(path), path.stem
+        else:
+            raise GuestError(f"{name_or_path}: no such file, and no bundled guest of that name "
+                             f"(bundled: {', '.join(bundled_names())})")
     except OSError as e:  # (a name too long for the file system, say)
         raise GuestError(f"{name_or_path}: cannot read: {e.strerror}") from None
-    name = path.stem if by_path or bundled is None else name_or_path
     try:
         check_fits(parse(image, name_or_path), RAM_BASE, ram_mib << 20, name_or_path)
     except ElfError as e:

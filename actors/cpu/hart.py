@@ -194,7 +194,7 @@ class Hart:
     # entries; firmware that sets up PMP at boot (OpenSBI does) must not
     # trap on them.
     _ZEROS = (*range(0xB03, 0xB20), *range(0xB83, 0xBA0), *range(0x323, 0x340), 0x320, 0x310,
-              *range(0x3A0, 0x3B0), *range(0x3B0, 0x3F0))
+              *range(0x3A0, 0x3F0))  # pmpcfg0..15, then pmpaddr0..63
     _readers.update(dict.fromkeys((*_ZEROS, *range(0xC03, 0xC20), *range(0xC83, 0xCA0)), lambda h: 0))
     _writers.update(dict.fromkeys(_ZEROS, lambda h, v: None))
 

@@ -236,12 +236,9 @@ class Controller:
 
     def _command(self, ch: Channel, opcode: int) -> None:
         drive = ch.drive
+        self._set_pending(ch, False)  # every command write lowers the line (as QEMU), taken or not
         if drive is None or ch.command is not None or ch.control & r.CTL_SRST:
-            # No device answers, or it is busy: the command is not taken, but
-            # the write still lowers the line (as QEMU: every command write).
-            self._set_pending(ch, False)
-            return
-        self._set_pending(ch, False)
+            return  # no device answers; or busy: the command is not taken
         known = COMMANDS.get(opcode)
         if known is None:
             self._abort(ch, drive, r.ABRT)
