@@ -341,11 +341,19 @@ class DmaScatter(Message, tag=215):
     """device -> cpu: write ``data`` to guest memory in pieces: the first
     ``ranges[0][1]`` bytes at ``ranges[0][0]``, the next ones at
     ``ranges[1][0]``, and so on (a PRD table's regions). One message, one
-    bulk frame, however many regions. No answer, as for DmaWrite."""
+    bulk frame, however many regions. No answer, as for DmaWrite.
+
+    ``parked`` >= 0: the data is not in this message (``data`` is empty) but
+    is what the cpu holds of disk request ``parked``, whose completion came
+    to it straight from the image (BlockRequest.complete_to) and which it
+    passed on to the ide; the cpu lets that data go after this message,
+    which the ide sends exactly once for each such request (``ranges``
+    empty when nothing of it reaches memory: an error, a reset)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     ranges: list[tuple[int, int]]
     data: bytes
+    parked: int = -1
 
 
 class IrqLevel(Message, tag=207):
@@ -466,7 +474,10 @@ class BlockRequest(Message, tag=220):
     """ide (or blkreplay) -> image: do ``op`` ("read", "write" or "flush")
     on ``length`` bytes at byte ``offset``; ``data`` holds what to write.
     ``id`` names the request in its completion; ``disk`` says which of the
-    sender's drives it is for (blkreplay serves them all)."""
+    sender's drives it is for (blkreplay serves them all). ``complete_to``
+    names the peer the completion goes to when it is not the sender: the
+    ide sends a large DMA read's completion straight to the cpu, whose
+    memory its data is for, sparing the data a hop (see DmaScatter.parked)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int
@@ -475,12 +486,14 @@ class BlockRequest(Message, tag=220):
     length: int
     data: bytes = b""
     disk: int = 0
+    complete_to: str = ""
 
 
 class BlockCompletion(Message, tag=221):
-    """image -> ide (or blkreplay): request ``id`` is done. ``status`` is 0
-    on success, else an errno value, with ``error`` saying what failed;
-    ``data`` holds what a read read."""
+    """image -> ide (or blkreplay, or the request's ``complete_to``): request
+    ``id`` is done. ``status`` is 0 on success, else an errno value, with
+    ``error`` saying what failed; ``data`` holds what a read read. (cpu ->
+    ide: the same completion, its data kept by the cpu.)"""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int

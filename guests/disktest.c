@@ -30,6 +30,9 @@
  *   reads, each with the other method (DMA reads are interrupt-driven):
  *     A  READ DMA EXT      one PRD entry
  *     B  READ DMA          two PRD entries of 2 KiB, out of address order
+ *     E  READ DMA EXT      256 sectors through three entries out of address
+ *                          order (a read this large completes straight to
+ *                          the cpu in ide-direct: Ide.Params.direct_reads)
  *     C  READ SECTORS EXT  128 sectors
  *     D  READ SECTORS      24
  *     E  READ SECTORS EXT  256 (count 0x0100)
@@ -336,6 +339,14 @@ static void reads(int disk)
     entry(1, RAREA + 0x0800, B_N * ATA_SECTOR - 0x800, 1);
     rc = dma_read_irq(d, b_lba, B_N, 0);
     compared(d, rc, rc ? 0 : walk(prd, seed_of(disk, 'B'), 0));
+
+    begin(disk, "dma read lba48 irq 256 sectors three prds");
+    memset(RAREA, 0xee, 0x20000);
+    entry(0, RAREA + 0x8000, 0x10000, 0);
+    entry(1, RAREA, 0x8000, 0);
+    entry(2, RAREA + 0x18000, 0x8000, 1);
+    rc = dma_read_irq(d, E_LBA, E_N, 1);
+    compared(d, rc, rc ? 0 : walk(prd, seed_of(disk, 'E'), 0));
     ata_irq_disable();
 
     begin(disk, "pio read lba48 128 sectors");

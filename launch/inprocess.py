@@ -52,10 +52,11 @@ class IdeEffects:
         self.to_cpu: collections.deque[msgspec.Struct] = collections.deque()
         self.requests: collections.deque[tuple[int, str, int, int, bytes]] = collections.deque()
 
-    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
-        self.requests.append((tag, op, offset, length, data))
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int,
+             to_memory: bool = False) -> None:
+        self.requests.append((tag, op, offset, length, data))  # (every completion brings its data here)
 
-    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
         self.to_cpu.append(DmaScatter(ranges, data))
 
     def irq(self, line: int, high: bool) -> None:

@@ -24,11 +24,20 @@ class World:
         self.fills: list[tuple[int, int, bytes]] = []
         self.expects: list[tuple[int, int, int]] = []
         self.snapshots: list[tuple] = []
+        self.to_memory: list[int] = []  # tags of the reads flagged to_memory
+        self.memory_tags: list[int] = []  # the tag of each memory_write
+        self.held: dict[int, bytes] = {}  # tag -> data of a read that completed without it
 
-    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int,
+             to_memory: bool = False) -> None:
         self.disk_requests.append((drive, op, offset, length, data, tag))
+        if to_memory:
+            self.to_memory.append(tag)
 
-    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
+        self.memory_tags.append(tag)
+        if not data:  # the data of a to_memory read that came back without it: what the disk read
+            data = self.held.pop(tag)
         offset = 0
         for address, length in ranges:
             self.memory[address] = bytes(data[offset:offset + length])
@@ -224,6 +233,23 @@ def test_read_dma_scatters_into_the_prd_regions(ide: Controller, world: World) -
     assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC and world.lines[1] is False
     ide.write(bm(0, r.BM_STATUS), 1, r.BMIS_INTERRUPT)  # write 1 to clear
     assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_INTERRUPT
+
+
+def test_a_dma_read_may_complete_without_its_data(ide: Controller, world: World) -> None:
+    """A DMA read is flagged to_memory (PIO reads are not: their data goes
+    through the controller); a completion that comes back without its data
+    still scatters the command's whole length, naming the request."""
+    issue(ide, 0x20, lba=1, count=1, channel=1)  # PIO read
+    answer_disk(ide, world)
+    assert world.to_memory == []
+    issue(ide, 0xC8, lba=10, count=3)
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 1024), (0x80008000, 512)), b"")
+    (_, op, _, length, _, tag), = world.disk_requests
+    assert (op, length) == ("read", 1536) and world.to_memory == [tag]
+    world.held[tag] = b"\x11" * 1024 + b"\x22" * 512
+    ide.disk_done(tag, True, b"")
+    assert world.memory == {0x80001000: b"\x11" * 1024, 0x80008000: b"\x22" * 512}
+    assert world.memory_tags == [tag] and world.lines[1] is True
 
 
 def test_write_dma_started_before_its_command(ide: Controller, world: World) -> None:

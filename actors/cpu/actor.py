@@ -21,7 +21,7 @@ import msgspec
 from .._blocking import BlockingActor
 from .._errors import ActorStopped
 from .._rss import peak_rss_mib
-from ..schema import (DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, IrqLevel, PioExpect, PioFill,
+from ..schema import (BlockCompletion, DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, IrqLevel, PioExpect, PioFill,
                       RegisterSnapshot, ReplayDiverged, RunTo)
 from . import elf
 from .bus import MAX_RAM_MIB, RAM_BASE
@@ -30,6 +30,10 @@ from .console import BACKLOG_LIMIT, Console
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
 
+
+MAX_PARKED = 64
+"""The most disk reads' data the cpu holds for DmaScatters to come; the ide
+has at most one command in flight per drive, so more means one is lost."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -55,6 +59,7 @@ class Cpu(BlockingActor):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.machine: Machine | None = None
         self.ide_window: IdeWindow | None = None
+        self.parked: dict[int, bytes] = {}  # disk request -> the data it read, until a DmaScatter names it
         self.clock = CLOCKS[self.params.mode](self)
         stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
         self.console = Console(stream.fileno() if stream is not None else None, self.log.warning)
@@ -198,10 +203,31 @@ class Cpu(BlockingActor):
         if self.ide_window is not None:
             self.ide_window.pio_expect(msg)
 
+    def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
+        """A disk completes a large DMA read straight here, as the ide asked
+        it to (BlockRequest.complete_to): the data waits for the DmaScatter
+        that names it, and the completion goes on to the ide without it."""
+        if not self.params.ide:
+            self.fail(f"a disk completion from {src!r}, but this cpu has no ide to pass it to")
+            return
+        if len(self.parked) >= MAX_PARKED:
+            self.fail(f"holds the data of {len(self.parked)} disk reads that no DmaScatter named "
+                      f"(requests {sorted(self.parked)[:8]}...): the ide lets none go")
+            return
+        self.parked[msg.id] = msg.data
+        self.send(self.params.ide, BlockCompletion(msg.id, msg.status, b"", msg.error))
+
     def on_dma_scatter(self, msg: DmaScatter, src: str) -> None:
         assert self.machine is not None
+        data = msg.data
+        if msg.parked >= 0:
+            held = self.parked.pop(msg.parked, None)
+            if held is None:
+                self.fail(f"DMA from {src!r}: no disk data held for request {msg.parked}")
+                return
+            data = held
         try:
-            self.machine.bus.scatter(msg.ranges, msg.data)
+            self.machine.bus.scatter(msg.ranges, data)
         except ValueError as e:
             self.fail(f"DMA write from {src!r}: {e}")
 

@@ -66,12 +66,17 @@ ACTIVE_OR_IDLE = 0xFF
 class Effects(Protocol):
     """What the controller asks of the world (the ide actor sends messages)."""
 
-    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int) -> None:
+    def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int,
+             to_memory: bool = False) -> None:
         """Start a request on drive slot ``drive`` (0..3); answer with
-        ``Controller.disk_done(tag, ...)``."""
+        ``Controller.disk_done(tag, ...)``. ``to_memory``: a read whose data
+        goes to guest memory by DMA, and nowhere else; its completion may
+        come back without the data (empty), which then waits where
+        ``memory_write`` with this ``tag`` finds it."""
 
-    def memory_write(self, ranges: list[tuple[int, int]], data: bytes) -> None:
-        """DMA ``data`` into guest memory, piece after piece into ``ranges``."""
+    def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
+        """DMA ``data`` into guest memory, piece after piece into ``ranges``
+        (``data`` empty: what disk request ``tag`` read, see ``disk``)."""
 
     def irq(self, line: int, high: bool) -> None:
         """The interrupt line (PLIC source) changed."""
@@ -465,7 +470,7 @@ class Controller:
             self._dma_end(ch, cmd, ok=False)  # the wrong direction, or past guest memory: a master abort
             return
         if to_memory:
-            self._disk(ch, cmd, "read", cmd.lba * r.SECTOR, length)
+            self._disk(ch, cmd, "read", cmd.lba * r.SECTOR, length, to_memory=True)
         else:
             self._disk(ch, cmd, "write", cmd.lba * r.SECTOR, length, cmd.data[:length])
 
@@ -491,12 +496,13 @@ class Controller:
 
     # --- disk requests -----------------------------------------------------------
 
-    def _disk(self, ch: Channel, cmd: Command, op: str, offset: int, length: int, data: bytes = b"") -> None:
+    def _disk(self, ch: Channel, cmd: Command, op: str, offset: int, length: int, data: bytes = b"",
+              to_memory: bool = False) -> None:
         tag = self.next_tag
         self.next_tag += 1
         cmd.waiting_for = tag
         self.in_flight[tag] = ch.index
-        self.effects.disk(cmd.slot, op, offset, length, data, tag)
+        self.effects.disk(cmd.slot, op, offset, length, data, tag, to_memory)
 
     def disk_done(self, tag: int, ok: bool, data: bytes = b"") -> None:
         """A disk request finished (``ok`` False: the backend failed)."""
@@ -529,7 +535,8 @@ class Controller:
         elif cmd.kind == "dma_in":
             if ok:
                 assert cmd.prd is not None
-                self.effects.memory_write(pieces(cmd.prd, len(data)), data)
+                moved = len(data) if data else cmd.count * r.SECTOR  # (empty: the data waits elsewhere, see Effects.disk)
+                self.effects.memory_write(pieces(cmd.prd, moved), data, tag)
             self._dma_end(ch, cmd, ok, r.UNC)
         elif cmd.kind == "dma_out":
             self._dma_end(ch, cmd, ok, r.UNC)

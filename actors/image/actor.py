@@ -121,11 +121,18 @@ class _Disk:
             return self.backend.write(msg.offset, msg.data)
         return self.backend.flush()
 
-    def _complete(self, src: str, request: int, result: Result) -> None:
+    def _complete(self, src: str, msg: BlockRequest, result: Result) -> None:
+        """Send request ``msg``'s completion to its ``complete_to``, or back
+        to ``src`` that sent it."""
         if result.status:
             self.errors += 1
-            self.log.warning("request %d: %s", request, result.error)
-        self.send(src, BlockCompletion(request, result.status, result.data, result.error))
+            self.log.warning("request %d: %s", msg.id, result.error)
+        peer = msg.complete_to or src
+        if peer not in self.node.links:
+            self.fail(f"disk {self.name}: request {msg.id} from {src!r} is to complete to {peer!r}, "
+                      f"but this disk has no link to {peer!r}")
+            return
+        self.send(peer, BlockCompletion(msg.id, result.status, result.data, result.error))
 
     def _opened(self) -> Backend:
         if self.backend is None:
@@ -160,10 +167,10 @@ class Image(_Disk, AsyncActor):
     def on_block_request(self, msg: BlockRequest, src: str) -> object:
         bad = self._refused(msg)
         if bad is not None:
-            return self._complete(src, msg.id, bad)
+            return self._complete(src, msg, bad)
         delay = self.latency.draw()
         if delay == 0 and (not isinstance(self.backend, RawFile) or msg.length <= INLINE_MAX):
-            return self._complete(src, msg.id, self._run(msg))
+            return self._complete(src, msg, self._run(msg))
         return self._later(src, msg, delay)
 
     async def _later(self, src: str, msg: BlockRequest, delay: float) -> None:
@@ -178,7 +185,7 @@ class Image(_Disk, AsyncActor):
             result = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, msg)
         else:
             result = self._run(msg)
-        self._complete(src, msg.id, result)
+        self._complete(src, msg, result)
 
     def on_disk_digest_request(self, msg: DiskDigestRequest, src: str) -> object:
         return self._digest(src)
@@ -200,7 +207,7 @@ class InlineImage(_Disk, BlockingActor):
 
     def on_block_request(self, msg: BlockRequest, src: str) -> None:
         bad = self._refused(msg)
-        self._complete(src, msg.id, bad if bad is not None else self._run(msg))
+        self._complete(src, msg, bad if bad is not None else self._run(msg))
 
     def on_disk_digest_request(self, msg: DiskDigestRequest, src: str) -> None:
         backend = self._opened()

@@ -1,0 +1,125 @@
+"""Large DMA reads that complete straight to the cpu (Ide.Params.direct_reads):
+the ide and the cpu actors alone, driven by messages (their sends recorded,
+no sockets used). End to end, disktest's 256-sector DMA read takes this path
+in every ide-direct run (tests/test_disks.py)."""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+
+from actors._node import Node
+from actors._spec import ActorSpec
+from actors.cpu.bus import RAM_BASE
+from actors.cpu import Cpu, Machine
+from actors.ide import Ide, registers as r
+from actors.ide.actor import DIRECT_MIN
+from actors.schema import BlockCompletion, BlockRequest, DmaScatter, DmaStart, IrqLevel, MmioWrite
+
+Sent = list[tuple[str, object]]
+
+
+def _actor(cls: type, name: str, params: dict) -> tuple[object, Sent]:
+    spec = ActorSpec("unit", name, f"actors.{name}:{cls.__name__}", params, bind="", launcher="", peers=[])
+    actor = cls(spec, Node(name, []))
+    sent: Sent = []
+    actor.send = lambda peer, msg: sent.append((peer, msg))  # type: ignore[method-assign]
+    return actor, sent
+
+
+@pytest.fixture
+def ide() -> tuple[Ide, Sent]:
+    actor, sent = _actor(Ide, "ide", {"cpu": "cpu", "disks": [{"peer": "disk0", "sectors": 8192}],
+                                      "direct_reads": True})
+    yield actor, sent  # type: ignore[misc]
+    actor.node.close()  # type: ignore[attr-defined]
+
+
+def _read_dma(ide: Ide, sent: Sent, sectors: int, entries: list[tuple[int, int]]) -> BlockRequest:
+    """READ DMA EXT of ``sectors`` at LBA 0 on channel 0 through ``entries``;
+    the request the ide sends its disk."""
+    task = r.TASK_FILE[0]
+    for reg, value in ((r.SECTOR_COUNT, sectors >> 8), (r.SECTOR_COUNT, sectors & 0xFF),
+                       (r.DEVICE, r.DEV_LBA), (r.COMMAND, 0x25)):
+        ide.on_mmio_write(MmioWrite(task + reg, 1, value), "cpu")
+    table = b"".join(struct.pack("<IHH", address, length & 0xFFFF, r.PRD_EOT if i == len(entries) - 1 else 0)
+                     for i, (address, length) in enumerate(entries))
+    ide.on_dma_start(DmaStart(0, r.BMIC_START | r.BMIC_TO_MEMORY, table, b""), "cpu")
+    (peer, request), = [(p, m) for p, m in sent if isinstance(m, BlockRequest)]
+    sent.clear()
+    assert peer == "disk0"
+    return request
+
+
+def test_a_large_read_completes_to_the_cpu_and_its_scatter_names_it(ide) -> None:
+    actor, sent = ide
+    request = _read_dma(actor, sent, 256, [(RAM_BASE + 0x8000, 0x10000), (RAM_BASE, 0x10000)])
+    assert request.length == 256 * 512 >= DIRECT_MIN and request.complete_to == "cpu"
+    actor.on_block_completion(BlockCompletion(request.id, 0), "cpu")  # passed on by the cpu, without its data
+    scatter, = [m for _, m in sent if isinstance(m, DmaScatter)]
+    assert scatter == DmaScatter([(RAM_BASE + 0x8000, 0x10000), (RAM_BASE, 0x10000)], b"", request.id)
+    assert any(isinstance(m, IrqLevel) and m.high for _, m in sent)  # the command ended as ever
+    assert actor.parked == {}
+
+
+def test_a_small_read_brings_its_data_back_through_the_ide(ide) -> None:
+    """Below DIRECT_MIN the data, registers and interrupt reach the cpu in one frame from the ide."""
+    actor, sent = ide
+    request = _read_dma(actor, sent, 8, [(RAM_BASE, 4096)])
+    assert request.complete_to == ""
+    actor.on_block_completion(BlockCompletion(request.id, 0, b"\x5a" * 4096), "disk0")
+    scatter, = [m for _, m in sent if isinstance(m, DmaScatter)]
+    assert scatter == DmaScatter([(RAM_BASE, 4096)], b"\x5a" * 4096)
+
+
+def test_a_failed_large_read_lets_the_cpu_drop_what_it_holds(ide, caplog) -> None:
+    actor, sent = ide
+    request = _read_dma(actor, sent, 256, [(RAM_BASE, 0x10000), (RAM_BASE + 0x10000, 0x10000)])
+    actor.on_block_completion(BlockCompletion(request.id, errno.EIO, b"", "EIO"), "cpu")
+    assert [m for _, m in sent if isinstance(m, DmaScatter)] == [DmaScatter([], b"", request.id)]
+    assert "disk disk0: request" in caplog.text  # the disk, not the cpu that passed the completion on
+    assert actor.parked == {}
+
+
+def test_a_large_read_reset_in_flight_lets_the_cpu_drop_it_too(ide) -> None:
+    actor, sent = ide
+    request = _read_dma(actor, sent, 256, [(RAM_BASE, 0x10000), (RAM_BASE + 0x10000, 0x10000)])
+    actor.on_mmio_write(MmioWrite(r.TASK_FILE[0] + r.DEVICE_CONTROL, 1, r.CTL_SRST), "cpu")  # software reset
+    actor.on_mmio_write(MmioWrite(r.TASK_FILE[0] + r.DEVICE_CONTROL, 1, 0), "cpu")
+    sent.clear()
+    actor.on_block_completion(BlockCompletion(request.id, 0), "cpu")
+    assert [m for _, m in sent if isinstance(m, DmaScatter)] == [DmaScatter([], b"", request.id)]
+
+
+@pytest.fixture
+def cpu() -> tuple[Cpu, Sent]:
+    actor, sent = _actor(Cpu, "cpu", {"ide": "ide", "console": "none"})
+    actor.machine = Machine(1 << 20)  # type: ignore[attr-defined]
+    failures: list[str] = []
+    actor.fail = failures.append  # type: ignore[method-assign]
+    actor.failures = failures  # type: ignore[attr-defined]
+    yield actor, sent  # type: ignore[misc]
+    actor.node.close()  # type: ignore[attr-defined]
+
+
+def test_the_cpu_holds_a_completion_s_data_until_its_scatter(cpu) -> None:
+    actor, sent = cpu
+    data = bytes(range(256)) * 512
+    actor.on_block_completion(BlockCompletion(7, 0, data), "disk0")
+    assert sent == [("ide", BlockCompletion(7, 0, b"", ""))]  # on to the ide, without the data
+    actor.on_dma_scatter(DmaScatter([(RAM_BASE + 4096, 0x10000), (RAM_BASE, 0x10000)], b"", 7), "ide")
+    bus = actor.machine.bus
+    assert bus.read_ram(RAM_BASE + 4096, 0x10000) == data[:0x10000]
+    assert bus.read_ram(RAM_BASE, 0x10000) == data[0x10000:]
+    assert actor.parked == {} and actor.failures == []
+
+
+def test_the_cpu_drops_held_data_on_an_empty_scatter_and_refuses_one_it_does_not_hold(cpu) -> None:
+    actor, _ = cpu
+    actor.on_block_completion(BlockCompletion(3, 0, b"x" * DIRECT_MIN), "disk0")
+    actor.on_dma_scatter(DmaScatter([], b"", 3), "ide")
+    assert actor.parked == {} and actor.machine.bus.read_ram(RAM_BASE, 4) == bytes(4)
+    actor.on_dma_scatter(DmaScatter([(RAM_BASE, 4)], b"", 3), "ide")
+    assert actor.failures == ["DMA from 'ide': no disk data held for request 3"]
