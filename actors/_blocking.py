@@ -102,6 +102,32 @@ class BlockingActor(Actor):
             if self._stop_reason is not None:
                 raise ActorStopped(self._stop_reason)
 
+    def take_first(self, wanted: Callable[[msgspec.Struct, str], bool]) -> tuple[msgspec.Struct, str]:
+        """Take the first ``(message, sender)`` that ``wanted`` accepts, out
+        of turn: for a handler that cannot finish without one message that
+        may still be on its way. Meanwhile only control messages are
+        handled (Stop, heartbeats); every other message stays pending, in
+        order, for the driver to serve after the handler returns. Raises
+        ``ActorStopped`` once the run is being stopped."""
+        node = self.node
+        pending = node.pending
+        while True:
+            for index, (msg, src) in enumerate(pending):
+                if type(msg) not in CONTROL_TYPES and wanted(msg, src):
+                    del pending[index]
+                    return msg, src
+            for item in [item for item in pending if type(item[0]) in CONTROL_TYPES]:
+                pending.remove(item)
+                if not node.handle_control(*item):
+                    self._handle(*item)
+            if self._stop_reason is not None:
+                raise ActorStopped(self._stop_reason)
+            try:
+                if not node.receive():
+                    self._housekeeping()
+            except (LinkGap, HandshakeRefused) as e:
+                self.fail(str(e))
+
     def _waited_in_vain(self, peer: str, reply_type: type) -> None:
         """A receive timed out while waiting for a reply: housekeeping, and
         give up if the peer is gone."""

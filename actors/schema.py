@@ -344,11 +344,11 @@ class DmaScatter(Message, tag=215):
     bulk frame, however many regions. No answer, as for DmaWrite.
 
     ``parked`` >= 0: the data is not in this message (``data`` is empty) but
-    is what the cpu holds of disk request ``parked``, whose completion came
-    to it straight from the image (BlockRequest.complete_to) and which it
-    passed on to the ide; the cpu lets that data go after this message,
-    which the ide sends exactly once for each such request (``ranges``
-    empty when nothing of it reaches memory: an error, a reset)."""
+    is what disk request ``parked`` read, which the image sent the cpu
+    itself (BlockRequest.data_to); should it still be on its way, the cpu
+    waits for it here. The ide sends exactly one such DmaScatter for each
+    of those requests (``ranges`` empty when nothing of the data reaches
+    memory: an error, a reset), and the cpu lets the data go after it."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     ranges: list[tuple[int, int]]
@@ -474,10 +474,11 @@ class BlockRequest(Message, tag=220):
     """ide (or blkreplay) -> image: do ``op`` ("read", "write" or "flush")
     on ``length`` bytes at byte ``offset``; ``data`` holds what to write.
     ``id`` names the request in its completion; ``disk`` says which of the
-    sender's drives it is for (blkreplay serves them all). ``complete_to``
-    names the peer the completion goes to when it is not the sender: the
-    ide sends a large DMA read's completion straight to the cpu, whose
-    memory its data is for, sparing the data a hop (see DmaScatter.parked)."""
+    sender's drives it is for (blkreplay serves them all). ``data_to``, if
+    set, names a peer that gets what a read read, in a BlockCompletion of
+    its own sent first, while the sender's comes without the data: the ide
+    has a large DMA read's data go straight to the cpu, whose memory it is
+    for, sparing it a hop (see DmaScatter.parked)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int
@@ -486,14 +487,14 @@ class BlockRequest(Message, tag=220):
     length: int
     data: bytes = b""
     disk: int = 0
-    complete_to: str = ""
+    data_to: str = ""
 
 
 class BlockCompletion(Message, tag=221):
-    """image -> ide (or blkreplay, or the request's ``complete_to``): request
+    """image -> ide (or blkreplay, and the request's ``data_to``): request
     ``id`` is done. ``status`` is 0 on success, else an errno value, with
-    ``error`` saying what failed; ``data`` holds what a read read. (cpu ->
-    ide: the same completion, its data kept by the cpu.)"""
+    ``error`` saying what failed; ``data`` holds what a read read (empty
+    for the sender of a request with a ``data_to``)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int

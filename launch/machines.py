@@ -20,8 +20,8 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
                cpus: dict[str, int] | None = None, faults: list[str] | None = None) -> Topology:
     """cpu -> ide -> one image actor per disk, no blkreplay: completions
     reach the guest as soon as they come (the non-deterministic baseline).
-    A large DMA read completes straight to the cpu, its data one hop from
-    guest memory instead of two (``Ide.Params.direct_reads``).
+    A large DMA read's data goes from the disk straight to the cpu, one hop
+    from guest memory instead of two (``Ide.Params.direct_reads``).
     Disks attach in order to channel 0 master, channel 1 master, channel 0
     slave, channel 1 slave. Disk i draws its latency from seed + i.
     ``faults``: the fault plan (``launch.faults`` specs; the launcher
@@ -41,7 +41,7 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
         params.update({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})
         actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
         links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
-        links.append(LinkConfig((f"disk{i}", "cpu"), digest=False))  # large reads complete there (direct_reads)
+        links.append(LinkConfig((f"disk{i}", "cpu"), digest=False))  # large reads' data goes there (direct_reads)
     return Topology(name=f"run {name}", run=RunConfig(seed=seed), actor=actors, link=links, faults=list(faults or []))
 
 

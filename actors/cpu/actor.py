@@ -33,7 +33,7 @@ from .ide_window import IdeWindow
 
 MAX_PARKED = 64
 """The most disk reads' data the cpu holds for DmaScatters to come; the ide
-has at most one command in flight per drive, so more means one is lost."""
+has at most one command in flight per drive, so more means some are lost."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -204,28 +204,31 @@ class Cpu(BlockingActor):
             self.ide_window.pio_expect(msg)
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
-        """A disk completes a large DMA read straight here, as the ide asked
-        it to (BlockRequest.complete_to): the data waits for the DmaScatter
-        that names it, and the completion goes on to the ide without it."""
-        if not self.params.ide:
-            self.fail(f"a disk completion from {src!r}, but this cpu has no ide to pass it to")
-            return
+        """The data of a large DMA read, sent here by its disk as the ide
+        asked (BlockRequest.data_to): it waits for the DmaScatter that names
+        it. (One that came first takes it out of turn: see ``_read_data``.)"""
         if len(self.parked) >= MAX_PARKED:
             self.fail(f"holds the data of {len(self.parked)} disk reads that no DmaScatter named "
                       f"(requests {sorted(self.parked)[:8]}...): the ide lets none go")
             return
         self.parked[msg.id] = msg.data
-        self.send(self.params.ide, BlockCompletion(msg.id, msg.status, b"", msg.error))
+
+    def _read_data(self, request: int) -> bytes:
+        """What disk request ``request`` read, which its disk sent here. Its
+        status went to the ide, which may have answered with the DmaScatter
+        that asks for it before the data (a larger message) got here: then
+        the data is taken out of turn, and what else arrives meanwhile stays
+        pending, in order, for the loop that dispatched this handler (one
+        waiting for an MMIO read's value must still find it there)."""
+        data = self.parked.pop(request, None)
+        if data is None:
+            msg, _ = self.take_first(lambda m, src: type(m) is BlockCompletion and m.id == request)
+            data = msg.data  # type: ignore[attr-defined]
+        return data
 
     def on_dma_scatter(self, msg: DmaScatter, src: str) -> None:
         assert self.machine is not None
-        data = msg.data
-        if msg.parked >= 0:
-            held = self.parked.pop(msg.parked, None)
-            if held is None:
-                self.fail(f"DMA from {src!r}: no disk data held for request {msg.parked}")
-                return
-            data = held
+        data = msg.data if msg.parked < 0 else self._read_data(msg.parked)
         try:
             self.machine.bus.scatter(msg.ranges, data)
         except ValueError as e:

@@ -44,10 +44,11 @@ from .drive import LBA48_SECTORS, Drive
 
 
 DIRECT_MIN = 64 * 1024
-"""The smallest DMA read whose completion goes straight to the cpu
+"""The smallest DMA read whose data goes from the disk straight to the cpu
 (``Ide.Params.direct_reads``). Measured here: diskseq's 1 MiB reads ran
 about 1.6 times as fast so; diskqd1's 4 KiB reads gained nothing
-measurable, and their completion would cross three hops where two do."""
+measurable (the data, registers and interrupt of a small read reach the
+cpu in one frame from the ide)."""
 
 
 class DiskSlot(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,9 +66,9 @@ class Ide(BlockingActor):
         logger: str = ""  # ... and where this actor's digest at each one goes
         # In reel's order: channel 0 master, channel 1 master, channel 0 slave, channel 1 slave.
         disks: list[DiskSlot | None] = []
-        # Whether a DMA read of DIRECT_MIN bytes or more completes straight
-        # to the cpu (each disk then needs a link to it): the data crosses
-        # one hop instead of two (see BlockRequest.complete_to).
+        # Whether the data of a DMA read of DIRECT_MIN bytes or more goes
+        # from the disk straight to the cpu (each disk then needs a link to
+        # it): it crosses one hop instead of two (BlockRequest.data_to).
         direct_reads: bool = False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -89,9 +90,9 @@ class Ide(BlockingActor):
         self.in_checkpoint = False
         self.in_exchange = False  # answering a synchronous access: its effects precede the answer
         self.next_seq = 0  # the checkpoint the cpu makes next
-        # Requests whose completion goes to the cpu (tag -> disk), which
-        # holds their data until a DmaScatter names them; each gets exactly one.
-        self.parked: dict[int, str] = {}
+        # Requests whose data goes to the cpu, which holds it until a
+        # DmaScatter names them; each gets exactly one.
+        self.parked: set[int] = set()
 
     # --- the controller's effects -------------------------------------------------
 
@@ -100,13 +101,14 @@ class Ide(BlockingActor):
         # Small reads come back here: their data, registers and interrupt
         # reach the cpu in one frame, where the other way costs a hop more.
         if to_memory and length >= DIRECT_MIN and self.params.direct_reads:
-            self.parked[tag] = self.peers[drive]
-            self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data, drive, self.params.cpu))
+            self.parked.add(tag)
+            self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data, drive, data_to=self.params.cpu))
             return
         self.send(self.peers[drive], BlockRequest(tag, op, offset, length, data, drive))
 
     def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
-        if self.parked.pop(tag, None) is not None:
+        if tag in self.parked:
+            self.parked.discard(tag)
             self._to_cpu(DmaScatter(ranges, b"", tag))
             return
         # The disk's buffer goes on as it came: one message, no copy here.
@@ -198,9 +200,9 @@ class Ide(BlockingActor):
         self.controller.pio_data(msg.channel, msg.transfer, msg.data)
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
-        disk = self.parked.get(msg.id, src)  # (a parked request's completion comes through the cpu)
         if msg.status:
-            self.log.warning("disk %s: request %d failed: %s", disk, msg.id, msg.error or f"errno {msg.status}")
+            self.log.warning("disk %s: request %d failed: %s", src, msg.id, msg.error or f"errno {msg.status}")
         self.controller.disk_done(msg.id, msg.status == 0, msg.data)
-        if self.parked.pop(msg.id, None) is not None:  # nothing of it went to memory (an error, a reset)
-            self._to_cpu(DmaScatter([], b"", msg.id))  # the cpu lets it go
+        if msg.id in self.parked:  # nothing of it went to memory (an error, a reset): the cpu lets it go
+            self.parked.discard(msg.id)
+            self._to_cpu(DmaScatter([], b"", msg.id))

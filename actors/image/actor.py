@@ -122,17 +122,21 @@ class _Disk:
         return self.backend.flush()
 
     def _complete(self, src: str, msg: BlockRequest, result: Result) -> None:
-        """Send request ``msg``'s completion to its ``complete_to``, or back
-        to ``src`` that sent it."""
+        """Send request ``msg``'s completion back to ``src`` that sent it;
+        with a ``data_to``, the data goes there first, in a completion of
+        its own (even an empty one: that peer waits for it)."""
         if result.status:
             self.errors += 1
             self.log.warning("request %d: %s", msg.id, result.error)
-        peer = msg.complete_to or src
-        if peer not in self.node.links:
-            self.fail(f"disk {self.name}: request {msg.id} from {src!r} is to complete to {peer!r}, "
-                      f"but this disk has no link to {peer!r}")
-            return
-        self.send(peer, BlockCompletion(msg.id, result.status, result.data, result.error))
+        data = result.data
+        if msg.data_to:
+            if msg.data_to not in self.node.links:
+                self.fail(f"disk {self.name}: request {msg.id} from {src!r} sends its data to {msg.data_to!r}, "
+                          f"but this disk has no link to {msg.data_to!r}")
+                return
+            self.send(msg.data_to, BlockCompletion(msg.id, result.status, data, result.error))
+            data = b""
+        self.send(src, BlockCompletion(msg.id, result.status, data, result.error))
 
     def _opened(self) -> Backend:
         if self.backend is None:
