@@ -138,3 +138,49 @@ def test_an_empty_scatter_drops_the_data_and_a_stop_ends_the_wait(cpu) -> None:
     actor.node.pending.append((Stop("the run ends"), "launcher"))
     with pytest.raises(ActorStopped):
         actor.on_dma_scatter(DmaScatter(REGIONS, b"", 4), "ide")  # data that never comes
+
+
+@pytest.fixture
+def disk() -> tuple[object, Sent]:
+    from actors.image.actor import InlineImage
+
+    spec = ActorSpec("unit", "disk0", "actors.image:Image", {"backend": "memory", "size": 1 << 20},
+                     bind="", launcher="", peers=[])
+    actor = InlineImage(spec, Node("disk0", [("ide", False), ("cpu", False)]))
+    sent: Sent = []
+    actor.send = lambda peer, msg: sent.append((peer, msg))  # type: ignore[method-assign]
+    actor.started()
+    yield actor, sent
+    actor.node.close()
+
+
+def test_the_disk_sends_a_large_read_s_data_to_the_cpu_first_and_its_status_to_the_ide(disk) -> None:
+    actor, sent = disk
+    content = bytes(range(251)) * 4000
+    actor.backend.write(0, content)
+    actor.on_block_request(BlockRequest(9, "read", 1000, 600 * 1024, data_to="cpu"), "ide")
+    assert sent == [("cpu", BlockCompletion(9, 0, content[1000:1000 + 600 * 1024], "")),
+                    ("ide", BlockCompletion(9, 0, b"", ""))]
+
+
+def test_a_refused_large_read_still_completes_to_both(disk) -> None:
+    """The cpu waits for the data of a request the ide lets go: it gets an empty completion."""
+    actor, sent = disk
+    actor.on_block_request(BlockRequest(4, "read", 1 << 20, 1 << 16, data_to="cpu"), "ide")  # past the end
+    assert [(p, type(m).__name__, m.status != 0, m.data) for p, m in sent] == [
+        ("cpu", "BlockCompletion", True, b""), ("ide", "BlockCompletion", True, b"")]
+
+
+def test_data_for_a_peer_the_disk_has_no_link_to_fails_the_disk() -> None:
+    from actors.image.actor import InlineImage
+
+    spec = ActorSpec("unit", "disk0", "actors.image:Image", {"backend": "memory", "size": 1 << 20},
+                     bind="", launcher="", peers=[])
+    actor = InlineImage(spec, Node("disk0", [("ide", False)]))
+    failures: list[str] = []
+    actor.fail = failures.append  # type: ignore[method-assign]
+    actor.send = lambda peer, msg: None  # type: ignore[method-assign]
+    actor.started()
+    actor.on_block_request(BlockRequest(2, "read", 0, 1 << 16, data_to="cpu"), "ide")
+    actor.node.close()
+    assert failures == ["disk disk0: request 2 from 'ide' sends its data to 'cpu', but this disk has no link to 'cpu'"]

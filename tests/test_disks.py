@@ -51,6 +51,17 @@ def test_disk_guest_passes(name: str, backend: str, tmp_path: Path) -> None:
     assert result.stdout == entry["stdout"]
 
 
+def test_disktest_passes_under_random_latency(tmp_path: Path) -> None:
+    """A disk with latency runs on uvloop and reads on its thread pool
+    (actors.image.Image): its large DMA read still sends its data straight
+    to the cpu (BlockRequest.data_to)."""
+    entry = MANIFEST["disktest"]
+    result = run_reel("run", "disktest", *disk_args(make_disks(tmp_path, 2)), "--latency", "uniform:0:1ms",
+                      "--seed", "7", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == entry["stdout"]
+
+
 def test_disktest_data_is_on_the_image_files(tmp_path: Path) -> None:
     disks = make_disks(tmp_path, 2)
     assert run_reel("run", "disktest", *disk_args(disks), timeout=300).returncode == 0
