@@ -476,9 +476,9 @@ class BlockRequest(Message, tag=220):
     ``id`` names the request in its completion; ``disk`` says which of the
     sender's drives it is for (blkreplay serves them all). ``data_to``, if
     set, names a peer that gets what a read read, in a BlockCompletion of
-    its own sent first, while the sender's comes without the data: the ide
-    has a large DMA read's data go straight to the cpu, whose memory it is
-    for, sparing it a hop (see DmaScatter.parked)."""
+    its own sent right after the sender's, which comes without the data:
+    the ide has a large DMA read's data go straight to the cpu, whose memory
+    it is for, sparing it a hop (see DmaScatter.parked)."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     id: int

@@ -154,13 +154,17 @@ def disk() -> tuple[object, Sent]:
     actor.node.close()
 
 
-def test_the_disk_sends_a_large_read_s_data_to_the_cpu_first_and_its_status_to_the_ide(disk) -> None:
+def test_the_disk_sends_a_large_read_s_status_to_the_ide_first_and_its_data_to_the_cpu(disk) -> None:
+    """The status leaves first (flushed), so that the ide handles it while the data travels."""
     actor, sent = disk
+    flushed_at: list[int] = []
+    actor.flush = lambda: flushed_at.append(len(sent))  # type: ignore[method-assign]
     content = bytes(range(251)) * 4000
     actor.backend.write(0, content)
     actor.on_block_request(BlockRequest(9, "read", 1000, 600 * 1024, data_to="cpu"), "ide")
-    assert sent == [("cpu", BlockCompletion(9, 0, content[1000:1000 + 600 * 1024], "")),
-                    ("ide", BlockCompletion(9, 0, b"", ""))]
+    assert sent == [("ide", BlockCompletion(9, 0, b"", "")),
+                    ("cpu", BlockCompletion(9, 0, content[1000:1000 + 600 * 1024], ""))]
+    assert flushed_at == [1]
 
 
 def test_a_refused_large_read_still_completes_to_both(disk) -> None:
@@ -168,7 +172,7 @@ def test_a_refused_large_read_still_completes_to_both(disk) -> None:
     actor, sent = disk
     actor.on_block_request(BlockRequest(4, "read", 1 << 20, 1 << 16, data_to="cpu"), "ide")  # past the end
     assert [(p, type(m).__name__, m.status != 0, m.data) for p, m in sent] == [
-        ("cpu", "BlockCompletion", True, b""), ("ide", "BlockCompletion", True, b"")]
+        ("ide", "BlockCompletion", True, b""), ("cpu", "BlockCompletion", True, b"")]
 
 
 def test_data_for_a_peer_the_disk_has_no_link_to_fails_the_disk() -> None:
