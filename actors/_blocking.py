@@ -102,15 +102,19 @@ class BlockingActor(Actor):
             if self._stop_reason is not None:
                 raise ActorStopped(self._stop_reason)
 
-    def take_first(self, wanted: Callable[[msgspec.Struct, str], bool]) -> tuple[msgspec.Struct, str]:
+    def take_first(self, wanted: Callable[[msgspec.Struct, str], bool], what: str) -> tuple[msgspec.Struct, str]:
         """Take the first ``(message, sender)`` that ``wanted`` accepts, out
         of turn: for a handler that cannot finish without one message that
         may still be on its way. Meanwhile only control messages are
         handled (Stop, heartbeats); every other message stays pending, in
         order, for the driver to serve after the handler returns. Raises
-        ``ActorStopped`` once the run is being stopped."""
+        ``ActorStopped`` once the run is being stopped; fails the actor,
+        naming ``what`` it waits for, if nothing comes for
+        ``TAKE_FIRST_LIVENESSES`` liveness bounds (its peers may all be
+        alive: then only a protocol slip can explain the wait)."""
         node = self.node
         pending = node.pending
+        give_up = time.monotonic() + TAKE_FIRST_LIVENESSES * node.liveness
         while True:
             for index, (msg, src) in enumerate(pending):
                 if type(msg) not in CONTROL_TYPES and wanted(msg, src):
@@ -122,8 +126,12 @@ class BlockingActor(Actor):
                     self._handle(*item)
             if self._stop_reason is not None:
                 raise ActorStopped(self._stop_reason)
+            if time.monotonic() >= give_up:
+                self.fail(f"{self.name}: waited {TAKE_FIRST_LIVENESSES * node.liveness:g} s for {what}, "
+                          "which did not come")
+                give_up = float("inf")  # the launcher stops the run: wait for its Stop
             try:
-                if not node.receive():
+                if not node.receive() or signalled or time.monotonic() >= node.next_tick:
                     self._housekeeping()
             except (LinkGap, HandshakeRefused) as e:
                 self.fail(str(e))
@@ -187,6 +195,8 @@ class BlockingActor(Actor):
             self._serve(block=True)
 
 
+TAKE_FIRST_LIVENESSES = 3
+"""How many liveness bounds ``take_first`` waits before it fails the actor."""
 HOUSEKEEPING_SECONDS = 0.01
 """Longest stretch of message handling between two housekeeping passes."""
 DRAIN_LAUNCHER = 0.3

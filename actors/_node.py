@@ -372,8 +372,10 @@ class Node:
     def receive(self, flags: int = 0) -> bool:
         """Flush, then take one frame from the inbox into ``pending``. False
         when none came (NOBLOCK, or the inbox's receive timeout). Raises
-        ``LinkGap``. Call it only once ``pending`` is empty: a frame's
-        messages are all handed out before the next frame is taken."""
+        ``LinkGap``. Drivers call it once ``pending`` is empty, so that a
+        frame's messages are all handed out before the next frame is taken;
+        a selective receive (``BlockingActor.take_first``) calls it with
+        messages still pending, which stay ahead of the new ones."""
         if self._dirty:
             self.flush()
         spinner = self.spinner

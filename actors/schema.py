@@ -348,7 +348,9 @@ class DmaScatter(Message, tag=215):
     itself (BlockRequest.data_to); should it still be on its way, the cpu
     waits for it here. The ide sends exactly one such DmaScatter for each
     of those requests (``ranges`` empty when nothing of the data reaches
-    memory: an error, a reset), and the cpu lets the data go after it."""
+    memory: the disk failed, a reset or the guest's stopping the bus master
+    ended the command, or the request is not the command's any more), and
+    the cpu lets the data go after it."""
 
     BULK_FIELD: ClassVar[str | None] = "data"
     ranges: list[tuple[int, int]]

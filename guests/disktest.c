@@ -30,9 +30,10 @@
  *   reads, each with the other method (DMA reads are interrupt-driven):
  *     A  READ DMA EXT      one PRD entry
  *     B  READ DMA          two PRD entries of 2 KiB, out of address order
- *     E  READ DMA EXT      256 sectors through three entries out of address
- *                          order (a read this large completes straight to
- *                          the cpu in ide-direct: Ide.Params.direct_reads)
+ *     E  READ DMA EXT      256 sectors through three entries out of
+ *                          address order (E is read by PIO below too): a
+ *                          read this large has its data go from the disk
+ *                          straight to the cpu (Ide.Params.direct_reads)
  *     C  READ SECTORS EXT  128 sectors
  *     D  READ SECTORS      24
  *     E  READ SECTORS EXT  256 (count 0x0100)

@@ -235,11 +235,13 @@ def _raw_measure(endpoint: str) -> dict[str, float]:
     import zmq
 
     allowed = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})  # (this process launches the guests next: it gives core 0 back after)
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
     sock.rcvtimeo = sock.sndtimeo = RAW_TIMEOUT_MS  # a dead peer is an error, not a hang
     try:
+        # On core 0 for the measurement; this process launches the guests
+        # next, so it gets all its cores back after (see finally).
+        os.sched_setaffinity(0, {0})
         sock.bind(endpoint)
         enc, dec = msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder().decode
         message = [1, 2, 3, b"x" * 16]

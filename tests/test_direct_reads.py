@@ -188,3 +188,40 @@ def test_data_for_a_peer_the_disk_has_no_link_to_fails_the_disk() -> None:
     actor.on_block_request(BlockRequest(2, "read", 0, 1 << 16, data_to="cpu"), "ide")
     actor.node.close()
     assert failures == ["disk disk0: request 2 from 'ide' sends its data to 'cpu', but this disk has no link to 'cpu'"]
+
+
+def test_direct_reads_are_refused_with_blkreplay() -> None:
+    """blkreplay sends a read's data back through the ide: a cpu told its data
+    went elsewhere would wait for it for good (found by a review helper)."""
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError, match="direct_reads cannot be used with blkreplay"):
+        msgspec.convert({"direct_reads": True, "blkreplay": "blkreplay"}, Ide.Params)
+
+
+def test_data_that_never_comes_fails_the_cpu_naming_the_request() -> None:
+    """Every peer alive and the data still missing: only a protocol slip
+    explains it, and the wait ends with an error rather than in silence."""
+    import time
+
+    import zmq
+
+    spec = ActorSpec("unit", "cpu", "actors.cpu:Cpu", {"ide": "ide", "console": "none"}, bind="", launcher="",
+                     peers=[])
+    actor = Cpu(spec, Node("cpu", [], liveness=0.2))
+    actor.machine = Machine(1 << 20)
+    actor.node.inbox.setsockopt(zmq.RCVTIMEO, 20)
+    failures: list[str] = []
+
+    def fail(reason: str) -> None:  # as the launcher would, it stops the run
+        failures.append(reason)
+        actor.node.pending.append((Stop("an actor failed"), "launcher"))
+
+    actor.fail = fail  # type: ignore[method-assign]
+    began = time.monotonic()
+    with pytest.raises(ActorStopped):
+        actor.on_dma_scatter(DmaScatter(REGIONS, b"", 5), "ide")
+    actor.node.close()
+    assert 0.6 <= time.monotonic() - began < 3
+    assert failures == ["cpu: waited 0.6 s for the data of disk request 5 (named by the ide's DmaScatter), "
+                        "which did not come"]

@@ -32,8 +32,10 @@ from .ide_window import IdeWindow
 
 
 MAX_PARKED = 64
-"""The most disk reads' data the cpu holds for DmaScatters to come; the ide
-has at most one command in flight per drive, so more means some are lost."""
+"""The most disk reads' data the cpu holds for DmaScatters to come. Each
+drive runs one command at a time, and a command abandoned by a reset
+leaves at most its one request in flight: a handful at most, so more means
+the ide lets some go unnamed."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -222,7 +224,8 @@ class Cpu(BlockingActor):
         waiting for an MMIO read's value must still find it there)."""
         data = self.parked.pop(request, None)
         if data is None:
-            msg, _ = self.take_first(lambda m, src: type(m) is BlockCompletion and m.id == request)
+            msg, _ = self.take_first(lambda m, src: type(m) is BlockCompletion and m.id == request,
+                                     f"the data of disk request {request} (named by the ide's DmaScatter)")
             data = msg.data  # type: ignore[attr-defined]
         return data
 

@@ -71,6 +71,11 @@ class Ide(BlockingActor):
         # it): it crosses one hop instead of two (BlockRequest.data_to).
         direct_reads: bool = False
 
+        def __post_init__(self) -> None:
+            if self.direct_reads and self.blkreplay:
+                raise ValueError("direct_reads cannot be used with blkreplay: blkreplay sends each read's data "
+                                 "back through the ide, to deliver it at a checkpoint")
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         slots: list[DiskSlot | None] = list(self.params.disks)
@@ -109,7 +114,7 @@ class Ide(BlockingActor):
     def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
         if tag in self.parked:
             self.parked.discard(tag)
-            self._to_cpu(DmaScatter(ranges, b"", tag))
+            self._to_cpu(DmaScatter(ranges, b"", tag))  # (the data went to the cpu: ``data`` is empty)
             return
         # The disk's buffer goes on as it came: one message, no copy here.
         self._to_cpu(DmaScatter(ranges, data))
