@@ -225,3 +225,14 @@ def test_data_that_never_comes_fails_the_cpu_naming_the_request() -> None:
     assert 0.6 <= time.monotonic() - began < 3
     assert failures == ["cpu: waited 0.6 s for the data of disk request 5 (named by the ide's DmaScatter), "
                         "which did not come"]
+
+
+def test_a_disk_that_knows_no_data_to_still_gets_its_data_to_memory(ide) -> None:
+    """A swapped-in disk implementation that ignores data_to answers with
+    the data, as before: it goes on to the cpu in the DmaScatter."""
+    actor, sent = ide
+    request = _read_dma(actor, sent, 256, [(RAM_BASE, 0x10000), (RAM_BASE + 0x10000, 0x10000)])
+    actor.on_block_completion(BlockCompletion(request.id, 0, b"\x77" * 0x20000), "disk0")
+    scatter, = [m for _, m in sent if isinstance(m, DmaScatter)]
+    assert scatter == DmaScatter([(RAM_BASE, 0x10000), (RAM_BASE + 0x10000, 0x10000)], b"\x77" * 0x20000)
+    assert actor.parked == set()

@@ -114,8 +114,9 @@ class Ide(BlockingActor):
     def memory_write(self, ranges: list[tuple[int, int]], data: bytes, tag: int = -1) -> None:
         if tag in self.parked:
             self.parked.discard(tag)
-            self._to_cpu(DmaScatter(ranges, b"", tag))  # (the data went to the cpu: ``data`` is empty)
-            return
+            if not data:  # it went to the cpu (a disk that knows no data_to brings it here: sent on below)
+                self._to_cpu(DmaScatter(ranges, b"", tag))
+                return
         # The disk's buffer goes on as it came: one message, no copy here.
         self._to_cpu(DmaScatter(ranges, data))
 
@@ -208,6 +209,6 @@ class Ide(BlockingActor):
         if msg.status:
             self.log.warning("disk %s: request %d failed: %s", src, msg.id, msg.error or f"errno {msg.status}")
         self.controller.disk_done(msg.id, msg.status == 0, msg.data)
-        if msg.id in self.parked:  # nothing of it went to memory (an error, a reset): the cpu lets it go
+        if msg.id in self.parked:  # nothing of it reaches memory (an error, a reset...): the cpu lets it go
             self.parked.discard(msg.id)
             self._to_cpu(DmaScatter([], b"", msg.id))
