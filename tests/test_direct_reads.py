@@ -23,9 +23,9 @@ from actors.schema import BlockCompletion, BlockRequest, DmaScatter, DmaStart, I
 Sent = list[tuple[str, object]]
 
 
-def _actor(cls: type, name: str, params: dict) -> tuple[object, Sent]:
-    spec = ActorSpec("unit", name, f"actors.{name}:{cls.__name__}", params, bind="", launcher="", peers=[])
-    actor = cls(spec, Node(name, []))
+def _actor(cls: type, name: str, params: dict, node: Node | None = None) -> tuple[object, Sent]:
+    spec = ActorSpec("unit", name, f"{cls.__module__}:{cls.__name__}", params, bind="", launcher="", peers=[])
+    actor = cls(spec, node or Node(name, []))
     sent: Sent = []
     actor.send = lambda peer, msg: sent.append((peer, msg))  # type: ignore[method-assign]
     return actor, sent
@@ -140,16 +140,18 @@ def test_an_empty_scatter_drops_the_data_and_a_stop_ends_the_wait(cpu) -> None:
         actor.on_dma_scatter(DmaScatter(REGIONS, b"", 4), "ide")  # data that never comes
 
 
-@pytest.fixture
-def disk() -> tuple[object, Sent]:
+def _disk(links: list[tuple[str, bool]]) -> tuple[object, Sent]:
+    """An inline disk of 1 MiB in memory, started, with these links."""
     from actors.image.actor import InlineImage
 
-    spec = ActorSpec("unit", "disk0", "actors.image:Image", {"backend": "memory", "size": 1 << 20},
-                     bind="", launcher="", peers=[])
-    actor = InlineImage(spec, Node("disk0", [("ide", False), ("cpu", False)]))
-    sent: Sent = []
-    actor.send = lambda peer, msg: sent.append((peer, msg))  # type: ignore[method-assign]
-    actor.started()
+    actor, sent = _actor(InlineImage, "disk0", {"backend": "memory", "size": 1 << 20}, Node("disk0", links))
+    actor.started()  # type: ignore[attr-defined]
+    return actor, sent
+
+
+@pytest.fixture
+def disk() -> tuple[object, Sent]:
+    actor, sent = _disk([("ide", False), ("cpu", False)])
     yield actor, sent
     actor.node.close()
 
@@ -176,15 +178,9 @@ def test_a_refused_large_read_still_completes_to_both(disk) -> None:
 
 
 def test_data_for_a_peer_the_disk_has_no_link_to_fails_the_disk() -> None:
-    from actors.image.actor import InlineImage
-
-    spec = ActorSpec("unit", "disk0", "actors.image:Image", {"backend": "memory", "size": 1 << 20},
-                     bind="", launcher="", peers=[])
-    actor = InlineImage(spec, Node("disk0", [("ide", False)]))
+    actor, _ = _disk([("ide", False)])
     failures: list[str] = []
     actor.fail = failures.append  # type: ignore[method-assign]
-    actor.send = lambda peer, msg: None  # type: ignore[method-assign]
-    actor.started()
     actor.on_block_request(BlockRequest(2, "read", 0, 1 << 16, data_to="cpu"), "ide")
     actor.node.close()
     assert failures == ["disk disk0: request 2 from 'ide' sends its data to 'cpu', but this disk has no link to 'cpu'"]
@@ -206,9 +202,7 @@ def test_data_that_never_comes_fails_the_cpu_naming_the_request() -> None:
 
     import zmq
 
-    spec = ActorSpec("unit", "cpu", "actors.cpu:Cpu", {"ide": "ide", "console": "none"}, bind="", launcher="",
-                     peers=[])
-    actor = Cpu(spec, Node("cpu", [], liveness=0.2))
+    actor, _ = _actor(Cpu, "cpu", {"ide": "ide", "console": "none"}, Node("cpu", [], liveness=0.2))
     actor.machine = Machine(1 << 20)
     actor.node.inbox.setsockopt(zmq.RCVTIMEO, 20)
     failures: list[str] = []
