@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -189,24 +191,25 @@ def _compute_us(image: bytes, disk_bytes: int, runs: int = 3) -> float:
 def _raw_transport(folder: str) -> dict[str, float]:
     """pyzmq + msgspec between two processes (cores 0 and 1): small round
     trips, and one-way 1 MiB frames."""
-    import multiprocessing
-
     import zmq
 
     endpoint = f"ipc://{folder}/raw"
-    ctx = multiprocessing.get_context("spawn")
-    child = ctx.Process(target=_raw_peer, args=(endpoint,))
-    child.start()
+    # A plain child process: multiprocessing's spawn would also start its
+    # resource tracker, a process that outlives the measurement.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = subprocess.Popen([sys.executable, "-c", f"from launch.bench import _raw_peer; _raw_peer({endpoint!r})"],
+                             env=env)
     try:
         return _raw_measure(endpoint)
     except zmq.Again:
-        child.join(1)
         raise RuntimeError(f"raw transport: the peer process answered nothing for {RAW_TIMEOUT_MS / 1000:g} s "
-                           f"(its exit code: {child.exitcode})") from None
+                           f"(its exit code: {child.poll()})") from None
     finally:
-        child.join(10)
-        if child.is_alive():
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
 
 
 RAW_RT, RAW_FRAMES = 2000, 400
