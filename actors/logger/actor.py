@@ -56,6 +56,7 @@ class Logger(AsyncActor):
         digest_every: int = 64  # checkpoints between seals (recording; a replay takes the log's)
         lookahead: Annotated[int, msgspec.Meta(ge=1)] = 64
         recent_wait: float = 1.0  # seconds to wait for the diverging actor's recent messages
+        digests_wait: float = 10.0  # replaying: seconds to wait, after the guest's exit, for its last digests
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -71,6 +72,7 @@ class Logger(AsyncActor):
         self.seals: dict[int, list[str]] = {}
         self.next_prescribed = 0
         self.matched = 0
+        self.checked = asyncio.Event()  # replaying, the guest gone: every checkpoint it made is checked
 
     # --- both modes ------------------------------------------------------------------
 
@@ -220,6 +222,7 @@ class Logger(AsyncActor):
         expected = self._expected(seq, actor, record)
         if expected is not None and not digest.startswith(expected):
             self.reporting = True
+            self.checked.set()  # (a verdict waiting for digests gives way to the report)
             self.spawn(self._diverged(seq, record, actor, digest, expected), "reporting a divergence")
             return
         digests = self.digests.get(seq, {})
@@ -227,6 +230,13 @@ class Logger(AsyncActor):
             del self.digests[seq]
             self.matched += 1
             self._prescribe_ahead()
+            if self.exit is not None and self.matched >= self._owed(self.exit):
+                self.checked.set()
+
+    def _owed(self, exit: GuestExit) -> int:
+        """How many checkpoints a replay that ended in ``exit`` must have
+        matched: each it made that the log holds."""
+        return min(exit.checkpoints, len(self.checkpoints))
 
     def _expected(self, seq: int, actor: str, record: CheckpointRecord) -> str | None:
         """What the recording says ``actor``'s digest at ``seq`` begins with
@@ -255,6 +265,12 @@ class Logger(AsyncActor):
             return [f"({actor} did not say what it last exchanged within {self.params.recent_wait:g} s)"]
         return [f"{actor}'s most recent messages, oldest first:"] + reply.lines
 
+    def _missing_digests(self, exit: GuestExit) -> str:
+        seq = self.matched
+        missing = [a for a in self._needed(seq) if a not in self.digests.get(seq, {})]
+        return (f"the guest exited after checkpoint {exit.checkpoints - 1}, but the digest of checkpoint {seq} "
+                f"from {', '.join(missing) or '?'} did not come within {self.params.digests_wait:g} s")
+
     def on_replay_stuck(self, msg: ReplayStuck, src: str) -> None:
         if self.reporting:
             return  # a divergence came first: that is the report
@@ -274,6 +290,16 @@ class Logger(AsyncActor):
     async def _replay_verdict(self) -> None:
         exit, log = self.exit, self.recording
         assert exit is not None and log is not None
+        # The guest's exit can overtake the digests of the last checkpoints
+        # (they come from other actors): the verdict waits for them, or a
+        # divergence in them would go unseen.
+        if self.matched < self._owed(exit) and not self.reporting:
+            try:
+                await asyncio.wait_for(self.checked.wait(), self.params.digests_wait)
+            except asyncio.TimeoutError:
+                self._finish_once(EXIT_STUCK, f"replay stuck: {self._missing_digests(exit)}",
+                                  {"checkpoint": self.matched, "what": self._missing_digests(exit)})
+                return
         if self.reporting:
             return
         end = log.end
