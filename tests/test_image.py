@@ -30,6 +30,58 @@ def test_backends_read_write_flush(tmp_path: Path) -> None:
     assert path.read_bytes()[512:1024] == b"\x07" * 512
 
 
+def _kernel_populates_mappings(folder: Path) -> bool:
+    import mmap
+
+    probe = folder / "probe"
+    probe.write_bytes(bytes(mmap.PAGESIZE))
+    with open(probe, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+        try:
+            m.madvise(getattr(mmap, "MADV_POPULATE_READ", 22), 0, mmap.PAGESIZE)
+        except OSError:
+            return False
+    return True
+
+
+def test_a_large_read_of_a_raw_file_is_a_view_of_it_that_later_writes_show(tmp_path: Path) -> None:
+    """Reads of MAPPED_MIN bytes or more come from the file's mapping, not
+    copied (the frame carries the page cache's bytes); smaller ones are
+    copies. The mapping is the file: a write is seen by the next read."""
+    from actors.image.backends import MAPPED_MIN
+
+    path = tmp_path / "d.img"
+    content = os.urandom(4 * MAPPED_MIN)
+    path.write_bytes(content)
+    disk = RawFile(str(path))
+    large = disk.read(100, 2 * MAPPED_MIN)  # (not page aligned)
+    assert large.data == content[100:100 + 2 * MAPPED_MIN]
+    # (A kernel before MADV_POPULATE_READ, Linux 5.14, has every read copied.)
+    assert isinstance(large.data, memoryview if _kernel_populates_mappings(tmp_path) else bytes)
+    small = disk.read(100, 512)
+    assert isinstance(small.data, bytes) and small.data == content[100:612]
+    assert disk.write(MAPPED_MIN, b"\x5a" * 512).status == 0
+    assert disk.read(0, 2 * MAPPED_MIN).data[MAPPED_MIN:MAPPED_MIN + 512] == b"\x5a" * 512
+    disk.close()  # with a view still held (a frame on its way): no error, and the file is let go
+    assert large.data[:4] == content[100:104]  # the view stays readable until it goes
+    with pytest.raises(OSError):
+        os.fstat(disk.fd)
+
+
+def test_a_raw_file_cut_short_under_its_disk_fails_a_large_read_instead_of_crashing(tmp_path: Path) -> None:
+    """A page the mapping cannot read would be a SIGBUS as the frame is sent:
+    the read first makes sure its pages can be read, else falls back to
+    pread, which says what went wrong."""
+    from actors.image.backends import MAPPED_MIN
+
+    path = tmp_path / "d.img"
+    path.write_bytes(os.urandom(4 * MAPPED_MIN))
+    disk = RawFile(str(path))
+    os.truncate(path, MAPPED_MIN)  # someone else cuts the image short
+    result = disk.read(2 * MAPPED_MIN, MAPPED_MIN)
+    assert result.status == errno.EIO and "short read" in result.error
+    disk.close()
+
+
 def test_requests_are_checked_against_the_disk() -> None:
     assert check(4096, "read", 0, 4096, 0) is None
     assert check(4096, "read", 4000, 512, 0).error == "read of 512 bytes at 4000 is outside the disk (4096 bytes)"
