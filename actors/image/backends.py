@@ -12,6 +12,8 @@ import mmap
 import os
 from typing import Callable, Iterator, NamedTuple, Protocol
 
+from ..schema import BULK_THRESHOLD
+
 
 class Result(NamedTuple):
     status: int  # 0, or an errno value
@@ -49,10 +51,10 @@ def check(size: int, op: str, offset: int, length: int, data_length: int) -> Res
     return None
 
 
-MAPPED_MIN = 64 * 1024
+MAPPED_MIN = BULK_THRESHOLD
 """A raw file's reads of this many bytes or more are views of its mapping,
-not copies (see RawFile.read). The same as the wire's bulk threshold:
-smaller data is copied into the message anyway."""
+not copies (see RawFile.read): those travel in bulk frames of their own,
+sent without a copy; smaller data is copied into its message anyway."""
 
 _MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
 
