@@ -191,7 +191,13 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     told the same new path one is refused instead of both writing it."""
     if not log.strip():
         raise FileNotFoundError("--log names no file (an empty path)")
-    path = Path(log).resolve()
+    given = Path(log)
+    if given.exists() and not given.is_file() and not given.is_dir():
+        # /dev/stdout, a pipe, a terminal: the log is sealed as it grows and
+        # read back by replay and inspect, so it needs a file.
+        raise FileExistsError(f"{log}: is not a regular file (a pipe, a terminal or a device); "
+                              "the log needs a file of its own")
+    path = given.resolve()
     if path.exists():
         if any(os.path.samefile(path, disk) for disk in disks):
             raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def test_record_keeps_an_existing_log_and_needs_its_folder(tmp_path) -> None:
     result = run_reel("record", "journal", *disks, "--log", str(tmp_path / "b.img"), "--force")
     assert result.returncode == 2 and "is one of the base disks" in result.stderr
     assert (tmp_path / "b.img").stat().st_size == before.st_size == 8 << 20
+
+
+def test_record_refuses_a_log_that_is_not_a_file_saying_so(tmp_path) -> None:
+    """--log /dev/stdout into a pipe ended in '[Errno 2] No such file or
+    directory: /proc/<pid>/fd/pipe:[...]'; a pipe, a terminal or a device is
+    now refused as what it is (a recording's log is sealed as it grows and
+    read back: it needs a file)."""
+    assert run_reel("mkdisk", str(tmp_path / "a.img"), "1M").returncode == 0
+    os.mkfifo(tmp_path / "fifo")
+    for log in (str(tmp_path / "fifo"), "/dev/null", "/dev/stdout"):  # (stdout: run_reel's pipe)
+        result = run_reel("record", "hello", "--disk", str(tmp_path / "a.img"), "--log", log, "--force")
+        assert result.returncode == 2, (log, result.stderr)
+        assert f"reel: {log}: is not a regular file (a pipe, a terminal or a device)" in result.stderr, result.stderr
 
 
 def test_run_refuses_one_image_attached_twice(tmp_path) -> None:
