@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", e)
         return EXIT_ERROR
     trace_dir = os.environ.get(TRACE_ENV)
-    write_trace = install_trace(node, trace_dir) if trace_dir else None
+    write_trace = install_trace(node, trace_dir, spec.run_id) if trace_dir else None
     install_signal_handlers()
     # Everything allocated so far lives for the whole run: keep it out of
     # the collector's full passes, which otherwise rescan it on the hot path.

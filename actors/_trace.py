@@ -52,9 +52,10 @@ Event = Pushed | Taken | Waited
 class Trace(msgspec.Struct):
     actor: str
     events: list[Event]
+    run: str = ""  # the run's id: a folder may still hold traces of earlier runs
 
 
-def install(node: Any, directory: str) -> Any:
+def install(node: Any, directory: str, run: str = "") -> Any:
     """Wrap ``node``'s frame seams to note events; returns a function that
     writes the trace (call it once, as the process ends)."""
     events: list[Event] = []
@@ -97,7 +98,7 @@ def install(node: Any, directory: str) -> Any:
         try:
             os.makedirs(directory, exist_ok=True)
             with open(path, "wb") as f:
-                f.write(msgspec.msgpack.encode(Trace(node.name, events)))
+                f.write(msgspec.msgpack.encode(Trace(node.name, events, run)))
         except OSError as e:
             node.log.error("cannot write the trace %s: %s", path, e.strerror)
 
@@ -107,18 +108,26 @@ def install(node: Any, directory: str) -> Any:
 # --- reading: reel trace DIR -------------------------------------------------------------
 
 
-def load(directory: str) -> list[Trace]:
-    traces = []
+def load(directory: str, left_out: list[str] | None = None) -> list[Trace]:
+    """The traces of the last run traced into ``directory`` (the run of its
+    newest file): each run writes one file per actor, so an earlier run's
+    actors that this one did not have are still there. Their file names
+    go to ``left_out``."""
+    found = []  # (mtime, name, trace)
     for name in sorted(os.listdir(directory)):
         if name.endswith(".trace"):
-            with open(os.path.join(directory, name), "rb") as f:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
                 try:
-                    traces.append(msgspec.msgpack.decode(f.read(), type=Trace))
+                    found.append((os.fstat(f.fileno()).st_mtime_ns, name, msgspec.msgpack.decode(f.read(), type=Trace)))
                 except msgspec.MsgspecError as e:
-                    raise ValueError(f"{os.path.join(directory, name)}: not a trace ({e})") from None
-    if not traces:
+                    raise ValueError(f"{path}: not a trace ({e})") from None
+    if not found:
         raise ValueError(f"{directory}: no .trace files (run with {ENV}={directory})")
-    return traces
+    last = max(found, key=lambda item: item[0])[2].run
+    if left_out is not None:
+        left_out.extend(name for _, name, trace in found if trace.run != last)
+    return [trace for _, _, trace in found if trace.run == last]
 
 
 def summarize(traces: list[Trace]) -> dict[str, Any]:

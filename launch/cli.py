@@ -364,11 +364,15 @@ def _run(args: argparse.Namespace, level: int) -> int:
 def _trace(args: argparse.Namespace, level: int) -> int:
     from actors import _trace as trace
 
+    left_out: list[str] = []
     try:
-        summary = trace.summarize(trace.load(args.dir))
+        summary = trace.summarize(trace.load(args.dir, left_out))
     except (OSError, ValueError) as e:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if left_out:
+        print(f"reel: left out {len(left_out)} trace file(s) of an earlier run in {args.dir}: "
+              f"{', '.join(left_out)}", file=sys.stderr)
     print(json.dumps(summary, indent=2) if args.json else trace.render(summary))
     return EXIT_OK
 

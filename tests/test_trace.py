@@ -55,6 +55,32 @@ def test_reel_trace_says_what_is_wrong_with_its_folder(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nowhere" in missing.stderr
 
 
+def test_reel_trace_reads_the_last_run_only_and_says_what_it_left_out(tmp_path: Path) -> None:
+    """A run writes one file per actor: an earlier run's actors that the
+    last one did not have were still in the folder, and went into its
+    summary as if they had taken part."""
+    import msgspec
+
+    from actors._trace import Pushed, Taken, Trace, load
+
+    def write(actor: str, run: str, events: list, mtime: int) -> None:
+        path = tmp_path / f"{actor}.trace"
+        path.write_bytes(msgspec.msgpack.encode(Trace(actor, events, run)))
+        os.utime(path, ns=(mtime, mtime))
+
+    write("a", "run1", [Pushed(1000, "old", 1, 1)], 1_000_000_000)
+    write("old", "run1", [Taken(3000, "a", 1, ["Item"])], 1_000_000_000)
+    write("a", "run2", [Pushed(1000, "b", 1, 1)], 2_000_000_000)  # (replaces run1's a.trace, as a run does)
+    write("b", "run2", [Taken(2000, "a", 1, ["Item"])], 2_000_000_000)
+    left_out: list[str] = []
+    assert sorted(t.actor for t in load(str(tmp_path), left_out)) == ["a", "b"]
+    assert left_out == ["old.trace"]
+    result = run_reel("trace", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert list(json.loads(result.stdout)["links"]) == ["a -> b"]
+    assert f"reel: left out 1 trace file(s) of an earlier run in {tmp_path}: old.trace" in result.stderr
+
+
 def test_profiling_writes_one_profile_per_actor_and_a_folder_it_cannot_use_is_an_error_not_a_crash(
         tmp_path: Path) -> None:
     import pstats
