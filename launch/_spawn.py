@@ -17,20 +17,23 @@ STDERR_TAIL = 20
 """Lines of an actor's stderr kept for the report when it dies."""
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment for a Python child, which then imports
+    what this process imports (tests' own actors too)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+
+
 class ActorProcess:
     """One actor's OS process, its stderr forwarded line by line (and the
     last lines kept), its exit observed without blocking."""
 
     def __init__(self, spec: ActorSpec, *, forward_stderr: bool = True) -> None:
         self.name = spec.name
-        env = dict(os.environ)
-        # The child imports what this process imports (tests' own actors too).
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "actors", "--run", spec.run_id, "--name", spec.name],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
+            env=child_env(),
             process_group=0,  # a terminal's Ctrl-C reaches the launcher alone
         )
         assert self.popen.stdin is not None

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from actors._rss import peak_rss_mib
 
 from . import _scratch
+from ._spawn import child_env
 from ._steal import Steal
 from .launcher import Launcher, RunResult
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
@@ -196,9 +197,8 @@ def _raw_transport(folder: str) -> dict[str, float]:
     endpoint = f"ipc://{folder}/raw"
     # A plain child process: multiprocessing's spawn would also start its
     # resource tracker, a process that outlives the measurement.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     child = subprocess.Popen([sys.executable, "-c", f"from launch.bench import _raw_peer; _raw_peer({endpoint!r})"],
-                             env=env)
+                             env=child_env())
     try:
         return _raw_measure(endpoint)
     except zmq.Again:

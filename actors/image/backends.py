@@ -90,15 +90,11 @@ class RawFile:
                 raise
             # A file system without locks (some NFS, FUSE): the image is used unlocked, as QEMU does.
         self.size = os.fstat(self.fd).st_size
-        self.map: mmap.mmap | None = None
-        if self.size:
-            try:
-                self.map = mmap.mmap(self.fd, self.size, prot=mmap.PROT_READ)
-            except (OSError, ValueError):
-                pass  # a file that cannot be mapped is read with pread
+        self.map: mmap.mmap | None = None  # made at the first large read (a file opened for its lock needs none)
+        self.unmappable = False
 
     def read(self, offset: int, length: int) -> Result:
-        if length >= MAPPED_MIN and self.map is not None:
+        if length >= MAPPED_MIN and not self.unmappable:
             mapped = self._mapped(offset, length)
             if mapped is not None:
                 return Result(0, mapped)
@@ -114,9 +110,15 @@ class RawFile:
         """The bytes at ``offset`` as a view of the mapping, their pages read
         in and mapped first, so that an I/O error is an errno here (pread's
         answer then says what failed) and not a SIGBUS as the frame leaves.
-        None when they cannot be (an unreadable page; a kernel before
-        MADV_POPULATE_READ; a file cut short under us)."""
-        assert self.map is not None
+        None when they cannot be (a file that cannot be mapped; an
+        unreadable page; a kernel before MADV_POPULATE_READ; a file cut
+        short under us)."""
+        if self.map is None:
+            try:
+                self.map = mmap.mmap(self.fd, self.size, prot=mmap.PROT_READ)
+            except (OSError, ValueError):
+                self.unmappable = True  # such a file is read with pread
+                return None
         start = offset - offset % mmap.PAGESIZE
         try:
             self.map.madvise(_MADV_POPULATE_READ, start, offset + length - start)

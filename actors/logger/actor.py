@@ -297,8 +297,8 @@ class Logger(AsyncActor):
             try:
                 await asyncio.wait_for(self.checked.wait(), self.params.digests_wait)
             except asyncio.TimeoutError:
-                self._finish_once(EXIT_STUCK, f"replay stuck: {self._missing_digests(exit)}",
-                                  {"checkpoint": self.matched, "what": self._missing_digests(exit)})
+                what = self._missing_digests(exit)
+                self._finish_once(EXIT_STUCK, f"replay stuck: {what}", {"checkpoint": self.matched, "what": what})
                 return
         if self.reporting:
             return
