@@ -168,7 +168,7 @@ def program(seed: int, cases: int) -> str:
 MAIN_C = r"""
 #include "rt.h"
 
-#define RUNS 6  /* more than the translator's HOT: the last runs are compiled */
+#define RUNS 6  /* more than the HOT the test sets: the last runs are compiled */
 
 typedef void (*fuzz_fn)(uint32_t *out);
 extern const fuzz_fn fuzz_cases[];

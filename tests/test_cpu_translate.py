@@ -492,3 +492,95 @@ def test_a_write_to_a_read_only_csr_in_line_traps_exactly() -> None:
     for m in _three_modes(program, trap_to_handler):
         assert (m.hart.mcause, m.hart.mepc, m.hart.mtval, m.pc) == (2, RAM_BASE + 8, program[2], handler)
         assert m.regs[6] == 9 and m.regs[8] == 0
+
+
+def _branch(op: str, rs1: int, rs2: int, offset: int) -> int:
+    f3 = {"beq": 0, "bne": 1, "blt": 4, "bge": 5, "bltu": 6, "bgeu": 7}[op]
+    o = offset & 0x1FFF
+    return (((o >> 12) & 1) << 31) | (((o >> 5) & 0x3F) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (
+        ((o >> 1) & 0xF) << 8) | (((o >> 11) & 1) << 7) | 0x63
+
+
+def _region_program() -> list[int]:
+    """An outer loop around an inner loop and a call: a region of several
+    blocks (the outer body, the inner loop, the return point) in which
+    values wrap around 2**32 both ways. x17 (read in the inner loop) and
+    x13 (read at the return point) step through memory: either may run
+    past the end of RAM and fault."""
+    return [
+        encode("addi", 5, 0, 0, 0),       # 0x00 outer: i = 0
+        encode("addi", 6, 0, 0, -1),      # 0x04 x6 = -1
+        encode("add", 7, 7, 6, 0),        # 0x08 inner: x7 += -1 (wraps below zero)
+        encode("sub", 8, 8, 5, 0),        # 0x0c x8 -= i
+        encode("mul", 9, 7, 8, 0),        # 0x10 x9 = x7 * x8 (overflows)
+        encode("lw", 18, 17, 0, 0),       # 0x14 a load in the loop
+        encode("lw", 19, 21, 0, 0),       # 0x18 mtime: icount exactly, in the middle of a round
+        encode("add", 22, 22, 19, 0),     # 0x1c
+        encode("add", 15, 15, 9, 0),      # 0x20 x15 += x9 (an unreduced sum would show)
+        encode("addi", 17, 17, 0, 4),     # 0x24
+        encode("addi", 5, 5, 0, 1),       # 0x28 i += 1
+        _branch("bne", 5, 11, -0x24),     # 0x2c until i == x11: back to 0x08
+        _jal(1, 0x1C),                    # 0x30 call 0x4c
+        encode("lw", 12, 13, 0, 0),       # 0x34 return point: a load
+        encode("addi", 13, 13, 0, 4),     # 0x38
+        encode("slli", 16, 15, 0, 3),     # 0x3c
+        encode("addi", 14, 14, 0, -1),    # 0x40
+        _branch("bne", 14, 0, -0x44),     # 0x44 outer loop: back to 0x00
+        0x0000006F,                       # 0x48 j .
+        encode("sw", 0, 10, 9, 0),        # 0x4c callee: *x10 = x9
+        encode("addi", 10, 10, 0, 4),     # 0x50 x10 += 4
+        0x00008067,                       # 0x54 ret (jalr x0, 0(ra))
+    ]
+
+
+@pytest.mark.parametrize("stops", [(), (150, 300, 450)], ids=["run-through", "stopped-in-loops"])
+@pytest.mark.parametrize("fault", ["none", "in-the-loop", "at-the-return-point"])
+def test_a_region_of_loops_and_calls_runs_as_single_steps_do(fault: str, stops: tuple[int, ...]) -> None:
+    """Blocks compiled into one region (labels, a loop label, a return
+    through jalr found among them, values left unreduced between
+    instructions) end in the same registers, memory, icount and trap as
+    the same code interpreted and stepped one instruction at a time, and
+    show the same registers at stops that cut a compiled loop short."""
+    handler = RAM_BASE + 0x800
+    ram = 1 << 20
+    end = RAM_BASE + ram
+
+    def setup(m: Machine) -> None:
+        m.bus.write_ram(handler, _csr(2, 20, 0, 0xB02).to_bytes(4, "little")  # csrr x20, minstret
+                        + (0x0000006F).to_bytes(4, "little"))  # j .
+        m.hart.mtvec = handler
+        m.regs[7], m.regs[8], m.regs[15] = 3, 0x7FFFFFF0, 0xFFFFFF00
+        m.regs[10], m.regs[11], m.regs[14], m.regs[21] = DATA, 9, 5, 0x0200BFF8
+        m.regs[13] = end - 8 if fault == "at-the-return-point" else DATA + 0x100
+        m.regs[17] = end - 4 * 22 if fault == "in-the-loop" else DATA + 0x200  # 22 loads fit: the 3rd round's 5th faults
+
+    runs, seen = [], []
+    for mode in ("blocks", "interpreted", "steps"):
+        m = Machine(ram_size=ram)
+        if mode == "blocks":
+            m.translator.hot = 2  # a run interpreted first, so the region knows where its exits lead
+        m.bus.write_ram(RAM_BASE, b"".join(w.to_bytes(4, "little") for w in _region_program()))
+        setup(m)
+        m.pc = RAM_BASE
+        at_stops = []
+        for stop in (range(1, 2001) if mode == "steps" else (*stops, 2000)):
+            m.run(stop)
+            if stop in stops:
+                at_stops.append((stop, m.pc, tuple(m.regs)))
+        runs.append(m)
+        seen.append(at_stops)
+    labels = runs[0].translator.blocks[RAM_BASE].__globals__["LPC"]
+    assert len(labels) >= 3, f"the code did not run as a region of several blocks: labels at {labels}"
+    assert seen[0] == seen[1] == seen[2]
+    states = [(tuple(m.regs), m.icount[0], m.pc, m.hart.mepc, m.hart.mcause, m.hart.mtval,
+               bytes(m.bus.ram[DATA - RAM_BASE:DATA - RAM_BASE + 64])) for m in runs]
+    assert states[0] == states[1] == states[2], "\n".join(map(str, states))
+    m = runs[2]
+    if fault == "none":
+        assert m.pc == RAM_BASE + 0x48 and m.regs[14] == 0
+    elif fault == "in-the-loop":
+        assert (m.hart.mcause, m.hart.mepc, m.hart.mtval) == (5, RAM_BASE + 0x14, end)
+        assert m.regs[14] == 3 and m.regs[5] == 4  # the third outer round, its fifth inner one
+    else:
+        assert (m.hart.mcause, m.hart.mepc, m.hart.mtval) == (5, RAM_BASE + 0x34, end)
+        assert m.regs[14] == 3  # two outer rounds done before the third one's load faulted

@@ -48,12 +48,33 @@ def _signed(x: Operand) -> str:
     return x.text if x.small else f"(({x.text} ^ 0x80000000) - 0x80000000)"
 
 
+# The instructions whose result is a ring operation on its operands: the
+# expression before reduction to 32 bits is congruent to the result modulo
+# 2**32 whatever operands congruent to the registers it is given. A block
+# may leave such a value unreduced while it only feeds more of them (or an
+# address, or an AND with a reduced operand) and reduce it once, where a
+# reduced value is needed (see actors.cpu.translate). Operands reduced, the
+# value lies in [-bound of b, bound] (``sub`` may go below zero).
+MODULAR: dict[str, Callable[[Operand, Operand], tuple[str, int]]] = {
+    "add": lambda a, b: (f"{a.text} + {b.text}", a.bound + b.bound),
+    "sub": lambda a, b: (f"{a.text} - {b.text}", a.bound),
+    "mul": lambda a, b: (f"{a.text} * {b.text}", a.bound * b.bound),
+}
+
+
+def _reduced(op: str) -> Callable[[Operand, Operand], tuple[str, int]]:
+    """``op`` of MODULAR with its value reduced to 32 bits where it may not fit."""
+    if op == "sub":  # may go below zero: always reduced
+        return lambda a, b: (f"({MODULAR[op](a, b)[0]}) & 0xFFFFFFFF", M32)
+    return lambda a, b: _masked(*MODULAR[op](a, b))
+
+
 # What each computational instruction does, written once: operands in,
 # (Python expression, bound of its value) out. The bounds let a block skip
 # the 32-bit reduction, and signed/unsigned conversions, that cannot matter.
 ALU: dict[str, Callable[[Operand, Operand], tuple[str, int]]] = {
-    "add": lambda a, b: _masked(f"{a.text} + {b.text}", a.bound + b.bound),
-    "sub": lambda a, b: (f"({a.text} - {b.text}) & 0xFFFFFFFF", M32),
+    "add": _reduced("add"),
+    "sub": _reduced("sub"),
     "sll": lambda a, b: (f"({a.text} << ({b.text} & 31)) & 0xFFFFFFFF", M32),
     "slli": lambda a, b: _masked(f"{a.text} << {b.text}", a.bound << int(b.text)),
     "srl": lambda a, b: (f"{a.text} >> ({b.text} & 31)", a.bound),
@@ -68,7 +89,7 @@ ALU: dict[str, Callable[[Operand, Operand], tuple[str, int]]] = {
     "xor": lambda a, b: (f"{a.text} ^ {b.text}", _ones(max(a.bound, b.bound))),
     "or": lambda a, b: (f"{a.text} | {b.text}", _ones(max(a.bound, b.bound))),
     "and": lambda a, b: (f"{a.text} & {b.text}", min(a.bound, b.bound)),
-    "mul": lambda a, b: _masked(f"{a.text} * {b.text}", a.bound * b.bound),
+    "mul": _reduced("mul"),
     "mulh": lambda a, b: (f"(({_signed(a)} * {_signed(b)}) >> 32) & 0xFFFFFFFF", M32),
     "mulhsu": lambda a, b: (f"(({_signed(a)} * {b.text}) >> 32) & 0xFFFFFFFF", M32),
     "mulhu": lambda a, b: (f"({a.text} * {b.text}) >> 32", M32),

@@ -1,33 +1,23 @@
-"""Translation of guest code into Python functions, one per basic block.
+"""Translation of guest code into Python functions, one per region.
 
 A block starts at a pc and runs straight on through unconditional direct
-jumps (``jal``) until a branch, an indirect jump, a system instruction
-other than a CSR access in line (``inline_csr``), an instruction that
-cannot be decoded, or ``MAX_BLOCK`` instructions. It becomes
-the source of one Python function, compiled once and cached by pc::
+jumps (``jal``), and past conditional branches along their fall-through
+path (a taken branch leaves it: a side exit), until an indirect jump, a
+system instruction other than a CSR access in line (``inline_csr``), an
+instruction that cannot be decoded, or ``MAX_BLOCK`` instructions. A
+region is a block and the blocks its exits lead to that have run already
+(``Translator._region``); it becomes the source of one Python function,
+compiled once and cached by the pc it starts at, in which the blocks are
+labels that jump to each other (see ``_RegionWriter`` for its shape).
 
-    def block(X, fast_stop):          # X: the integer registers
-        r5 = X[5]; r6 = X[6]          # every register the block touches
-        i = 0                         # index of the instruction in flight
-        try:
-            r5 = (r5 + 1) & 0xFFFFFFFF
-            i = 1
-            o = r6 + -2147483648
-            r6 = W32[o >> 2] if 0 <= o < RAMSIZE and not o & 3 else LD(...)
-        except BaseException as e:    # a trap, or a device that stops us
-            X[5] = r5; X[6] = r6      # registers as of instruction i
-            i = IX[0]; C[0] += i; e.reel_pc = PCS[i]
-            raise
-        X[5] = r5; X[6] = r6
-        C[0] += 2
-        return 0x80000010             # the next pc
-
-Registers live in Python locals inside a block (the fastest storage Python
+Registers live in Python locals inside a region (the fastest storage Python
 has); on an exception every local is written back, which is exact because a
-local still holds its entry value until its instruction has run, and the
-faulting instruction writes nothing. A block whose last instruction branches
-back to its own start becomes a ``while`` loop (``fast_stop`` bounds it), so
-hot loops run without returning to the dispatcher.
+local still holds its value from before the instruction that raised until
+that instruction has run, and the faulting instruction writes nothing. A
+block whose last instruction branches back to its own start becomes a
+``for`` loop (``fast_stop`` bounds it), so hot loops run without returning
+to the dispatcher, and loops nested in one region without returning to it
+either.
 
 What each computational instruction does is written once, in
 ``actors.cpu.semantics``; the single-step interpreter (``actors.cpu.step``)
@@ -42,18 +32,25 @@ from typing import Callable
 from . import isa
 from .hart import INLINE_CSRS, M32, Trap
 from .isa import Insn
-from .semantics import ALU, BRANCH, IMM_FORMS, LOAD_BOUND, Operand, div, rem
+from .semantics import ALU, BRANCH, IMM_FORMS, LOAD_BOUND, MODULAR, Operand, div, rem
 from .step import Stepper
 
 MAX_BLOCK = 64
-"""Most instructions in one block (and so in one dispatcher step)."""
+"""Most instructions in one block (a label of a region)."""
 
-HOT = 4
-"""A block is compiled on its HOT-th run; until then its instructions are
-interpreted. Compiling one costs about 2 ms here, interpreting an
-instruction about 2 us, and much code (start-up, set-up, error paths) runs
-only a few times: in ``bench`` 175 of 315 blocks ran at most three times
-and took 0.45 s of its 0.72 s of compiling."""
+MAX_LABELS = 4
+"""Most blocks in one region (one compiled function)."""
+
+MAX_REGION = 256
+"""Most instructions in one region."""
+
+HOT = 32
+"""A region is compiled on the HOT-th run of its first block; until then
+its instructions are interpreted. Compiling one costs about 2.5 ms here,
+interpreting an instruction about 2 us, and much code (start-up, set-up,
+error paths) runs only a few times. In ``bench``, HOT 4 compiled 136
+regions (0.32 s), 32 compiled 87 (0.21 s), and 128 left too much
+interpreted; 32 ran fastest."""
 
 
 CSR_OPS = frozenset({"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"})
@@ -108,7 +105,7 @@ class Translator:
             return fn
         runs = self.runs.get(pc, 0) + 1
         if runs >= self.hot:
-            fn = self.blocks[pc] = self._compile(pc)
+            fn = self.blocks[pc] = self._compile(self._region(pc))
             return fn
         self.runs[pc] = runs
         return functools.partial(self._interpret, pc)
@@ -179,38 +176,137 @@ class Translator:
                 return out, pc
         return out, pc
 
-    def _compile(self, start: int) -> Callable[[list[int], int], int]:
-        insns, fallthrough = self._gather(start, MAX_BLOCK)
-        source = _BlockWriter(start, insns, fallthrough, self.ram_size).source()
-        namespace = dict(self.namespace, PCS=tuple(pc for pc, _, _ in insns) + (0,))
-        namespace.update({f"K{i}": self.csr_in_block(word) for i, (_, insn, word) in enumerate(insns)
+    def _region(self, start: int) -> list[tuple[list[tuple[int, Insn | None, int]], int | None]]:
+        """The blocks of the region that starts at ``start``: its own block,
+        then, breadth first, the blocks its exits lead to that have already
+        run (translated, or interpreted at least once), up to MAX_LABELS
+        blocks or MAX_REGION instructions. Code that never ran stays out of
+        it: compiling costs as much as running a block hundreds of times."""
+        region = [self._gather(start, MAX_BLOCK)]
+        starts = [start]
+        size = len(region[0][0])
+        index = 0
+        while index < len(region) and len(region) < MAX_LABELS:
+            for target in _successors(*region[index]):
+                if target in starts or not (target in self.blocks or target in self.runs):
+                    continue
+                if target & 3 or not self.in_ram(target):
+                    continue
+                insns, fallthrough = self._gather(target, MAX_BLOCK)
+                first = insns[0][1]
+                if first is None or first.op in isa.SYSTEM and not inline_csr(first):
+                    continue  # a system instruction runs alone, on X itself
+                if size + len(insns) > MAX_REGION or len(region) == MAX_LABELS:
+                    break
+                region.append((insns, fallthrough))
+                starts.append(target)
+                size += len(insns)
+            index += 1
+        return region
+
+    def _compile(self, region: list[tuple[list[tuple[int, Insn | None, int]], int | None]]) -> Callable[[list[int], int], int]:
+        """The function that runs ``region``."""
+        start = region[0][0][0][0]
+        writer = _RegionWriter(region, self.ram_size)
+        source = writer.source()
+        namespace = dict(self.namespace, PCS=writer.pcs + (0,), LOC=writer.local + (0,),
+                         CNT=writer.counts + (0,), LPC=tuple(writer.starts), LBL=writer.label_of)
+        namespace.update({f"K{i}": self.csr_in_block(word) for i, (_, insn, word) in enumerate(writer.flat)
                           if insn is not None and inline_csr(insn)})
         exec(compile(source, f"<block {start:#010x}>", "exec"), namespace)
         self.translated += 1
         block = namespace["block"]
-        block.size = len(insns)  # the most one call retires, told to stop ``size`` before an end
+        block.size = max(len(insns) for insns, _ in region)  # the most one label retires: told to stop that many before an end
         return block  # type: ignore[return-value]
 
 
-class _BlockWriter:
-    """Writes the Python source of one block.
+def _successors(insns: list[tuple[int, Insn | None, int]], fallthrough: int | None) -> list[int]:
+    """Where a block's exits lead that is known when it is translated: the
+    targets of its branches, where it ends, and the return point of a call
+    in it (a ``jalr`` back there may find it in the region)."""
+    out = []
+    for pc, insn, _ in insns:
+        if insn is None:
+            continue
+        if insn.op in isa.BRANCHES:
+            out.append((pc + insn.imm) & M32)
+        elif insn.op in ("jal", "jalr") and insn.rd:
+            out.append((pc + 4) & M32)
+    pc, last, _ = insns[-1]
+    if last is not None:
+        if last.op in isa.BRANCHES:
+            out.append((pc + 4) & M32)
+        elif last.op == "jal":
+            out.append((pc + last.imm) & M32)
+        elif fallthrough is not None:
+            out.append(fallthrough)
+    elif fallthrough is not None:
+        out.append(fallthrough)
+    return out
 
-    Exits: a conditional branch leaves the block when taken (a side exit)
+
+class _RegionWriter:
+    """Writes the Python source of one region: blocks (labels) that jump
+    to each other inside one function, its registers in locals throughout::
+
+        def block(X, fast_stop):
+            r5 = X[5]                     # every register the region touches
+            n = C[0]; budget = fast_stop - n
+            c = 0                         # retired by this call before label L
+            L = 0; k = 1
+            try:
+                while c <= budget:        # a label starts only within budget
+                    if L == 0:
+                        ...               # label 0's block
+                        c += 3; L = 1; continue      # on to a label
+                    elif L == 1:
+                        ...
+                        c += 2; nxt = 0x80000010; break   # out of the region
+                else:
+                    nxt = LPC[L]          # out of budget: stop before label L
+            except BaseException as exc:  # a trap, or a device that stops us
+                X[5] = r5 & 0xFFFFFFFF    # registers as of the instruction i
+                i = IX[0]; C[0] = n + c + (k - 1) * CNT[i] + LOC[i]; ...
+                raise
+            X[5] = r5
+            C[0] = n + c
+            return nxt
+
+    Exits: a conditional branch leaves its label when taken (a side exit)
     and falls through otherwise; the last instruction leaves towards its
-    successor. A loop block's last instruction may instead go round again.
-    In a loop block an exit sets ``e`` (instructions of this iteration done)
-    and ``nxt`` and breaks; elsewhere it writes back and returns at once.
+    successor. An exit to a label of the region goes on there without
+    returning to the dispatcher; so does an indirect jump whose target is
+    one (``LBL`` maps their pcs). A label whose last instruction branches
+    back to its own start is a ``for`` loop, as many rounds as the budget
+    allows; in a loop an exit sets ``e`` (instructions of this round done)
+    and ``L`` (-1: out of the region, to ``nxt``) and breaks.
+
+    Unreduced values: a local may hold a value congruent to its register
+    modulo 2**32 but not reduced to 32 bits (``dirty``), left so by ``add``,
+    ``sub`` and ``mul`` (semantics.MODULAR). Where an instruction needs the
+    register's value itself (a comparison, a shift right, a stored word...),
+    the local is reduced in place first; an address needs no reduction (an
+    unreduced one fails the in-RAM test and takes the slow path, which
+    reduces it), nor does an AND with a reduced operand. Every way out of a
+    label reduces what is dirty, so a label always starts from reduced
+    values, except a loop's next round, which starts from what its last
+    round left. At most one operand of a MODULAR instruction may be dirty
+    and ``mul``'s operands are reduced: a dirty value then grows by at most
+    about 2**33 per instruction run, so it stays a small Python integer.
     """
 
-    def __init__(self, start: int, insns: list[tuple[int, Insn | None, int]], fallthrough: int | None,
-                 ram_size: int = 3) -> None:
-        self.start = start
+    def __init__(self, region: list[tuple[list[tuple[int, Insn | None, int]], int | None]], ram_size: int = 3) -> None:
         self.ram_size = ram_size
-        self.insns = insns
-        self.fallthrough = fallthrough
+        self.region = region
+        self.starts = [insns[0][0] for insns, _ in region]
+        self.label_of = {pc: label for label, pc in enumerate(self.starts)}
+        self.flat = [insn for insns, _ in region for insn in insns]
+        self.pcs = tuple(pc for pc, _, _ in self.flat)
+        self.local = tuple(i for insns, _ in region for i in range(len(insns)))
+        self.counts = tuple(len(insns) if _loops(insns) else 0 for insns, _ in region for _ in insns)
         self.used: set[int] = set()
         self.written: set[int] = set()
-        for _, insn, _ in insns:
+        for _, insn, _ in self.flat:
             if insn is None or insn.op in isa.SYSTEM and not inline_csr(insn):
                 continue  # system ones alone in their block use X itself
             sources = (insn.rs1,) if insn.op in CSR_OPS and not insn.op.endswith("i") else (
@@ -218,84 +314,130 @@ class _BlockWriter:
             self.used.update(r for r in (insn.rd, *sources) if r)
             if insn.rd:
                 self.written.add(insn.rd)
-        # Bounds are found in one pass along the block. A loop block's body
-        # starts from knowing nothing, so they hold in every iteration.
+        # Bounds are found in one pass along a label. A label starts from
+        # knowing nothing (it has several ways in, and a loop's body runs
+        # again after its end), so they hold whichever way it is entered.
         self.bounds: dict[int, int] = {}
-        last_pc, last, _ = insns[-1]
-        self.loops = last is not None and (last.op in isa.BRANCHES or last.op == "jal") and (
-            last_pc + last.imm) & M32 == start
+        self.dirty: set[int] = set()
+        self.start = 0  # the label being written: its start pc, first index, length, whether it loops
+        self.first = 0
+        self.count = 0
+        self.loops = False
+        self.fallthrough: int | None = None
 
     def operand(self, n: int) -> Operand:
-        """Register ``n`` as an operand, with what is known of its value."""
+        """Register ``n`` as an operand, with what is known of its value
+        (a dirty one's bound is past 32 bits: nothing is known)."""
         if n == 0:
             return Operand("0", 0)
-        return Operand(f"r{n}", self.bounds.get(n, M32))
+        return Operand(f"r{n}", _DIRTY if n in self.dirty else self.bounds.get(n, M32))
+
+    def reduce(self, *registers: int) -> list[str]:
+        """Lines that reduce those of ``registers`` that are dirty."""
+        out = []
+        for n in dict.fromkeys(registers):
+            if n in self.dirty:
+                self.dirty.discard(n)
+                self.bounds[n] = M32
+                out.append(f"r{n} &= 0xFFFFFFFF")
+        return out
 
     def define(self, rd: int, bound: int) -> None:
-        """Register ``rd`` was just assigned a value no larger than ``bound``."""
-        self.bounds[rd] = bound
+        """Register ``rd`` was just assigned a value no larger than ``bound``
+        (past 32 bits: maybe unreduced)."""
+        if bound > M32:
+            self.dirty.add(rd)
+            self.bounds.pop(rd, None)
+        else:
+            self.dirty.discard(rd)
+            self.bounds[rd] = bound
 
     def source(self) -> str:
-        count = len(self.insns)
-        indent = "            " if self.loops else "        "
-        body: list[str] = []
-        for index, (pc, insn, word) in enumerate(self.insns):
-            body.extend(indent + line for line in self._insn(index, pc, insn, word, index == count - 1))
         lines = ["def block(X, fast_stop):"]
         lines += [f"    r{n} = X[{n}]" for n in sorted(self.used)]
-        lines += ["    try:"]
-        if self.loops:
-            # Iteration k (from 1) may start only while the count before it,
-            # n + (k - 1) * count, is at most fast_stop.
-            lines += ["        n = C[0]", "        k = 1",
-                      f"        for k in range(1, (fast_stop - n) // {count} + 2):"]
-            lines += body
-            lines += ["        else:", f"            e = {count}", f"            nxt = {self.start}"]
-        else:
-            lines += body
+        lines += ["    n = C[0]", "    budget = fast_stop - n", "    c = 0", "    L = 0", "    k = 1",
+                  "    try:", "        while c <= budget:"]
+        first = 0
+        for label, (insns, fallthrough) in enumerate(self.region):
+            lines.append(f"            {'if' if label == 0 else 'elif'} L == {label}:")
+            lines += ["                " + line for line in self._label(insns, fallthrough, first)]
+            first += len(insns)
+        lines += ["        else:", "            nxt = LPC[L]"]
         lines += [
             "    except BaseException as exc:",
-            *[f"        X[{n}] = r{n}" for n in sorted(self.used)],
+            *[f"        X[{n}] = r{n} & 0xFFFFFFFF" for n in sorted(self.used)],
             "        i = IX[0]",
-            f"        C[0] = n + (k - 1) * {count} + i" if self.loops else "        C[0] += i",
+            "        C[0] = n + c + (k - 1) * CNT[i] + LOC[i]",
             "        exc.reel_pc = PCS[i]",
             "        raise",
         ]
-        if self.loops:
-            lines += [f"    X[{n}] = r{n}" for n in sorted(self.written)]
-            lines += [f"    C[0] = n + (k - 1) * {count} + e", "    return nxt"]
+        lines += [f"    X[{n}] = r{n}" for n in sorted(self.written)]
+        lines += ["    C[0] = n + c", "    return nxt"]
         return "\n".join(lines) + "\n"
 
+    def _label(self, insns: list[tuple[int, Insn | None, int]], fallthrough: int | None, first: int) -> list[str]:
+        self.start, self.first, self.count, self.loops = insns[0][0], first, len(insns), _loops(insns)
+        self.fallthrough = fallthrough
+        indent = "    " if self.loops else ""
+        dirty_at_start: set[int] = set()
+        while True:
+            # A loop's round starts from what the last left dirty: written
+            # again until that is what it assumed (a few passes at most).
+            self.bounds, self.dirty = {}, set(dirty_at_start)
+            body: list[str] = []
+            for index, (pc, insn, word) in enumerate(insns):
+                body.extend(indent + line for line in self._insn(index, pc, insn, word, index == self.count - 1))
+            if not self.loops or self.dirty <= dirty_at_start:
+                break
+            dirty_at_start |= self.dirty
+        if not self.loops:
+            return body
+        # Round k (from 1) may start only while c + (k - 1) * count is within budget.
+        return [f"for k in range(1, (budget - c) // {self.count} + 2):", *body,
+                "else:", *("    " + line for line in self._reduced_all(dirty_at_start)),
+                f"    e = {self.count}", f"    L = {self.label_of[self.start]}",
+                f"c += (k - 1) * {self.count} + e", "if L < 0:", "    break", "continue"]
+
+    def _reduced_all(self, dirty: set[int]) -> list[str]:
+        """Lines that reduce every one of ``dirty`` (on a way out: what is
+        known along the way on does not change)."""
+        return [f"r{n} &= 0xFFFFFFFF" for n in sorted(dirty)]
+
     def _exit(self, target: int | str, index: int) -> list[str]:
-        """Leave the block towards ``target`` after instruction ``index``."""
+        """Leave the label towards ``target`` (a pc, or the name of a local
+        holding one) after instruction ``index``."""
+        out = self._reduced_all(self.dirty)
+        if isinstance(target, str):
+            label = [f"L = LBL.get({target}, -1)"] if len(self.starts) > 1 else ["L = -1"]
+            if self.loops:
+                return out + [f"e = {index + 1}", *label, f"nxt = {target}", "break"]
+            return out + [f"c += {index + 1}", *label, "if L >= 0:", "    continue", f"nxt = {target}", "break"]
+        label = self.label_of.get(target)
         if self.loops:
-            return [f"e = {index + 1}", f"nxt = {target}", "break"]
-        return [*(f"X[{n}] = r{n}" for n in sorted(self.written)), f"C[0] += {index + 1}", f"return {target}"]
+            jump = [f"L = {label}"] if label is not None else ["L = -1", f"nxt = {target}"]
+            return out + [f"e = {index + 1}", *jump, "break"]
+        if label is not None:
+            return out + [f"c += {index + 1}", f"L = {label}", "continue"]
+        return out + [f"c += {index + 1}", f"nxt = {target}", "break"]
 
     def _loop_or_exit(self, target: int, index: int, is_last: bool) -> list[str]:
         if self.loops and is_last and target == self.start:
-            return ["continue"]
+            return ["continue"]  # the next round: dirty values stay as they are
         return self._exit(target, index)
 
     # --- one instruction -------------------------------------------------------------
 
     def _insn(self, index: int, pc: int, insn: Insn | None, word: int, is_last: bool) -> list[str]:
+        where = self.first + index  # its index in the region: what IX, PCS and LOC know it by
         if insn is None:
-            return [f"IX[0] = {index}", f"raise Trap({isa.ILLEGAL_INSTRUCTION}, {word})"]
+            return [f"IX[0] = {where}", f"raise Trap({isa.ILLEGAL_INSTRUCTION}, {word})"]
         op = insn.op
-        rd, a, b = insn.rd, self.operand(insn.rs1), self.operand(insn.rs2)
+        rd = insn.rd
         dest = f"r{rd}" if rd else "_"
         out: list[str] = []
         if op in IMM_FORMS or op in ALU:
             if rd:
-                if op in IMM_FORMS:
-                    b = Operand(str(insn.imm & M32), insn.imm & M32)
-                expr, bound = ALU[IMM_FORMS.get(op, op)](a, b)
-                if a.const and b.const:
-                    value = eval(expr, {"DIV": div, "REM": rem})  # both known: fold (our own text, integers only)
-                    expr, bound = str(value), value
-                out.append(f"{dest} = {expr}")
-                self.define(rd, bound)
+                out += self._alu(insn, dest)
         elif op == "lui":
             if rd:
                 out.append(f"{dest} = {insn.imm}")
@@ -307,30 +449,35 @@ class _BlockWriter:
         elif op == "fence":
             pass
         elif op in isa.LOADS:
-            out += self._load(insn, a.text, dest, index, word)
+            out += self._load(insn, self.operand(insn.rs1).text, dest, index, word)  # any address will do
             if rd:
                 self.define(rd, LOAD_BOUND[op])
         elif op in isa.STORES:
-            out += self._store(insn, a.text, b.text, index)
+            if isa.STORES[op] == 4:
+                out += self.reduce(insn.rs2)  # a word is stored as it is; a part is masked anyway
+            out += self._store(insn, self.operand(insn.rs1).text, self.operand(insn.rs2).text, index)
         elif op == "jal":
             target = (pc + insn.imm) & M32
             if target & 3:  # the jump itself traps, and writes no link
-                return [f"IX[0] = {index}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
+                return [f"IX[0] = {where}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
             if rd:
                 out.append(f"{dest} = {(pc + 4) & M32}")
                 self.define(rd, (pc + 4) & M32)
             if is_last:
                 return out + self._loop_or_exit(target, index, True)
         elif op == "jalr":
-            out.append(f"t = ({a.text} + {insn.imm}) & 0xFFFFFFFE")
-            out += ["if t & 3:", f"    IX[0] = {index}", f"    raise Trap({isa.MISALIGNED_FETCH}, t)"]
+            out.append(f"t = ({self.operand(insn.rs1).text} + {insn.imm}) & 0xFFFFFFFE")  # reduces its base
+            out += ["if t & 3:", f"    IX[0] = {where}", f"    raise Trap({isa.MISALIGNED_FETCH}, t)"]
             if rd:  # after the check: a jump that traps writes no link
                 out.append(f"{dest} = {(pc + 4) & M32}")
+                self.define(rd, (pc + 4) & M32)
             return out + self._exit("t", index)
         elif op in isa.BRANCHES:
+            out += self.reduce(insn.rs1, insn.rs2)
+            a, b = self.operand(insn.rs1), self.operand(insn.rs2)
             target = (pc + insn.imm) & M32
             if target & 3:
-                taken = [f"IX[0] = {index}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
+                taken = [f"IX[0] = {where}", f"raise Trap({isa.MISALIGNED_FETCH}, {target})"]
             else:
                 taken = self._loop_or_exit(target, index, is_last)
             out += [f"if {BRANCH[op](a, b)}:", *("    " + line for line in taken)]
@@ -338,18 +485,51 @@ class _BlockWriter:
                 out += self._exit((pc + 4) & M32, index)
             return out
         elif inline_csr(insn):
-            operand = str(insn.imm) if op.endswith("i") else a.text  # evaluated before rd is written
-            out += [f"IX[0] = {index}", f"{dest} = K{index}({operand})"]
+            if not op.endswith("i"):
+                out += self.reduce(insn.rs1)
+            operand = str(insn.imm) if op.endswith("i") else self.operand(insn.rs1).text  # evaluated before rd is written
+            out += [f"IX[0] = {where}", f"{dest} = K{where}({operand})"]
             if rd:
                 self.define(rd, M32)
         elif op in isa.SYSTEM:
             # Alone in its block: the hart runs it on X and says where to go on.
-            return [f"IX[0] = {index}", f"nxt = SYS({pc}, {word})", *self._exit("nxt", index)]
+            return [f"IX[0] = {where}", f"nxt = SYS({pc}, {word})", *self._exit("nxt", index)]
         else:
             raise AssertionError(f"no translation for {op}")
         if is_last:
             out += self._exit(self.fallthrough if self.fallthrough is not None else (pc + 4) & M32, index)
         return out
+
+    def _alu(self, insn: Insn, dest: str) -> list[str]:
+        """A computational instruction with a destination: reduced operands
+        where it needs them, its value left unreduced where it may be."""
+        op = IMM_FORMS.get(insn.op, insn.op)
+        registers = (insn.rs1,) if insn.op in IMM_FORMS else (insn.rs1, insn.rs2)
+        out: list[str] = []
+        if op in ("add", "sub", "and"):
+            if len(registers) == 2 and all(r in self.dirty for r in registers):
+                out += self.reduce(insn.rs2)  # at most one dirty operand
+        else:
+            out += self.reduce(*registers)  # mul's too: a product of dirty values would grow without end
+        a = self.operand(insn.rs1)
+        b = Operand(str(insn.imm & M32), insn.imm & M32) if insn.op in IMM_FORMS else self.operand(insn.rs2)
+        if a.const and b.const:
+            value = eval(ALU[op](a, b)[0], {"DIV": div, "REM": rem})  # both known: fold (our own text, integers only)
+            expr, bound = str(value), value
+        elif op == "and":
+            expr, bound = f"{a.text} & {b.text}", min(a.bound, b.bound)  # bounded by a reduced operand
+        elif op == "add" and insn.op == "addi" and insn.imm <= 0:
+            # Subtracting keeps the value small (adding 2**32 - k made it a
+            # 33-bit one); it may go below zero, so it is dirty.
+            expr, bound = (a.text, a.bound) if insn.imm == 0 else (f"{a.text} - {-insn.imm}", _DIRTY)
+        elif op in MODULAR:
+            expr, bound = MODULAR[op](a, b)
+            if op == "sub":
+                bound = _DIRTY  # may go below zero
+        else:
+            expr, bound = ALU[op](a, b)
+        self.define(insn.rd, bound)
+        return out + [f"{dest} = {expr}"]
 
     def _in_ram(self, size: int) -> str:
         """The test that offset ``o`` (address - RAM base) is an aligned
@@ -361,15 +541,15 @@ class _BlockWriter:
         return f"0 <= o < RAMSIZE and not o & {size - 1}" if size > 1 else "0 <= o < RAMSIZE"
 
     def _retired(self, index: int) -> str:
-        """Instructions this call of the block retired before instruction
-        ``index``: the slow paths add it to C[0] to know the exact icount."""
-        return f"(k - 1) * {len(self.insns)} + {index}" if self.loops else str(index)
+        """Instructions this call retired before instruction ``index`` of
+        the label: the slow paths add it to C[0] to know the exact icount."""
+        return f"c + (k - 1) * {self.count} + {index}" if self.loops else f"c + {index}"
 
     def _load(self, insn: Insn, a: str, dest: str, index: int, word: int) -> list[str]:
         size, signed = isa.LOADS[insn.op]
         view, shift = _VIEWS[size]
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {index}, {self._retired(index)}, {word})"
+        slow = f"LD(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {self.first + index}, {self._retired(index)}, {word})"
         lines = [off, f"{dest} = {view}[o{shift}] if {self._in_ram(size)} else {slow}"]
         if signed and dest != "_":
             bits = 8 * size
@@ -381,8 +561,19 @@ class _BlockWriter:
         view, shift = _VIEWS[size]
         value = b if size == 4 else f"{b} & {(1 << (8 * size)) - 1}"
         off = f"o = {a} + {insn.imm - 0x80000000}"
-        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value}, {index}, {self._retired(index)})"
+        slow = f"ST(({a} + {insn.imm}) & 0xFFFFFFFF, {size}, {value}, {self.first + index}, {self._retired(index)})"
         return [off, f"if {self._in_ram(size)}:", f"    {view}[o{shift}] = {value}", "else:", f"    {slow}"]
 
 
 _VIEWS = {4: ("W32", " >> 2"), 2: ("H16", " >> 1"), 1: ("B8", "")}
+
+_DIRTY = 1 << 80
+"""The bound of a value that may be unreduced: past 32 bits, nothing known."""
+
+
+def _loops(insns: list[tuple[int, Insn | None, int]]) -> bool:
+    """Whether a block's last instruction jumps back to its start."""
+    start = insns[0][0]
+    last_pc, last, _ = insns[-1]
+    return last is not None and (last.op in isa.BRANCHES or last.op == "jal") and (
+        last_pc + last.imm) & M32 == start
