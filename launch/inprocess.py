@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from actors.cpu.bus import RAM_BASE
+from actors.cpu.codecache import CodeCache
 from actors.cpu.elf import parse
 from actors.cpu.ide_window import IdeWindow
 from actors.cpu.machine import Machine
@@ -108,7 +109,8 @@ class _Wiring(IdeEffects):
         self.content = bytearray(sectors * 512)
         self.controller = Controller([Drive(sectors), None, None, None], self)
         self.console = bytearray()
-        self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk)
+        self.machine = Machine(16 << 20, self.console.append, poll=self.deliver, idle=self.answer_disk,
+                               code_cache=CodeCache.default())  # as the cpu actor does
         self.window = IdeWindow("ide", self.call, self.send, lambda: None, self.machine.bus.read_ram,
                                 lambda line: self.machine.plic.set_level(line, False),
                                 RAM_BASE + self.machine.bus.ram_size)

@@ -19,6 +19,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _code_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Actors keep compiled code (actors.cpu.codecache) in a folder of this
+    test session, not in the user's cache: what a test sees does not
+    depend on what ran on this machine before."""
+    before = os.environ.get("REEL_CODE_CACHE")
+    os.environ["REEL_CODE_CACHE"] = str(tmp_path_factory.mktemp("code-cache"))
+    yield
+    if before is None:
+        os.environ.pop("REEL_CODE_CACHE", None)
+    else:
+        os.environ["REEL_CODE_CACHE"] = before
+
+
 def reel_command(*args: str) -> list[str]:
     """``reel ARGS`` as the installed console script would run it."""
     return [sys.executable, "-c", "import sys; from launch.cli import main; sys.exit(main())", *args]

@@ -26,6 +26,7 @@ from ..schema import (BlockCompletion, DmaData, DmaRead, DmaScatter, DmaWrite, E
 from . import elf
 from .bus import MAX_RAM_MIB, RAM_BASE
 from .clocks import CLOCKS, Divergence
+from .codecache import CodeCache
 from .console import BACKLOG_LIMIT, Console
 from .machine import GuestHung, Machine
 from .ide_window import IdeWindow
@@ -79,7 +80,7 @@ class Cpu(BlockingActor):
             return
         hooks = {"idle": self._idle, **self.clock.hooks()}
         machine = self.machine = Machine(p.ram_mib << 20, self.console.put, self._poll, poll_every=p.poll_every,
-                                         **hooks)  # type: ignore[arg-type]
+                                         code_cache=CodeCache.default(), **hooks)  # type: ignore[arg-type]
         if p.ide:
             self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
                                         lambda line: machine.plic.set_level(line, False), RAM_BASE + machine.bus.ram_size)
@@ -134,6 +135,7 @@ class Cpu(BlockingActor):
             "interrupts": m.interrupts_taken,
             "interrupt_log": [list(entry) for entry in m.interrupt_log],
             "blocks_translated": m.translator.translated,
+            "code_cache": _cache_report(m.translator.cache),
             "peak_rss_mib": peak_rss_mib(),
             "ram_mib": self.params.ram_mib,
         }
@@ -250,3 +252,10 @@ def _read(path: str) -> bytes:
         raise OSError("no program given (params elf or elf_path)")
     with open(path, "rb") as f:
         return f.read()
+
+
+def _cache_report(cache: CodeCache | None) -> dict[str, object] | None:
+    """Where compiled regions came from: how many the cache had (hits)."""
+    if cache is None:
+        return None
+    return {"folder": cache.folder, "hits": cache.hits, "misses": cache.misses}

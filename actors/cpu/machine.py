@@ -27,6 +27,7 @@ import xxhash
 
 from . import isa
 from .bus import RAM_BASE, Bus, Device
+from .codecache import CodeCache
 from .devices import Clint, ExitDevice, Plic, Uart
 from .elf import Program, check_fits
 from .hart import M32, MIP_MEIP, MIP_MSIP, MIP_MTIP, MSTATUS_MIE, Completed, Hart, Trap, csr_writes
@@ -109,7 +110,8 @@ class Machine:
                  poll_every: int = 65536, devices: tuple[Device, ...] = (),
                  stop_hook: Callable[[], None] | None = None,
                  before_idle: Callable[[], None] | None = None,
-                 idle_for: Callable[[float], None] | None = None) -> None:
+                 idle_for: Callable[[float], None] | None = None,
+                 code_cache: CodeCache | None = None) -> None:
         self.icount = [0]
         self.fault_index = [0]  # index in its block of the instruction that raised
         # Instructions a running block has retired but not yet added to
@@ -140,7 +142,7 @@ class Machine:
         self.translator = Translator(self.bus.fetch, self.bus.in_ram, {
             "W32": self.bus.words, "H16": self.bus.halves, "B8": self.bus.octets, "RAMSIZE": ram_size,
             "LD": self._load, "ST": self._store, "SYS": self._system, "C": self.icount, "IX": self.fault_index,
-        }, csr_in_block=lambda word: self._csr_operation(isa.decode(word), word))
+        }, csr_in_block=lambda word: self._csr_operation(isa.decode(word), word), cache=code_cache)
 
     INTERRUPT_LOG = 1000
 

@@ -30,6 +30,7 @@ import functools
 from typing import Callable
 
 from . import isa
+from .codecache import CodeCache, region_key
 from .hart import INLINE_CSRS, M32, Trap
 from .isa import Insn
 from .semantics import ALU, BRANCH, IMM_FORMS, LOAD_BOUND, MODULAR, Operand, div, rem
@@ -44,7 +45,7 @@ MAX_LABELS = 4
 MAX_REGION = 256
 """Most instructions in one region."""
 
-HOT = 32
+HOT = 4
 """A region is compiled on the HOT-th run of its first block; until then
 its instructions are interpreted. Compiling one costs about 2.5 ms here,
 interpreting an instruction about 2 us, and much code (start-up, set-up,
@@ -75,11 +76,14 @@ class Translator:
     ``csr_in_block(word)`` makes the function a block calls to run CSR
     instruction ``word`` in line (source operand in, old value out); the
     block's own namespace holds it as ``K<i>``, i its index in the block.
+    ``cache`` keeps compiled regions from run to run (``actors.cpu.codecache``).
     """
 
     def __init__(self, fetch: Callable[[int], int], in_ram: Callable[[int], bool],
-                 namespace: dict[str, object], csr_in_block: Callable[[int], Callable[[int], int]]) -> None:
+                 namespace: dict[str, object], csr_in_block: Callable[[int], Callable[[int], int]],
+                 cache: CodeCache | None = None) -> None:
         self.fetch = fetch
+        self.cache = cache
         self.csr_in_block = csr_in_block
         self.in_ram = in_ram
         self.namespace = dict(namespace, DIV=div, REM=rem, Trap=Trap)
@@ -205,15 +209,21 @@ class Translator:
         return region
 
     def _compile(self, region: list[tuple[list[tuple[int, Insn | None, int]], int | None]]) -> Callable[[list[int], int], int]:
-        """The function that runs ``region``."""
+        """The function that runs ``region`` (its code from the cache when
+        it has it)."""
         start = region[0][0][0][0]
         writer = _RegionWriter(region, self.ram_size)
-        source = writer.source()
+        key = region_key(self.ram_size, region) if self.cache is not None else ""
+        code = self.cache.load(key) if self.cache is not None else None
+        if code is None:
+            code = compile(writer.source(), f"<block {start:#010x}>", "exec")
+            if self.cache is not None:
+                self.cache.store(key, code)
         namespace = dict(self.namespace, PCS=writer.pcs + (0,), LOC=writer.local + (0,),
                          CNT=writer.counts + (0,), LPC=tuple(writer.starts), LBL=writer.label_of)
         namespace.update({f"K{i}": self.csr_in_block(word) for i, (_, insn, word) in enumerate(writer.flat)
                           if insn is not None and inline_csr(insn)})
-        exec(compile(source, f"<block {start:#010x}>", "exec"), namespace)
+        exec(code, namespace)
         self.translated += 1
         block = namespace["block"]
         block.size = max(len(insns) for insns, _ in region)  # the most one label retires: told to stop that many before an end
