@@ -552,7 +552,8 @@ def test_a_region_of_loops_and_calls_runs_as_single_steps_do(fault: str, stops: 
         m.regs[7], m.regs[8], m.regs[15] = 3, 0x7FFFFFF0, 0xFFFFFF00
         m.regs[10], m.regs[11], m.regs[14], m.regs[21] = DATA, 9, 5, 0x0200BFF8
         m.regs[13] = end - 8 if fault == "at-the-return-point" else DATA + 0x100
-        m.regs[17] = end - 4 * 22 if fault == "in-the-loop" else DATA + 0x200  # 22 loads fit: the 3rd round's 5th faults
+        # x17: 22 loads fit, so the third round's fifth faults.
+        m.regs[17] = end - 4 * 22 if fault == "in-the-loop" else DATA + 0x200
 
     runs, seen = [], []
     for mode in ("blocks", "interpreted", "steps"):

@@ -36,6 +36,12 @@ from .isa import Insn
 from .semantics import ALU, BRANCH, IMM_FORMS, LOAD_BOUND, MODULAR, Operand, div, rem
 from .step import Stepper
 
+Block = list[tuple[int, Insn | None, int]]
+"""A block's instructions: (pc, decoded instruction or None if illegal, word)."""
+
+Region = list[tuple[Block, int | None]]
+"""A region's blocks, each with where it falls through to (None: it does not)."""
+
 MAX_BLOCK = 64
 """Most instructions in one block (a label of a region)."""
 
@@ -141,10 +147,10 @@ class Translator:
 
     # --- building a block -------------------------------------------------------
 
-    def _gather(self, start: int, limit: int) -> tuple[list[tuple[int, Insn | None, int]], int | None]:
+    def _gather(self, start: int, limit: int) -> tuple[Block, int | None]:
         """The block's instructions as (pc, insn or None if illegal, word),
         and the pc after it when it simply falls through (None otherwise)."""
-        out: list[tuple[int, Insn | None, int]] = []
+        out: Block = []
         pc = start
         seen = set()
         while len(out) < limit:
@@ -180,7 +186,7 @@ class Translator:
                 return out, pc
         return out, pc
 
-    def _region(self, start: int) -> list[tuple[list[tuple[int, Insn | None, int]], int | None]]:
+    def _region(self, start: int) -> Region:
         """The blocks of the region that starts at ``start``: its own block,
         then, breadth first, the blocks its exits lead to that have already
         run (translated, or interpreted at least once), up to MAX_LABELS
@@ -208,7 +214,7 @@ class Translator:
             index += 1
         return region
 
-    def _compile(self, region: list[tuple[list[tuple[int, Insn | None, int]], int | None]]) -> Callable[[list[int], int], int]:
+    def _compile(self, region: Region) -> Callable[[list[int], int], int]:
         """The function that runs ``region`` (its code from the cache when
         it has it)."""
         start = region[0][0][0][0]
@@ -226,11 +232,12 @@ class Translator:
         exec(code, namespace)
         self.translated += 1
         block = namespace["block"]
-        block.size = max(len(insns) for insns, _ in region)  # the most one label retires: told to stop that many before an end
+        # The most one label retires: a call is told to stop that many before an end.
+        block.size = max(len(insns) for insns, _ in region)
         return block  # type: ignore[return-value]
 
 
-def _successors(insns: list[tuple[int, Insn | None, int]], fallthrough: int | None) -> list[int]:
+def _successors(insns: Block, fallthrough: int | None) -> list[int]:
     """Where a block's exits lead that is known when it is translated: the
     targets of its branches, where it ends, and the return point of a call
     in it (a ``jalr`` back there may find it in the region)."""
@@ -300,12 +307,15 @@ class _RegionWriter:
     reduces it), nor does an AND with a reduced operand. Every way out of a
     label reduces what is dirty, so a label always starts from reduced
     values, except a loop's next round, which starts from what its last
-    round left. At most one operand of a MODULAR instruction may be dirty
-    and ``mul``'s operands are reduced: a dirty value then grows by at most
-    about 2**33 per instruction run, so it stays a small Python integer.
+    round left. At most one operand of ``add`` or ``sub`` may be dirty and
+    ``mul``'s operands are reduced: a product is below 2**64 and a sum
+    grows by less than that per instruction run, so over the at most
+    poll_every instructions of one call a dirty value stays a Python
+    integer of a few digits (doubling a dirty value round after round would
+    have made it grow without bound).
     """
 
-    def __init__(self, region: list[tuple[list[tuple[int, Insn | None, int]], int | None]], ram_size: int = 3) -> None:
+    def __init__(self, region: Region, ram_size: int = 3) -> None:
         self.ram_size = ram_size
         self.region = region
         self.starts = [insns[0][0] for insns, _ in region]
@@ -385,7 +395,7 @@ class _RegionWriter:
         lines += ["    C[0] = n + c", "    return nxt"]
         return "\n".join(lines) + "\n"
 
-    def _label(self, insns: list[tuple[int, Insn | None, int]], fallthrough: int | None, first: int) -> list[str]:
+    def _label(self, insns: Block, fallthrough: int | None, first: int) -> list[str]:
         self.start, self.first, self.count, self.loops = insns[0][0], first, len(insns), _loops(insns)
         self.fallthrough = fallthrough
         indent = "    " if self.loops else ""
@@ -497,7 +507,8 @@ class _RegionWriter:
         elif inline_csr(insn):
             if not op.endswith("i"):
                 out += self.reduce(insn.rs1)
-            operand = str(insn.imm) if op.endswith("i") else self.operand(insn.rs1).text  # evaluated before rd is written
+            # The operand is evaluated before rd is written.
+            operand = str(insn.imm) if op.endswith("i") else self.operand(insn.rs1).text
             out += [f"IX[0] = {where}", f"{dest} = K{where}({operand})"]
             if rd:
                 self.define(rd, M32)
@@ -581,7 +592,7 @@ _DIRTY = 1 << 80
 """The bound of a value that may be unreduced: past 32 bits, nothing known."""
 
 
-def _loops(insns: list[tuple[int, Insn | None, int]]) -> bool:
+def _loops(insns: Block) -> bool:
     """Whether a block's last instruction jumps back to its start."""
     start = insns[0][0]
     last_pc, last, _ = insns[-1]
