@@ -53,11 +53,13 @@ MAX_REGION = 256
 
 HOT = 4
 """A region is compiled on the HOT-th run of its first block; until then
-its instructions are interpreted. Compiling one costs about 2.5 ms here,
-interpreting an instruction about 2 us, and much code (start-up, set-up,
-error paths) runs only a few times. In ``bench``, HOT 4 compiled 136
-regions (0.32 s), 32 compiled 87 (0.21 s), and 128 left too much
-interpreted; 32 ran fastest."""
+its instructions are interpreted (about 2 us each). Compiling one costs
+0.5-4 ms, but a guest's second run on takes its regions from the code
+cache (actors.cpu.codecache) for about 0.3 ms each; then a low HOT wins.
+In ``bench`` with an empty cache, HOT 4 compiled 136 regions (0.32 s) and
+HOT 32 compiled 87 (0.21 s); with a full one, HOT 4 interpreted for 8 ms
+of 2.97 s. ``diskqd1`` (2000 reads) interpreted for about 2 us a read more
+at HOT 32 than at 4."""
 
 
 CSR_OPS = frozenset({"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"})
