@@ -89,6 +89,23 @@ def test_past_its_bound_the_cache_drops_its_older_half(tmp_path: Path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{n:064x}" for n in range(5, 10)]
 
 
+def test_a_killed_writers_temporary_file_goes_once_it_is_old(tmp_path: Path) -> None:
+    cache = CodeCache(str(tmp_path))
+    old, fresh = tmp_path / (codecache.TEMPORARY + "old"), tmp_path / (codecache.TEMPORARY + "fresh")
+    old.write_bytes(b"half a region")
+    fresh.write_bytes(b"being written now")
+    os.utime(old, (0, 0))
+    cache.prune()
+    assert not old.exists() and fresh.exists()
+
+
+def test_without_a_home_there_is_no_default_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REEL_CODE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # as with no HOME and no passwd entry
+    assert CodeCache.default() is None
+
+
 def test_the_environment_chooses_the_folder_or_turns_it_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("REEL_CODE_CACHE", "off")
     assert CodeCache.default() is None

@@ -15,11 +15,12 @@ then the code. A file that does not match its checksum (a disk that lost
 bits) is a miss and is deleted; the cache never fails a run: any error reading or
 writing it is a miss. Files are written under a temporary name and renamed,
 so concurrent writers of one key leave one whole file, and a killed writer
-leaves none. Past MAX_ENTRIES files, the older half (by when they were
-written) goes.
+leaves none (its temporary file goes at a later prune). Past MAX_ENTRIES
+files, the older half (by when they were written) goes.
 
 ``REEL_CODE_CACHE`` names the folder; ``off`` turns the cache off. By
-default it is ``$XDG_CACHE_HOME/reel/code`` (``~/.cache/reel/code``).
+default it is ``$XDG_CACHE_HOME/reel/code`` (``~/.cache/reel/code``; none
+without a home folder).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import importlib.util
 import marshal
 import os
 import tempfile
+import time
 from pathlib import Path
 from types import CodeType
 
@@ -39,6 +41,12 @@ MAX_ENTRIES = 8192
 
 PRUNE_EVERY = 64
 """How many stores between two counts of the folder's files."""
+
+TEMPORARY = ".new-"
+"""How a file being written is named until it is whole."""
+
+ABANDONED_SECONDS = 3600.0
+"""A temporary file this old was left by a writer that died."""
 
 _SUM = 32  # bytes of SHA-256 before the code
 
@@ -84,7 +92,12 @@ class CodeCache:
             return None
         if chosen:
             return cls(chosen)
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.environ.get("XDG_CACHE_HOME")
+        if not base:
+            home = os.path.expanduser("~")
+            if home.startswith("~"):
+                return None  # no home to keep it in (and not a folder named "~" wherever this runs)
+            base = os.path.join(home, ".cache")
         return cls(os.path.join(base, "reel", "code"))
 
     def load(self, key: str) -> CodeType | None:
@@ -113,7 +126,7 @@ class CodeCache:
         payload = marshal.dumps(code)
         try:
             os.makedirs(self.folder, mode=0o700, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".new-")
+            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=TEMPORARY)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(hashlib.sha256(payload).digest() + payload)
@@ -129,15 +142,17 @@ class CodeCache:
             self.prune()
 
     def prune(self) -> None:
-        """Past MAX_ENTRIES files, delete the older half."""
+        """Past MAX_ENTRIES files, delete the older half; and files a
+        killed writer left under their temporary name (an hour old)."""
         try:
-            entries = [e for e in os.scandir(self.folder) if e.is_file() and not e.name.startswith(".")]
-            if len(entries) <= MAX_ENTRIES:
-                return
+            files = [e for e in os.scandir(self.folder) if e.is_file()]
+            entries = [e for e in files if not e.name.startswith(".")]
+            abandoned = [e for e in files if e.name.startswith(TEMPORARY)
+                         and e.stat().st_mtime < time.time() - ABANDONED_SECONDS]
             entries.sort(key=lambda e: e.stat().st_mtime)
         except OSError:
             return
-        for entry in entries[:len(entries) // 2]:
+        for entry in abandoned + entries[:len(entries) // 2 if len(entries) > MAX_ENTRIES else 0]:
             _unlink(entry.path)
 
     def describe(self) -> str:
