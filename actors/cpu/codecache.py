@@ -2,7 +2,7 @@
 
 Compiling a region (``actors.cpu.translate``) costs 0.5-4 ms of Python's
 ``compile``; a run of ``diskqd1`` (2000 reads) compiled for about 34 ms,
-16 us per read, and ``bench`` for about 0.2 s of its 3 s. Yet the same
+16 us per read, and ``bench`` for about 0.3 s of its 3 s. Yet the same
 guest translates to the same regions run after run (a fault campaign, a
 record and its replays, a benchmark's rounds). A region's code is a pure
 function of its key: the translator's own source, the RAM size and the
