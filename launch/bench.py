@@ -329,8 +329,8 @@ def _cpu_run(topology: Topology, log_level: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def private_code_cache(folder: str) -> Iterator[str]:
     """Actors started meanwhile keep compiled code in ``folder``/code (see
-    actors.cpu.codecache), not in the user's cache: a benchmark starts
-    from an empty one whatever ran before."""
+    actors.cpu.codecache), not in the user's cache: a benchmark (or a test
+    session) starts from an empty one whatever ran before."""
     path = os.path.join(folder, "code")
     before = os.environ.get(CODE_CACHE_ENV)
     os.environ[CODE_CACHE_ENV] = path

@@ -24,13 +24,10 @@ def _code_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Actors keep compiled code (actors.cpu.codecache) in a folder of this
     test session, not in the user's cache: what a test sees does not
     depend on what ran on this machine before."""
-    before = os.environ.get("REEL_CODE_CACHE")
-    os.environ["REEL_CODE_CACHE"] = str(tmp_path_factory.mktemp("code-cache"))
-    yield
-    if before is None:
-        os.environ.pop("REEL_CODE_CACHE", None)
-    else:
-        os.environ["REEL_CODE_CACHE"] = before
+    from launch.bench import private_code_cache
+
+    with private_code_cache(str(tmp_path_factory.mktemp("code-cache"))):
+        yield
 
 
 def reel_command(*args: str) -> list[str]:

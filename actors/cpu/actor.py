@@ -135,7 +135,7 @@ class Cpu(BlockingActor):
             "interrupts": m.interrupts_taken,
             "interrupt_log": [list(entry) for entry in m.interrupt_log],
             "blocks_translated": m.translator.translated,
-            "code_cache": _cache_report(m.translator.cache),
+            "code_cache": None if m.translator.cache is None else m.translator.cache.report(),
             "peak_rss_mib": peak_rss_mib(),
             "ram_mib": self.params.ram_mib,
         }
@@ -252,10 +252,3 @@ def _read(path: str) -> bytes:
         raise OSError("no program given (params elf or elf_path)")
     with open(path, "rb") as f:
         return f.read()
-
-
-def _cache_report(cache: CodeCache | None) -> dict[str, object] | None:
-    """Where compiled regions came from: how many the cache had (hits)."""
-    if cache is None:
-        return None
-    return {"folder": cache.folder, "hits": cache.hits, "misses": cache.misses}

@@ -12,8 +12,8 @@ whether it came from the cache.
 
 Each entry is one file named by its key: a SHA-256 of the marshalled code,
 then the code. A file that does not match its checksum (a disk that lost
-bits) is a miss and is deleted; the cache never fails a run: any error reading or
-writing it is a miss. Files are written under a temporary name and renamed,
+bits) is a miss and is deleted; the cache never fails a run: any error
+reading or writing it is a miss. Files are written under a temporary name and renamed,
 so concurrent writers of one key leave one whole file, and a killed writer
 leaves none (its temporary file goes at a later prune). Past MAX_ENTRIES
 files, the older half (by when they were written) goes.
@@ -158,8 +158,9 @@ class CodeCache:
         for entry in abandoned + entries[:len(entries) // 2 if len(entries) > MAX_ENTRIES else 0]:
             _unlink(entry.path)
 
-    def describe(self) -> str:
-        return f"{self.folder}: {self.hits} hits, {self.misses} misses"
+    def report(self) -> dict[str, object]:
+        """Where a run's compiled regions came from: how many the cache had."""
+        return {"folder": self.folder, "hits": self.hits, "misses": self.misses}
 
 
 def _unlink(path: str) -> None:
