@@ -563,11 +563,15 @@ class Patience(Message, tag=243):
 
 
 class Settle(Message, tag=232):
-    """blkreplay -> ide, after the checkpoint's ``delivered`` BlockCompletions:
-    when they are applied, tell the cpu (Settled)."""
+    """blkreplay -> ide, after checkpoint ``seq``'s BlockCompletions: when
+    they are applied, tell the cpu (Settled) and the logger (Recorded).
+    ``icount`` and ``events`` are the checkpoint's, as Recorded has them;
+    the same when replaying (what Expect prescribed), so the ide's digest
+    is too."""
 
     seq: int
-    delivered: int = 0
+    icount: int = 0
+    events: list[tuple[int, int]] = []
 
 
 class Settled(Message, tag=233):
@@ -581,8 +585,11 @@ class Settled(Message, tag=233):
 
 
 class Recorded(Message, tag=234):
-    """blkreplay -> logger (recording): checkpoint ``seq`` at ``icount``
-    delivered ``events``, (request id, status) in delivery order."""
+    """ide -> logger: checkpoint ``seq`` at ``icount`` delivered ``events``,
+    (request id, status) in delivery order. blkreplay chose them and told
+    the ide (Settle); the ide relays them in the frame that carries its
+    CheckpointDigest, so that the logger is woken once per checkpoint, not
+    twice. (Replaying, they are what the log prescribed.)"""
 
     seq: int
     icount: int

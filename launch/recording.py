@@ -24,6 +24,7 @@ from actors.cpu.elf import check_fits
 from actors.image.backends import RawFile, file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
+from actors.schema import SCHEMA_HASH
 
 from . import _scratch
 from .disks import SECTOR, Disk, DiskError, check_replaceable, fit_in_memory, parse
@@ -174,7 +175,7 @@ def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: 
                   "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
                   "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
                   "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
-                  "latency": latency, "seed": seed, "faults": [f.spec for f in faults]}
+                  "latency": latency, "seed": seed, "faults": [f.spec for f in faults], "schema": SCHEMA_HASH}
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=[f.spec for f in faults])
@@ -280,6 +281,10 @@ def _check_replayable(log: str, header: LogHeader) -> None:
     it can build, with seals and fingerprints of the actors it digests."""
     if header.topology != TOPOLOGY:
         raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
+    if header.schema != SCHEMA_HASH:
+        recorder = f"reel {header.reel_version}, message schema {header.schema or 'not named'}"
+        raise LogError(log, f"recorded by {recorder}; this reel's messages differ (schema {SCHEMA_HASH}), so no "
+                            "digest could match: replay it with the reel that recorded it")
     if header.ram_mib > MAX_RAM_MIB:  # (the log's own check sees to the lower bound)
         raise LogError(log, f"header: ram_mib {header.ram_mib}, more than a machine has (at most {MAX_RAM_MIB})")
     try:  # the program the recording ran, as reel run checks one (its sha256 was checked as the log was read)
@@ -301,7 +306,8 @@ def inspect(log: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "header": {"format": h.format, "reel_version": h.reel_version, "guest": h.guest_name,
                    "guest_sha256": h.guest_sha256, "ram_mib": h.ram_mib, "latency": h.latency, "seed": h.seed,
-                   "topology": h.topology, "digested": h.digested, "digest_every": h.digest_every,
+                   "topology": h.topology, "schema": h.schema, "digested": h.digested,
+                   "digest_every": h.digest_every,
                    "faults": h.faults,
                    "disks": [{"path": d.path, "size": d.size, "digest": d.digest} for d in h.disks]},
         "summary": describe(recorded),

@@ -51,4 +51,4 @@ def test_the_control_a_success_is_delivered_and_settled(replaying) -> None:
     actor.on_block_request(BlockRequest(7, "read", 0, 512), "ide")
     actor.on_block_completion(BlockCompletion(0, 0, b"x" * 512), "disk0")
     actor.on_checkpoint(Checkpoint(0, 1000), "ide")
-    assert sent[1:] == [("ide", BlockCompletion(7, 0, b"x" * 512)), ("ide", Settle(0, 1))]
+    assert sent[1:] == [("ide", BlockCompletion(7, 0, b"x" * 512)), ("ide", Settle(0, 1000, [(0, 0)]))]

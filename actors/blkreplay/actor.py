@@ -13,7 +13,8 @@ Completions never go straight to the ide:
 * recording, they are queued in the order the disks answer, and the cpu is
   told (EventsPending); at the next checkpoint (which reaches us through
   the ide, after everything the ide had to send us) the queue is handed to
-  the ide in that order and reported to the logger;
+  the ide in that order, and the ide reports it to the logger (Settle,
+  then Recorded);
 * replaying, the logger says beforehand which ids each checkpoint delivers
   (Expect); at the checkpoint they are handed over in that order, with the
   recorded status (an I/O error seen when recording is seen again), waiting
@@ -42,7 +43,6 @@ from ..schema import (
     EventsPending,
     Expect,
     Patience,
-    Recorded,
     ReplayBackendFailed,
     ReplayStuck,
     Settle,
@@ -214,8 +214,7 @@ class BlkReplay(BlockingActor):
         self.patience.pop(msg.seq, None)
         for completion in queue:
             self._deliver(completion.id, completion.status, completion)
-        self.send(self.params.logger, Recorded(msg.seq, msg.icount, [(c.id, c.status) for c in queue]))
-        self._settle(msg.seq, len(queue))
+        self._settle(msg.seq, msg.icount, [(c.id, c.status) for c in queue])
 
     def on_expect(self, msg: Expect, src: str) -> None:
         if msg.seq < 0:  # the log has no more checkpoints: whatever comes now succeeds
@@ -243,7 +242,7 @@ class BlkReplay(BlockingActor):
             self._deliver(request, status, completion)
         del self.expected[seq]
         self.due = None
-        self._settle(seq, len(events))
+        self._settle(seq, icount, events)
 
     def _deliver(self, request_id: int, status: int, completion: BlockCompletion) -> None:
         """Hand one completion to the ide, with ``status`` (the recorded one
@@ -260,8 +259,10 @@ class BlkReplay(BlockingActor):
         else:
             self.send(self.params.ide, BlockCompletion(request.tag, 0, completion.data))
 
-    def _settle(self, seq: int, delivered: int) -> None:
-        self.send(self.params.ide, Settle(seq, delivered))
+    def _settle(self, seq: int, icount: int, events: list[tuple[int, int]]) -> None:
+        """The checkpoint's completions went to the ide: Settle goes after
+        them, and carries what the log records of it (the ide relays it)."""
+        self.send(self.params.ide, Settle(seq, icount, events))
         if sealed(seq, self.params.digest_every):
             self.send(self.params.logger, CheckpointDigest(seq, self.node.digest.hexdigest()))
 

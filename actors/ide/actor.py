@@ -35,6 +35,7 @@ from ..schema import (
     PioDrained,
     PioExpect,
     PioFill,
+    Recorded,
     RegisterSnapshot,
     Settle,
     Settled,
@@ -187,8 +188,10 @@ class Ide(BlockingActor):
     def on_settle(self, msg: Settle, src: str) -> None:
         # The checkpoint's completions (just before this, in order) are
         # applied: their DMA, registers and interrupt went to the cpu first.
+        # The logger gets the events and this actor's digest in one frame.
         self.in_checkpoint = False
-        self.send(self.params.cpu, Settled(msg.seq, msg.delivered))
+        self.send(self.params.cpu, Settled(msg.seq, len(msg.events)))
+        self.send(self.params.logger, Recorded(msg.seq, msg.icount, msg.events))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
 
     def on_idle_query(self, msg: IdleQuery, src: str) -> None:

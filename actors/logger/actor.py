@@ -1,9 +1,10 @@
 """The logger: writes the replay log while recording; while replaying,
 prescribes the recording's checkpoints and checks every actor against it.
 
-It is off the critical path both ways. Recording, blkreplay reports each
-checkpoint's events (Recorded) and the cpu, ide and blkreplay their digests
-at it; a record is appended, and flushed, once all of its parts are in, in
+It is off the critical path both ways. Recording, each checkpoint's
+events (Recorded: chosen by blkreplay, relayed by the ide with its own
+digest, in one frame) and the cpu's and blkreplay's digests at it come
+in; a record is appended, and flushed, once all of its parts are in, in
 checkpoint order. Replaying, it sends RunTo to the cpu and Expect to
 blkreplay up to ``lookahead`` checkpoints ahead, and compares each digest
 as it arrives: the first mismatch ends the run with a report, as does
@@ -120,6 +121,8 @@ class Logger(AsyncActor):
     # --- recording -------------------------------------------------------------------
 
     def on_recorded(self, msg: Recorded, src: str) -> None:
+        if self.params.mode == "replay":
+            return  # what the log prescribed (Expect), relayed back: nothing to learn
         self.events[msg.seq] = (msg.icount, msg.events)
         self._write_ready()
 

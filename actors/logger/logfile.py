@@ -125,6 +125,10 @@ class LogHeader(msgspec.Struct):
     topology: str = TOPOLOGY
     faults: list[str] = []
     fingerprinted: str = FINGERPRINTED  # the actor whose digest's first byte every checkpoint keeps
+    # The recording reel's message schema (actors.schema.SCHEMA_HASH): the
+    # digests are of messages, so only a reel that speaks the same ones can
+    # match them. ("": a reel from before the header named it.)
+    schema: str = ""
 
 
 @dataclass
