@@ -82,7 +82,7 @@ class Cpu(BlockingActor):
         machine = self.machine = Machine(p.ram_mib << 20, self.console.put, self._poll, poll_every=p.poll_every,
                                          code_cache=CodeCache.default(), **hooks)  # type: ignore[arg-type]
         if p.ide:
-            self.ide_window = IdeWindow(p.ide, self.call, self.send, self.flush, machine.bus.read_ram,
+            self.ide_window = IdeWindow(p.ide, self.call, self.send, self.clock.push_soon, machine.bus.read_ram,
                                         lambda line: machine.plic.set_level(line, False), RAM_BASE + machine.bus.ram_size)
             machine.bus.attach(self.ide_window)
         try:

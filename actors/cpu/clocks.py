@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from .machine import Machine
 
 
+PUSH_WITHIN = 256
+"""Recording or replaying, a bus-master start waits at most this many
+instructions for a checkpoint to go with, then leaves with a poll. A driver
+that waits for its transfer idles a few dozen instructions after starting
+it, and its checkpoint's frame then carries both to the ide (and the ide's
+one frame both to blkreplay): a frame and two wake-ups less per command."""
+
 HUNG_AFTER_SECONDS = 1.0
 """Directly, how long a hart idle in wfi waits with nothing arriving before
 the cpu asks the ide whether anything could still wake it."""
@@ -86,6 +93,10 @@ class Direct:
     def run(self, machine: Machine) -> str:
         return machine.run(self.cpu.params.max_instructions or None)
 
+    def push_soon(self) -> None:
+        """A bus-master start is queued: it goes now, its disk request too."""
+        self.cpu.node.flush()
+
     def exited(self, machine: Machine, report: dict[str, object]) -> None:
         self.cpu.finish_guest(machine, report)
 
@@ -101,19 +112,26 @@ class _Checkpointing(Direct):
         super().__init__(cpu)
         self.seq = 0
 
+    def push_soon(self) -> None:
+        """A bus-master start is queued: it goes with the next checkpoint, or
+        with a poll PUSH_WITHIN instructions on, whichever comes first. (The
+        disk cannot finish before a checkpoint delivers it anyway.)"""
+        assert self.cpu.machine is not None
+        self.cpu.machine.poll_within(PUSH_WITHIN)
+
     def checkpoint(self, seq: int) -> int:
         """Make checkpoint ``seq`` here; how many completions it delivered."""
         cpu, machine = self.cpu, self.cpu.machine
         assert machine is not None
         cpu.flush_console()
-        # Frame edges enter the digests. A recording may have flushed what
-        # the guest posted just before this point (it idled in wfi waiting
-        # for the completions, and waiting flushes) where the replay runs
-        # straight into the checkpoint: flushing here makes both the same.
-        cpu.node.flush()
         # From here an EventsPending for ``seq`` is stale: this checkpoint takes that queue.
         self.seq = seq + 1
+        # Into the frame of what the guest posted since the last flush point
+        # (frame edges enter the digests: every flush point is a fixed point
+        # of the guest's execution, polls, synchronous accesses, checkpoints,
+        # and the same in a replay; nothing waits between them).
         cpu.send(cpu.params.ide, Checkpoint(seq, machine.icount[0]))
+        machine.poll_as_usual()  # (a bus-master start goes in this frame: see push_soon)
         settled = cpu.wait_for(cpu.params.ide, Settled)
         if settled.seq != seq:
             raise Divergence(f"checkpoint {seq}: the ide settled checkpoint {settled.seq}")

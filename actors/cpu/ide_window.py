@@ -22,8 +22,11 @@ access on the paths where guests make many:
   memory-to-device transfer, the bytes it points to: what the device reads
   of guest memory is read at this instant, as the determinism contract
   wants of a write that starts DMA. So the write need not wait for an
-  answer (the contract's reason not to post it): it is posted and pushed
-  at once, which spares a frame and a wake-up of the cpu per command.
+  answer (the contract's reason not to post it): it is posted, which
+  spares the cpu a wake-up per command, and pushed soon (``push``): at
+  once when running directly; recording or replaying, in one frame with
+  the checkpoint that a guest waiting for the transfer makes a few
+  instructions later (actors.cpu.clocks).
 """
 
 from __future__ import annotations
@@ -43,10 +46,10 @@ PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
 
 class IdeWindow(RemoteWindow):
     def __init__(self, peer: str, call: Callable[..., msgspec.Struct], send: Callable[[str, msgspec.Struct], None],
-                 flush: Callable[[], None], read_ram: Callable[[int, int], bytes],
+                 push: Callable[[], None], read_ram: Callable[[int, int], bytes],
                  lower_irq: Callable[[int], None], ram_end: int) -> None:
         super().__init__(r.WINDOW_BASE, r.WINDOW_SIZE, peer, call, send, frozenset())
-        self.flush = flush
+        self.push = push  # a DmaStart is queued: see that it leaves soon (the cpu's clock says when)
         self.read_ram = read_ram
         self.ram_end = ram_end  # RAM is [RAM_BASE, ram_end)
         self.lower_irq = lower_irq
@@ -156,7 +159,7 @@ class IdeWindow(RemoteWindow):
             limit = r.MAX_TRANSFER if reach < 0 else min(reach, r.MAX_TRANSFER)
             data = b"".join(self.read_ram(a, n) for a, n in r.cut_prd(regions, limit))
         self.send(self.peer, DmaStart(channel, command, table, data, reach))
-        self.flush()  # the command is complete: let it go now (a flush point the guest's write fixes)
+        self.push()
 
     def _prd_table(self, address: int) -> bytes:
         """The PRD table from guest memory, up to its end-of-table entry (or

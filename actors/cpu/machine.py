@@ -127,6 +127,7 @@ class Machine:
         self.wants_stop = False
         self.poll_every = poll_every
         self.next_poll = poll_every
+        self.usual_poll: int | None = None  # while poll_within has brought next_poll forward, what it was
         self.wfi = False
         self.irq_changed = False
         self.deadline_in_force: int | None = None  # the timer deadline the running stop was computed with
@@ -169,6 +170,18 @@ class Machine:
         while True:
             if self.exit_device.code is not None:
                 return "exit"
+            now = icount[0]
+            if now >= self.next_poll:
+                # A poll due here comes before anything else done here (a
+                # checkpoint, above all): it flushes what the cpu queued, and
+                # frame edges enter the digests, so a recording, which may
+                # checkpoint here because of what this poll brings, and its
+                # replay, which checkpoints here because the log says so,
+                # must poll at the same point of the same icount.
+                self.next_poll, self.usual_poll = now + self.poll_every, None
+                if self.poll is not None:
+                    self.poll()
+                continue
             if self.wants_stop and self.stop_hook is not None:
                 self.wants_stop = False
                 self.stop_hook()
@@ -179,14 +192,8 @@ class Machine:
             elif self.wfi:
                 self._wait_for_interrupt()
                 continue
-            now = icount[0]
             if limit is not None and now >= limit:
                 return "limit"
-            if now >= self.next_poll:
-                self.next_poll = now + self.poll_every
-                if self.poll is not None:
-                    self.poll()
-                continue
             hard = limit
             deadline = self.deadline_in_force = self._timer_deadline()
             if deadline is not None and (hard is None or deadline < hard):
@@ -283,6 +290,24 @@ class Machine:
             return
         raise GuestHung(f"the guest waits (wfi at {self.pc - 4:#010x}) with no interrupt that could wake it "
                         f"(mie {mie:#x}, mtimecmp {self.clint.mtimecmp:#x})")
+
+    def poll_within(self, instructions: int) -> None:
+        """Poll at most ``instructions`` after the instruction running now
+        (a device access asks: its block ends after it, so that the run
+        loop sees the nearer poll at once). Counted from an exact icount,
+        so a replay polls where its recording did."""
+        due = self.icount[0] + self.in_block[0] + 1 + instructions
+        if due < self.next_poll:
+            if self.usual_poll is None:
+                self.usual_poll = self.next_poll
+            self.next_poll = due
+            self.irq_changed = True  # (the flag that ends the block after the access, so the run loop looks again)
+
+    def poll_as_usual(self) -> None:
+        """What a poll was brought forward for is done otherwise (a
+        checkpoint flushed it): the next poll is the one it would have been."""
+        if self.usual_poll is not None:
+            self.next_poll, self.usual_poll = self.usual_poll, None
 
     # --- what translated code calls ------------------------------------------------
 
