@@ -570,7 +570,7 @@ def test_a_region_of_loops_and_calls_runs_as_single_steps_do(fault: str, stops: 
                 at_stops.append((stop, m.pc, tuple(m.regs)))
         runs.append(m)
         seen.append(at_stops)
-    labels = runs[0].translator.blocks[RAM_BASE].__globals__["LPC"]
+    labels = runs[0].translator.blocks[RAM_BASE].__globals__["LBL"]
     assert len(labels) >= 3, f"the code did not run as a region of several blocks: labels at {labels}"
     assert seen[0] == seen[1] == seen[2]
     states = [(tuple(m.regs), m.icount[0], m.pc, m.hart.mepc, m.hart.mcause, m.hart.mtval,

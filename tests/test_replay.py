@@ -637,3 +637,27 @@ def test_a_base_that_has_moved_is_asked_for_by_its_new_place(tmp_path: Path) -> 
     assert result.returncode == 2 and f"{disk}, the base the recording started from, is not there" in result.stderr
     assert "give each base in drive order with --disk" in result.stderr, show(result)
     assert run_reel("replay", str(log), "--disk", str(moved)).returncode == 0
+
+
+def test_a_recorded_dma_read_costs_one_frame_from_the_cpu_and_one_from_the_ide(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guest that starts a DMA read and waits for it checkpoints a few
+    instructions later: the bus-master start goes in that checkpoint's
+    frame, and the ide hands blkreplay the request and the checkpoint in
+    one frame (actors.cpu.clocks.PUSH_WITHIN); the logger gets one frame
+    per checkpoint, from the ide. Counted in the frame trace of a recording
+    of diskqd1's 2000 reads (before: two frames each, and two to the logger)."""
+    monkeypatch.setenv("REEL_TRACE_DIR", str(tmp_path / "trace"))
+    log = tmp_path / "run.reel"
+    recorded = run_reel("record", "diskqd1", *disk_args(blank_disks(tmp_path / "base", 1)), "--log", str(log),
+                        timeout=TIMEOUT)
+    assert recorded.returncode == 0, show(recorded)
+    traced = run_reel("trace", str(tmp_path / "trace"), "--json")
+    assert traced.returncode == 0, show(traced)
+    links = json.loads(traced.stdout)["links"]
+    reads = 2000
+    for link in ("cpu -> ide", "ide -> blkreplay", "ide -> logger"):
+        assert links[link]["frames"] <= reads * 1.02, f"{link}: {links[link]}"
+    assert links.get("blkreplay -> logger", {"frames": 0})["frames"] <= reads // 50, links.get("blkreplay -> logger")
+    replayed = replay(log)
+    assert replayed.returncode == 0, show(replayed)

@@ -15,7 +15,7 @@ has); on an exception every local is written back, which is exact because a
 local still holds its value from before the instruction that raised until
 that instruction has run, and the faulting instruction writes nothing. A
 block whose last instruction branches back to its own start becomes a
-``for`` loop (``fast_stop`` bounds it), so hot loops run without returning
+``for`` loop (``stop`` bounds it), so hot loops run without returning
 to the dispatcher, and loops nested in one region without returning to it
 either.
 
@@ -112,6 +112,12 @@ class Translator:
     def block(self, pc: int) -> Callable[[list[int], int], int]:
         """What runs from ``pc`` up to the end of its block: the compiled
         block once it is hot, the interpreter before."""
+        fn = self.compiled(pc)
+        return fn if fn is not None else functools.partial(self._interpret, pc)
+
+    def compiled(self, pc: int) -> Callable[[list[int], int], int] | None:
+        """The compiled region at ``pc``, compiled now if this run makes it
+        hot; None while it is not (this run counts)."""
         fn = self.blocks.get(pc)
         if fn is not None:
             return fn
@@ -120,7 +126,7 @@ class Translator:
             fn = self.blocks[pc] = self._compile(self._region(pc))
             return fn
         self.runs[pc] = runs
-        return functools.partial(self._interpret, pc)
+        return None
 
     def _interpret(self, pc: int, regs: list[int], fast_stop: int) -> int:
         """Run from ``pc`` step by step, as a block would: at most MAX_BLOCK
@@ -228,7 +234,7 @@ class Translator:
             if self.cache is not None:
                 self.cache.store(key, code)
         namespace = dict(self.namespace, PCS=writer.pcs + (0,), LOC=writer.local + (0,),
-                         CNT=writer.counts + (0,), LPC=tuple(writer.starts), LBL=writer.label_of)
+                         CNT=writer.counts + (0,), LBL=writer.label_of)
         namespace.update({f"K{i}": self.csr_in_block(word) for i, (_, insn, word) in enumerate(writer.flat)
                           if insn is not None and inline_csr(insn)})
         exec(code, namespace)
@@ -268,21 +274,21 @@ class _RegionWriter:
     """Writes the Python source of one region: blocks (labels) that jump
     to each other inside one function, its registers in locals throughout::
 
-        def block(X, fast_stop):
+        def block(X, stop):
             r5 = X[5]                     # every register the region touches
-            n = C[0]; budget = fast_stop - n
+            n = C[0]; budget = stop - n
             c = 0                         # retired by this call before label L
             L = 0; k = 1
             try:
-                while c <= budget:        # a label starts only within budget
+                while True:
                     if L == 0:
-                        ...               # label 0's block
+                        if c > budget - 3:    # a label starts only if it fits whole
+                            nxt = 0x80000000; break   # (its own pc: stop before it)
+                        ...               # label 0's block, 3 instructions
                         c += 3; L = 1; continue      # on to a label
                     elif L == 1:
                         ...
                         c += 2; nxt = 0x80000010; break   # out of the region
-                else:
-                    nxt = LPC[L]          # out of budget: stop before label L
             except BaseException as exc:  # a trap, or a device that stops us
                 X[5] = r5 & 0xFFFFFFFF    # registers as of the instruction i
                 i = IX[0]; C[0] = n + c + (k - 1) * CNT[i] + LOC[i]; ...
@@ -375,16 +381,19 @@ class _RegionWriter:
             self.bounds[rd] = bound
 
     def source(self) -> str:
-        lines = ["def block(X, fast_stop):"]
+        lines = ["def block(X, stop):"]
         lines += [f"    r{n} = X[{n}]" for n in sorted(self.used)]
-        lines += ["    n = C[0]", "    budget = fast_stop - n", "    c = 0", "    L = 0", "    k = 1",
-                  "    try:", "        while c <= budget:"]
+        lines += ["    n = C[0]", "    budget = stop - n", "    c = 0", "    L = 0", "    k = 1",
+                  "    try:", "        while True:"]
         first = 0
         for label, (insns, fallthrough) in enumerate(self.region):
             lines.append(f"            {'if' if label == 0 else 'elif'} L == {label}:")
+            # The label starts only if all of it fits in the budget: so a
+            # call stops exactly at ``stop`` or before it, never past it.
+            lines += [f"                if c > budget - {len(insns)}:", f"                    nxt = {insns[0][0]}",
+                      "                    break"]
             lines += ["                " + line for line in self._label(insns, fallthrough, first)]
             first += len(insns)
-        lines += ["        else:", "            nxt = LPC[L]"]
         lines += [
             "    except BaseException as exc:",
             *[f"        X[{n}] = r{n} & 0xFFFFFFFF" for n in sorted(self.used)],
@@ -414,8 +423,8 @@ class _RegionWriter:
             dirty_at_start |= self.dirty
         if not self.loops:
             return body
-        # Round k (from 1) may start only while c + (k - 1) * count is within budget.
-        return [f"for k in range(1, (budget - c) // {self.count} + 2):", *body,
+        # Round k (from 1) may start only if it ends within budget: c + k * count <= budget.
+        return [f"for k in range(1, (budget - c) // {self.count} + 1):", *body,
                 "else:", *("    " + line for line in self._reduced_all(dirty_at_start)),
                 f"    e = {self.count}", f"    L = {self.label_of[self.start]}",
                 f"c += (k - 1) * {self.count} + e", "if L < 0:", "    break", "continue"]
