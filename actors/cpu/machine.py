@@ -203,9 +203,10 @@ class Machine:
     def _execute(self, soft: int, hard: int | None) -> None:
         """Run until icount reaches ``soft`` (the next poll) or ``hard``
         (a limit, a timer deadline), whichever comes first, exactly: any
-        block while the longest fits; then translated blocks, each running
-        as many of its labels as fit whole, and single steps (interpreted,
-        never compiled) where not even a block's first label does. (A
+        block while the longest fits; then blocks again, translated ones
+        running as many of their labels as fit whole, others interpreted up
+        to the end (a block's first label that does not fit is interpreted
+        too). (A
         replay's checkpoints mostly lie a few instructions past the end of
         a long label: single steps all the way there cost a replay of
         diskqd1 a fifth of the cpu's time.)
@@ -226,16 +227,17 @@ class Machine:
                 # Any other runs up to MAX_BLOCK past ``fast_stop``, not past ``end``.
                 block = blocks.get(pc)
                 pc = block(regs, end) if block is not None else translate(pc)(regs, fast_stop)
-            step, compiled = self.translator.step, self.translator.compiled
+            interpret, compiled = self.translator.interpret, self.translator.compiled
             while (now := icount[0]) < end:
-                # (Compiled when hot here too: code that only ever runs just
-                # before a replay's checkpoints would else be stepped for good.)
+                # Blocks as in the loop above, each from where the last ended
+                # (compiled when hot here too: code that only ever runs just
+                # before a replay's checkpoints would else be stepped for good).
                 block = compiled(pc)
                 if block is not None:
                     pc = block(regs, end)  # as many of its labels as fit whole
                     if icount[0] != now:
                         continue
-                pc = step(pc)(regs, end)
+                pc = interpret(pc, regs, end, end - now)
         except Trap as e:
             faulting = getattr(e, "reel_pc", pc)
             pc = self.hart.trap(e.cause, e.tval, faulting)

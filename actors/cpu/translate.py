@@ -113,7 +113,7 @@ class Translator:
         """What runs from ``pc`` up to the end of its block: the compiled
         block once it is hot, the interpreter before."""
         fn = self.compiled(pc)
-        return fn if fn is not None else functools.partial(self._interpret, pc)
+        return fn if fn is not None else functools.partial(self.interpret, pc)
 
     def compiled(self, pc: int) -> Callable[[list[int], int], int] | None:
         """The compiled region at ``pc``, compiled now if this run makes it
@@ -128,14 +128,14 @@ class Translator:
         self.runs[pc] = runs
         return None
 
-    def _interpret(self, pc: int, regs: list[int], fast_stop: int) -> int:
-        """Run from ``pc`` step by step, as a block would: at most MAX_BLOCK
+    def interpret(self, pc: int, regs: list[int], fast_stop: int, most: int = MAX_BLOCK) -> int:
+        """Run from ``pc`` step by step, as a block would: at most ``most``
         instructions, up to the first that does not fall through. A trap or
         a stop names the pc of the instruction it came from, as a block's
         does."""
         step = self.step
         try:
-            for _ in range(MAX_BLOCK):
+            for _ in range(most):
                 nxt = step(pc)(regs, fast_stop)
                 if nxt != (pc + 4) & M32:
                     return nxt
