@@ -722,6 +722,16 @@ def schema_hash(types: tuple[type, ...] = MESSAGE_TYPES) -> str:
 SCHEMA_HASH = schema_hash()
 """This build's schema hash, exchanged in Hello."""
 
+FRAMING = 2
+"""Bumped whenever the actors cut their frames elsewhere with the same
+messages: frame edges enter the digests (actors._node), so a replay's can
+match its recording's only if both cut alike. 2: a bus-master start goes in
+its checkpoint's frame, and a poll due where a checkpoint is comes first."""
+
+DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}"
+"""What a log keeps of the reel that recorded it, so that a replay by a reel
+whose digests could not match is refused (launch.recording)."""
+
 
 def _check_kinds_unique() -> None:
     seen: dict[int, str] = {}

@@ -24,7 +24,7 @@ from actors.cpu.elf import check_fits
 from actors.image.backends import RawFile, file_digest
 from actors.logger import DiskIdentity, LogError, LogHeader, read
 from actors.logger.logfile import DIGESTED, FINGERPRINTED, FORMAT_VERSION, TOPOLOGY
-from actors.schema import SCHEMA_HASH
+from actors.schema import DIGESTS_ID
 
 from . import _scratch
 from .disks import SECTOR, Disk, DiskError, check_replaceable, fit_in_memory, parse
@@ -175,7 +175,7 @@ def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: 
                   "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
                   "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
                   "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
-                  "latency": latency, "seed": seed, "faults": [f.spec for f in faults], "schema": SCHEMA_HASH}
+                  "latency": latency, "seed": seed, "faults": [f.spec for f in faults], "schema": DIGESTS_ID}
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
                                  memory_bases=backend == "memory", console=console, digest_every=digest_every,
                                  faults=[f.spec for f in faults])
@@ -281,10 +281,10 @@ def _check_replayable(log: str, header: LogHeader) -> None:
     it can build, with seals and fingerprints of the actors it digests."""
     if header.topology != TOPOLOGY:
         raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
-    if header.schema != SCHEMA_HASH:
-        recorder = f"reel {header.reel_version}, message schema {header.schema or 'not named'}"
-        raise LogError(log, f"recorded by {recorder}; this reel's messages differ (schema {SCHEMA_HASH}), so no "
-                            "digest could match: replay it with the reel that recorded it")
+    if header.schema != DIGESTS_ID:
+        recorder = f"reel {header.reel_version}, messages and framing {header.schema or 'not named'}"
+        raise LogError(log, f"recorded by {recorder}; this reel's differ ({DIGESTS_ID}), so no digest could "
+                            "match: replay it with the reel that recorded it")
     if header.ram_mib > MAX_RAM_MIB:  # (the log's own check sees to the lower bound)
         raise LogError(log, f"header: ram_mib {header.ram_mib}, more than a machine has (at most {MAX_RAM_MIB})")
     try:  # the program the recording ran, as reel run checks one (its sha256 was checked as the log was read)

@@ -104,3 +104,45 @@ def test_the_end_of_a_run_does_not_make_a_region_of_every_instruction_before_it(
     m.run(200_000)
     assert len(polls) > 150
     assert m.translator.translated <= 6, f"{m.translator.translated} regions compiled for a loop of 4 blocks"
+
+
+def test_a_run_ends_at_its_limit_where_a_recording_stops_before_any_interrupt_there() -> None:
+    """At icount X a poll is due and so is the timer. Recording, the poll
+    brings news of a completion, the cpu stops (stop_hook) and the
+    checkpoint raises the disk's interrupt; replaying, the run ends at X
+    (its limit) and the same checkpoint follows. Both must then take the
+    disk's (external) interrupt first, as it outranks the timer's: had the
+    run taken the timer's on its way to returning, the replay would have
+    run the two handlers in the other order."""
+    from actors.cpu import isa
+    from actors.cpu.hart import MIP_MEIP, MIP_MTIP
+
+    X, SOURCE = 40, 1
+    handler = RAM_BASE + 0x100
+
+    def setup(m: Machine) -> None:
+        m.bus.write_ram(handler, (0x0000006F).to_bytes(4, "little"))  # j .: the first interrupt taken stays
+        m.hart.mtvec, m.hart.mie, m.hart.mstatus = handler, MIP_MEIP | MIP_MTIP, m.hart.mstatus | 0x8
+        m.plic.priority[SOURCE] = 1
+        m.plic.write(0x2000, 4, 1 << SOURCE)  # enabled for hart 0's M context; threshold 0
+        m.clint.mtimecmp = X  # mtime is the icount: due at X
+
+    def checkpoint(m: Machine) -> None:
+        m.plic.set_level(SOURCE, True)  # what the checkpoint delivered raised the disk's line
+
+    program = [("addi", 7, 7, 0, 1)] * 60
+    recording, _ = machine(program, "blocks", poll_every=X)
+    setup(recording)
+    recording.poll = lambda: setattr(recording, "wants_stop", True)  # the poll at X: completions are queued
+    recording.stop_hook = lambda: checkpoint(recording)
+    recording.run(X + 10)
+
+    replaying, _ = machine(program, "blocks", poll_every=X)
+    setup(replaying)
+    assert replaying.run(X) == "limit" and replaying.icount[0] == X
+    checkpoint(replaying)
+    replaying.run(X + 10)
+
+    external = isa.MACHINE_EXTERNAL_INTERRUPT
+    assert recording.interrupt_log[:1] == [(X, external)]
+    assert replaying.interrupt_log[:1] == recording.interrupt_log[:1]

@@ -172,8 +172,8 @@ def run_translated(program: list[tuple], regs: list[int], memory: bytes, mode: s
 def ran_translated(m: Machine, mode: str, block_at: int = RAM_BASE) -> None:
     """In mode "blocks" the code under test must really have run as a
     translated block (the one starting at ``block_at``): a run stopped
-    within MAX_BLOCK instructions of its limit runs only single steps,
-    whatever ``hot`` says."""
+    within MAX_BLOCK instructions of its limit interprets what does not
+    fit, and a block too long for what is left is never compiled there."""
     if mode == "blocks":
         assert block_at in m.translator.blocks, f"no block at {block_at:#x}: the test ran single steps only"
 

@@ -505,20 +505,20 @@ def test_a_log_of_another_topology_or_digest_layout_is_refused_before_anything_r
     import msgspec
 
     from actors.logger.logfile import write_log
-    from actors.schema import SCHEMA_HASH
+    from actors.schema import DIGESTS_ID
 
     from .test_logfile import header, synthetic_records
 
     records = synthetic_records(random.Random(1), 3, 4)
     hello = (REPO / "launch" / "guests" / "hello.elf").read_bytes()
     real = msgspec.structs.replace(header(4), guest_name="hello", guest_image=hello,
-                                   guest_sha256=hashlib.sha256(hello).hexdigest(), schema=SCHEMA_HASH)
+                                   guest_sha256=hashlib.sha256(hello).hexdigest(), schema=DIGESTS_ID)
     for change, complaint in (
             ({}, "d0.img"),  # the control: it gets as far as its disk
             ({"topology": "ide-direct"}, "recorded on topology 'ide-direct'; this reel replays 'ide-blkreplay'"),
-            ({"schema": "0123abcd", "reel_version": "0.9"},
-             f"recorded by reel 0.9, message schema 0123abcd; this reel's messages differ (schema {SCHEMA_HASH})"),
-            ({"schema": ""}, "recorded by reel test, message schema not named; this reel's messages differ"),
+            ({"schema": "0123abcd.1", "reel_version": "0.9"},
+             f"recorded by reel 0.9, messages and framing 0123abcd.1; this reel's differ ({DIGESTS_ID})"),
+            ({"schema": ""}, "recorded by reel test, messages and framing not named; this reel's differ"),
             ({"digested": ["ide", "cpu", "blkreplay"]},
              "its seals carry the digests of ide, cpu, blkreplay (fingerprint ide); this reel compares "
              "cpu, ide, blkreplay (fingerprint ide)"),

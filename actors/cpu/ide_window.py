@@ -26,7 +26,8 @@ access on the paths where guests make many:
   spares the cpu a wake-up per command, and pushed soon (``push``): at
   once when running directly; recording or replaying, in one frame with
   the checkpoint that a guest waiting for the transfer makes a few
-  instructions later (actors.cpu.clocks).
+  instructions later (actors.cpu.clocks). (A DmaStart that carries 64 KiB
+  or more of a write's data is a bulk message: it leaves at once anyway.)
 """
 
 from __future__ import annotations

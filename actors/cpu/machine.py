@@ -15,8 +15,9 @@ first read until one):
 * device effects on the hart happen only inside synchronous windows (a
   device access, or ``poll``/``idle`` which the owner makes checkpoints of).
 
-Polls happen exactly every ``poll_every`` instructions, and ``run(limit)``
-stops exactly at ``limit``.
+Polls happen exactly every ``poll_every`` instructions, or sooner where a
+device access asks (``poll_within``; the ones after it follow on from
+there), and ``run(limit)`` stops exactly at ``limit``.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ class Machine:
     """One hart with RAM at 0x80000000 and the board's devices.
 
     ``console(byte)`` receives UART output. ``poll()`` is called every
-    ``poll_every`` instructions (the owner looks at its inbox there).
+    ``poll_every`` instructions, or sooner where a device asks
+    (``poll_within``; the owner looks at its inbox and flushes there).
     ``idle()`` is called when the hart waits for an external interrupt and
     nothing else can happen; it returns when something may have changed.
     ``before_idle()`` is called first whenever the hart is about to idle (a
@@ -186,14 +188,18 @@ class Machine:
                 self.wants_stop = False
                 self.stop_hook()
                 continue
+            # A run that reaches its limit returns before it takes an
+            # interrupt there: a replay checkpoints at its limit, and the
+            # recording checkpointed (stop_hook, just above) before it took
+            # one; what the checkpoint raises may go first.
+            if limit is not None and now >= limit:
+                return "limit"
             cause = self.hart.interrupt_due()
             if cause is not None:
                 self._take_interrupt(cause)
             elif self.wfi:
                 self._wait_for_interrupt()
                 continue
-            if limit is not None and now >= limit:
-                return "limit"
             hard = limit
             deadline = self.deadline_in_force = self._timer_deadline()
             if deadline is not None and (hard is None or deadline < hard):
@@ -206,10 +212,9 @@ class Machine:
         block while the longest fits; then blocks again, translated ones
         running as many of their labels as fit whole, others interpreted up
         to the end (a block's first label that does not fit is interpreted
-        too). (A
-        replay's checkpoints mostly lie a few instructions past the end of
-        a long label: single steps all the way there cost a replay of
-        diskqd1 a fifth of the cpu's time.)
+        too). (A replay's checkpoints mostly lie a few instructions past
+        the end of a long label: single steps all the way there cost a
+        replay of diskqd1 a fifth of the cpu's time.)
 
         Exactly, and not "a block or so past ``soft``", because a poll
         flushes what the cpu has queued, and the edges of its frames enter

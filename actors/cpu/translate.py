@@ -240,7 +240,7 @@ class Translator:
         exec(code, namespace)
         self.translated += 1
         block = namespace["block"]
-        # The most one label retires: a call is told to stop that many before an end.
+        # The most one label retires (what a call needs left to start every label).
         block.size = max(len(insns) for insns, _ in region)
         return block  # type: ignore[return-value]
 

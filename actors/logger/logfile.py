@@ -125,9 +125,10 @@ class LogHeader(msgspec.Struct):
     topology: str = TOPOLOGY
     faults: list[str] = []
     fingerprinted: str = FINGERPRINTED  # the actor whose digest's first byte every checkpoint keeps
-    # The recording reel's message schema (actors.schema.SCHEMA_HASH): the
-    # digests are of messages, so only a reel that speaks the same ones can
-    # match them. ("": a reel from before the header named it.)
+    # The recording reel's messages and framing (actors.schema.DIGESTS_ID):
+    # the digests are of frames of messages, so only a reel that sends the
+    # same ones, cut alike, can match them. ("": a reel from before the
+    # header named it.)
     schema: str = ""
 
 
