@@ -95,7 +95,7 @@ class Direct:
 
     def push_soon(self) -> None:
         """A bus-master start is queued: it goes now, its disk request too."""
-        self.cpu.node.flush()
+        self.cpu.flush()
 
     def exited(self, machine: Machine, report: dict[str, object]) -> None:
         self.cpu.finish_guest(machine, report)

@@ -13,9 +13,9 @@ whether it came from the cache.
 Each entry is one file named by its key: a SHA-256 of the marshalled code,
 then the code. A file that does not match its checksum (a disk that lost
 bits) is a miss and is deleted; the cache never fails a run: any error
-reading or writing it is a miss. Files are written under a temporary name and renamed,
-so concurrent writers of one key leave one whole file, and a killed writer
-leaves none (its temporary file goes at a later prune). Past MAX_ENTRIES
+reading or writing it is a miss. Files are written under a temporary name
+and renamed, so concurrent writers of one key leave one whole file, and a
+killed writer leaves none (its temporary file goes at a later prune). Past MAX_ENTRIES
 files, the older half (by when they were written) goes.
 
 ``REEL_CODE_CACHE`` names the folder; ``off`` turns the cache off. By

@@ -208,41 +208,30 @@ class Machine:
 
     def _execute(self, soft: int, hard: int | None) -> None:
         """Run until icount reaches ``soft`` (the next poll) or ``hard``
-        (a limit, a timer deadline), whichever comes first, exactly: any
-        block while the longest fits; then blocks again, translated ones
-        running as many of their labels as fit whole, others interpreted up
-        to the end (a block's first label that does not fit is interpreted
-        too). (A replay's checkpoints mostly lie a few instructions past
-        the end of a long label: single steps all the way there cost a
-        replay of diskqd1 a fifth of the cpu's time.)
+        (a limit, a timer deadline), whichever comes first, exactly, one
+        block after another: a compiled one runs as many of its labels as
+        fit whole and stops by itself; the interpreter runs the rest (a block
+        not yet hot, or a first label that does not fit) up to the end. (A
+        replay's checkpoints mostly lie a few instructions past the end of
+        a long label: single steps all the way there had cost a replay of
+        diskqd1 a fifth of the cpu's time.)
 
         Exactly, and not "a block or so past ``soft``", because a poll
         flushes what the cpu has queued, and the edges of its frames enter
         the digests: a replay, which runs to each checkpoint's icount, must
         poll at the same icounts as the recording, which ran freely."""
         icount, regs = self.icount, self.regs
-        blocks, translate = self.translator.blocks, self.translator.block
+        blocks, compiled, interpret = self.translator.blocks, self.translator.compiled, self.translator.interpret
         end = soft if hard is None else min(soft, hard)
-        fast_stop = end - MAX_BLOCK
         pc = self.pc
         try:
-            while icount[0] <= fast_stop:
-                # A translated block stops by itself at or before ``end``, and
-                # its first label (at most MAX_BLOCK) fits: it makes progress.
-                # Any other runs up to MAX_BLOCK past ``fast_stop``, not past ``end``.
-                block = blocks.get(pc)
-                pc = block(regs, end) if block is not None else translate(pc)(regs, fast_stop)
-            interpret, compiled = self.translator.interpret, self.translator.compiled
             while (now := icount[0]) < end:
-                # Blocks as in the loop above, each from where the last ended
-                # (compiled when hot here too: code that only ever runs just
-                # before a replay's checkpoints would else be stepped for good).
-                block = compiled(pc)
+                block = blocks.get(pc) or compiled(pc)  # (compiled(pc) counts this run, and compiles when hot)
                 if block is not None:
-                    pc = block(regs, end)  # as many of its labels as fit whole
+                    pc = block(regs, end)
                     if icount[0] != now:
                         continue
-                pc = interpret(pc, regs, end, end - now)
+                pc = interpret(pc, regs, end, min(MAX_BLOCK, end - now))
         except Trap as e:
             faulting = getattr(e, "reel_pc", pc)
             pc = self.hart.trap(e.cause, e.tval, faulting)

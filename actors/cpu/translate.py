@@ -26,7 +26,6 @@ derives from the same tables.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 from . import isa
@@ -109,12 +108,6 @@ class Translator:
         self.steps.clear()
         self.runs.clear()
 
-    def block(self, pc: int) -> Callable[[list[int], int], int]:
-        """What runs from ``pc`` up to the end of its block: the compiled
-        block once it is hot, the interpreter before."""
-        fn = self.compiled(pc)
-        return fn if fn is not None else functools.partial(self.interpret, pc)
-
     def compiled(self, pc: int) -> Callable[[list[int], int], int] | None:
         """The compiled region at ``pc``, compiled now if this run makes it
         hot; None while it is not (this run counts)."""
@@ -128,7 +121,7 @@ class Translator:
         self.runs[pc] = runs
         return None
 
-    def interpret(self, pc: int, regs: list[int], fast_stop: int, most: int = MAX_BLOCK) -> int:
+    def interpret(self, pc: int, regs: list[int], stop: int, most: int) -> int:
         """Run from ``pc`` step by step, as a block would: at most ``most``
         instructions, up to the first that does not fall through. A trap or
         a stop names the pc of the instruction it came from, as a block's
@@ -136,7 +129,7 @@ class Translator:
         step = self.step
         try:
             for _ in range(most):
-                nxt = step(pc)(regs, fast_stop)
+                nxt = step(pc)(regs, stop)
                 if nxt != (pc + 4) & M32:
                     return nxt
                 pc = nxt
