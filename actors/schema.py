@@ -516,7 +516,22 @@ class DiskDigest(Message, tag=223):
     size: int
 
 
-BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest]
+class Drain(Message, tag=224):
+    """cpu -> ide -> blkreplay -> image (or ide -> image): the guest has
+    exited. Each passes it on behind every request it sent before, once it
+    holds none back (blkreplay's overlapping or fate-awaiting ones); the
+    image answers Drained once every request that came before this one is
+    done. So the disks' final content, which the logger digests next, holds
+    every write the guest issued, whatever the disks' timing (as QEMU
+    drains its block devices when it quits)."""
+
+
+class Drained(Message, tag=225):
+    """image -> blkreplay or ide, blkreplay -> ide, ide -> cpu: the answer
+    to Drain, once every disk behind the sender has answered it."""
+
+
+BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest, Drain, Drained]
 
 
 # --- record and replay: cpu, ide, blkreplay, logger ---------------------------

@@ -13,6 +13,8 @@ from actors.schema import (
     BlockCompletion,
     BlockRequest,
     Checkpoint,
+    Drain,
+    Drained,
     Expect,
     ReplayBackendFailed,
     Settle,
@@ -52,3 +54,19 @@ def test_the_control_a_success_is_delivered_and_settled(replaying) -> None:
     actor.on_block_completion(BlockCompletion(0, 0, b"x" * 512), "disk0")
     actor.on_checkpoint(Checkpoint(0, 1000), "ide")
     assert sent[1:] == [("ide", BlockCompletion(7, 0, b"x" * 512)), ("ide", Settle(0, 1000, [(0, 0)]))]
+
+
+def test_a_drain_passes_on_only_behind_every_request_held_here(replaying) -> None:
+    """The guest's last write waits for its fate (and would for an overlap):
+    the Drain goes to the disk only after it, and its answer goes back to
+    the ide only once the disk has answered."""
+    actor, sent = replaying
+    actor.on_block_request(BlockRequest(7, "write", 0, 512, b"w" * 512), "ide")
+    actor.on_drain(Drain(), "ide")
+    assert sent == []  # the write's fate is not known yet: nothing may go
+    actor.on_expect(Expect(-1, []), "logger")  # the log ends: whatever comes now succeeds
+    assert sent == [("disk0", BlockRequest(0, "write", 0, 512, b"w" * 512)), ("disk0", Drain())]
+    actor.on_drained(Drained(), "disk0")
+    assert sent[-1] == ("ide", Drained())
+    actor.on_drained(Drained(), "disk0")  # (answered once only)
+    assert len(sent) == 3

@@ -117,6 +117,20 @@ def test_four_drives_on_both_channels_master_and_slave(tmp_path: Path) -> None:
         assert data[:10 * 512] == bytes(10 * 512), f"disk {i}: bytes before them"
 
 
+def test_a_write_in_flight_when_the_guest_exits_still_reaches_the_image(tmp_path: Path) -> None:
+    """``exitwrite`` starts a 64 KiB DMA write and exits without waiting; the
+    disk takes 300 ms. The run ends only once the write is on the image
+    (before, it ended at once and the write was lost)."""
+    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    image = tmp_path / "d.img"
+    assert run_reel("mkdisk", str(image), "1M").returncode == 0
+    result = run_reel("run", str(elf), "--disk", str(image), "--latency", "fixed:300ms", timeout=60)
+    assert result.returncode == 0 and result.stdout == "write started\n", result.stdout + result.stderr
+    data = image.read_bytes()
+    assert data[16 * 512:16 * 512 + 65536] == bytes((i * 7 + 1) & 0xFF for i in range(65536))
+    assert data[:16 * 512] == bytes(16 * 512) and data[16 * 512 + 65536:] == bytes(len(data) - 16 * 512 - 65536)
+
+
 def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: Path) -> None:
     elf = build_guest([REPO / "tests" / "guests" / "baddma.c", REPO / "guests" / "ata.c"], tmp_path / "baddma.elf")
     result = run_reel("run", str(elf), "--disk", "memory:1M", timeout=60)

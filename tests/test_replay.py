@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFEST, REPO, need_host, need_tool, run_reel
+from .conftest import MANIFEST, REPO, build_guest, need_host, need_tool, run_reel
 
 GUEST = "journal"
 DISKS = len(MANIFEST[GUEST]["disks"])
@@ -342,6 +342,38 @@ def test_overlapping_write_and_read_in_flight_replay_identically(tmp_path: Path)
             overtaken = True
             break
     assert overtaken, "in ten direct runs no read overtook its write: the guest does not overlap them"
+
+
+def exit_write_expected(base: Path, folder: Path) -> str:
+    """The digest of ``base`` with exitwrite's 64 KiB written at sector 16."""
+    from actors.image.backends import file_digest
+
+    expected = folder / "expected.img"
+    expected.write_bytes(base.read_bytes())
+    with open(expected, "r+b") as f:
+        f.seek(16 * 512)
+        f.write(bytes((i * 7 + 1) & 0xFF for i in range(65536)))
+    return file_digest(str(expected))[1]
+
+
+def test_a_write_in_flight_when_the_guest_exits_lands_before_the_disks_are_digested(tmp_path: Path) -> None:
+    """``exitwrite`` starts a 64 KiB DMA write and exits at once. The write
+    was issued, so the recording's final disk holds it, and so does every
+    replay's, whether the disk answers later than the exit (fixed latency)
+    or at once: the disks are drained before they are digested (Drain).
+    Before, the digest raced the write, and a replay under other timing
+    reported a different disk."""
+    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    base = blank_disks(tmp_path / "base", 1, size=1 << 20)
+    log = tmp_path / "ew.reel"
+    recorded = run_reel("record", str(elf), *disk_args(base), "--log", str(log), "--latency", "fixed:50ms",
+                        timeout=TIMEOUT)
+    assert recorded.returncode == 0 and recorded.stdout == "write started\n", show(recorded)
+    assert end_record(log)["disks"] == [exit_write_expected(base[0], tmp_path)]
+    for latency in ("none", "fixed:100ms"):
+        replayed = run_reel("replay", str(log), "--latency", latency, timeout=TIMEOUT)
+        assert replayed.returncode == 0, f"latency {latency}: {show(replayed)}"
+        assert verdict(replayed.stderr)["disk 0"][2] == "same", f"latency {latency}: {show(replayed)}"
 
 
 # --- 5. the wrong base image -----------------------------------------------------------

@@ -36,7 +36,8 @@ def test_a_traced_run_gives_every_link_its_hops_and_every_blocking_actor_its_wai
     summary = json.loads(result.stdout)
     links = summary["links"]
     assert set(links) == {"cpu -> ide", "ide -> cpu", "ide -> disk0", "disk0 -> ide"}
-    assert links["ide -> disk0"]["frames"] == links["disk0 -> ide"]["frames"] == 2000  # one read each way
+    # One read each way, and the Drain at the guest's exit and its answer.
+    assert links["ide -> disk0"]["frames"] == links["disk0 -> ide"]["frames"] == 2000 + 1
     assert all(0 < s["median_hop_us"] <= s["p90_hop_us"] for s in links.values())
     actors = summary["actors"]
     assert 0 < actors["cpu"]["waiting_share"] < 1 and 0 < actors["ide"]["waiting_share"] < 1

@@ -40,6 +40,8 @@ from ..schema import (
     BlockRequest,
     Checkpoint,
     CheckpointDigest,
+    Drain,
+    Drained,
     EventsPending,
     Expect,
     Patience,
@@ -102,6 +104,8 @@ class BlkReplay(BlockingActor):
         self.fates: dict[int, int] = {}
         self.fates_open = self.params.mode == "record"
         self.due: tuple[int, int, float] | None = None  # replaying: (seq, icount, since) of a checkpoint waiting
+        self.drain_for: str | None = None  # the peer whose Drain waits for requests still held here
+        self.draining: set[str] = set()  # the disks a Drain went to that have not answered it
         reorder = self.params.reorder
         self.reorder = ReorderWindow(reorder, self.log.warning) if reorder is not None else None
 
@@ -135,12 +139,36 @@ class BlkReplay(BlockingActor):
             else:
                 self._issue(request)
         self.waiting = still
+        self._pass_drain_on()
 
     def _issue(self, request: Request) -> None:
         request.issued = True
         self.send(self.params.disks[request.disk],
                   BlockRequest(request.id, request.op, request.offset, request.length, request.data))
         request.data = b""
+
+    def on_drain(self, msg: Drain, src: str) -> None:
+        """Pass the Drain on to every disk once no request waits here (the
+        guest's last ones may still wait for an overlap or their fate)."""
+        self.drain_for = src
+        self._pass_drain_on()
+
+    def _pass_drain_on(self) -> None:
+        if self.drain_for is None or self.waiting or self.draining:
+            return  # no Drain, requests still held, or passed on already
+        self.draining = set(self.params.disks)
+        for disk in sorted(self.draining):
+            self.send(disk, Drain())
+        self._drained_if_done()
+
+    def on_drained(self, msg: Drained, src: str) -> None:
+        self.draining.discard(src)
+        self._drained_if_done()
+
+    def _drained_if_done(self) -> None:
+        if not self.draining and self.drain_for is not None:
+            self.send(self.drain_for, Drained())
+            self.drain_for = None
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
         request = self.requests.get(msg.id)

@@ -21,8 +21,8 @@ import msgspec
 from .._blocking import BlockingActor
 from .._errors import ActorStopped
 from .._rss import peak_rss_mib
-from ..schema import (BlockCompletion, DmaData, DmaRead, DmaScatter, DmaWrite, EventsPending, IrqLevel, PioExpect, PioFill,
-                      RegisterSnapshot, ReplayDiverged, RunTo)
+from ..schema import (BlockCompletion, DmaData, DmaRead, DmaScatter, DmaWrite, Drain, Drained, EventsPending, IrqLevel,
+                      PioExpect, PioFill, RegisterSnapshot, ReplayDiverged, RunTo)
 from . import elf
 from .bus import MAX_RAM_MIB, RAM_BASE
 from .clocks import CLOCKS, Divergence
@@ -37,6 +37,10 @@ MAX_PARKED = 64
 drive runs one command at a time, and a command abandoned by a reset
 leaves at most its one request in flight: a handful at most, so more means
 the ide lets some go unnamed."""
+
+DRAIN_SECONDS = 30.0
+"""How long a guest's exit waits for the disks to carry out the requests it
+issued (Drain) before the run ends without them, saying so."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -63,6 +67,7 @@ class Cpu(BlockingActor):
         self.machine: Machine | None = None
         self.ide_window: IdeWindow | None = None
         self.parked: dict[int, bytes] = {}  # disk request -> the data it read, until a DmaScatter names it
+        self.drained = False  # the ide answered the guest's exit's Drain
         self.clock = CLOCKS[self.params.mode](self)
         stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
         self.console = Console(stream.fileno() if stream is not None else None, self.log.warning)
@@ -105,7 +110,29 @@ class Cpu(BlockingActor):
         self._console_out()
         report = self._report(time.perf_counter() - began)
         report["outcome"] = outcome
+        if outcome == "exit":
+            self._drain_disks()
         self.clock.exited(machine, report)
+
+    def _drain_disks(self) -> None:
+        """The guest exited: its disk requests still in flight are carried
+        out before the run ends (see Drain), so the disks' final content
+        holds every write it issued whatever their timing, and a recording
+        and its replays end with the same disks. What arrives meanwhile
+        changes nothing the report holds: its digests are taken."""
+        if not self.params.ide:
+            return
+        self.drained = False
+        self.send(self.params.ide, Drain())
+        until = time.monotonic() + DRAIN_SECONDS
+        while not self.drained and time.monotonic() < until:
+            self.wait(until)
+        if not self.drained:
+            self.log.warning("the disks did not carry out the guest's last requests within %g s of its exit; "
+                             "their final content may lack some of its writes", DRAIN_SECONDS)
+
+    def on_drained(self, msg: Drained, src: str) -> None:
+        self.drained = True
 
     def finish_guest(self, machine: Machine, report: dict[str, object]) -> None:
         name = self.name_of_guest

@@ -22,6 +22,8 @@ from ..schema import (
     CheckpointDigest,
     DmaStart,
     DmaScatter,
+    Drain,
+    Drained,
     EventsPending,
     IdleQuery,
     IdleReply,
@@ -99,6 +101,7 @@ class Ide(BlockingActor):
         # Requests whose data goes to the cpu, which holds it until a
         # DmaScatter names them; each gets exactly one.
         self.parked: set[int] = set()
+        self.draining: set[str] = set()  # the disk peers a Drain went to that have not answered it
 
     # --- the controller's effects -------------------------------------------------
 
@@ -193,6 +196,21 @@ class Ide(BlockingActor):
         self.send(self.params.cpu, Settled(msg.seq, len(msg.events)))
         self.send(self.params.logger, Recorded(msg.seq, msg.icount, msg.events))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
+
+    def on_drain(self, msg: Drain, src: str) -> None:
+        # Behind every request this actor sent: each disk peer answers once
+        # they are all done (see Drain).
+        self.draining = {peer for peer in self.peers if peer}
+        for peer in sorted(self.draining):
+            self.send(peer, Drain())
+        if not self.draining:
+            self.send(self.params.cpu, Drained())
+
+    def on_drained(self, msg: Drained, src: str) -> None:
+        if src in self.draining:
+            self.draining.discard(src)
+            if not self.draining:
+                self.send(self.params.cpu, Drained())
 
     def on_idle_query(self, msg: IdleQuery, src: str) -> None:
         with self._exchange():  # (what was held, if any, goes first: it may wake the guest)

@@ -30,7 +30,7 @@ import msgspec
 from .._actor import Actor
 from .._async import AsyncActor
 from .._blocking import BlockingActor
-from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest
+from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest, Drain, Drained
 from .backends import Backend, Memory, RawFile, Result, check, content_digest
 from .faults import DiskFault, injected
 from .latency import Latency, LatencyError
@@ -68,6 +68,19 @@ class _Disk:
         self.latency = Latency()
         self.requests = 0
         self.errors = 0
+        self.in_flight = 0  # requests taken but not yet answered (only a disk with latency has any)
+        self.drains: list[str] = []  # peers whose Drain waits for them
+
+    def on_drain(self, msg: Drain, src: str) -> None:
+        """Answered once every request that came before it is done (see Drain)."""
+        self.drains.append(src)
+        self._drained_if_done()
+
+    def _drained_if_done(self) -> None:
+        if not self.in_flight:
+            for peer in self.drains:
+                self.send(peer, Drained())
+            self.drains.clear()
 
     def started(self) -> None:
         self._open()
@@ -179,21 +192,27 @@ class Image(_Disk, AsyncActor):
         delay = self.latency.draw()
         if delay == 0 and (not isinstance(self.backend, RawFile) or msg.length <= INLINE_MAX):
             return self._complete(src, msg, self._run(msg))
+        self.in_flight += 1  # (now, not when the task starts: a Drain may come first)
         return self._later(src, msg, delay)
 
     async def _later(self, src: str, msg: BlockRequest, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        if self.stop_requested:
-            return  # the run is ending (the pool may be shut): nobody waits for this any more
-        if isinstance(self.backend, RawFile):
-            if self.pool is None:
-                self.pool = concurrent.futures.ThreadPoolExecutor(self.params.threads,
-                                                                  thread_name_prefix=f"{self.name}-io")
-            result = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, msg)
-        else:
-            result = self._run(msg)
-        self._complete(src, msg, result)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if self.stop_requested:
+                return  # the run is ending (the pool may be shut): nobody waits for this any more
+            if isinstance(self.backend, RawFile):
+                if self.pool is None:
+                    self.pool = concurrent.futures.ThreadPoolExecutor(self.params.threads,
+                                                                      thread_name_prefix=f"{self.name}-io")
+                result = await asyncio.get_running_loop().run_in_executor(self.pool, self._run, msg)
+            else:
+                result = self._run(msg)
+            self._complete(src, msg, result)
+        finally:
+            self.in_flight -= 1
+            if not self.stop_requested:
+                self._drained_if_done()
 
     def on_disk_digest_request(self, msg: DiskDigestRequest, src: str) -> object:
         return self._digest(src)
