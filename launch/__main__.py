@@ -1,5 +1,5 @@
 """``python -m launch`` is ``reel``."""
 
-from .cli import main
+from ._entry import main
 
 raise SystemExit(main())

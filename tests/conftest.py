@@ -32,7 +32,7 @@ def _code_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def reel_command(*args: str) -> list[str]:
     """``reel ARGS`` as the installed console script would run it."""
-    return [sys.executable, "-c", "import sys; from launch.cli import main; sys.exit(main())", *args]
+    return [sys.executable, "-c", "import sys; from launch._entry import main; sys.exit(main())", *args]
 
 
 def run_reel(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

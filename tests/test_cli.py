@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,34 @@ def test_memory_disks_must_fit_in_the_host_together(tmp_path: Path) -> None:
     result = run_reel("record", "journal", *bases, "--log", str(tmp_path / "r.reel"), "--backend", "memory",
                       timeout=60)
     assert result.returncode == 2 and "the memory disks need" in result.stderr, result.stderr
+
+
+# A Ctrl-C delivered while the named module is being imported, then reel's
+# entry point run with the arguments that follow: deterministic, where a
+# timed signal would hit the imports only on some machines.
+_CTRL_C_DURING_IMPORT = """
+import importlib.abc, os, signal, sys
+target = sys.argv[1]
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target_=None):
+        if name == target:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+from launch._entry import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("module, args", [
+    ("launch.launcher", ["run", "hello"]),  # while the command line's modules load
+    ("launch.guests", ["run", "hello"]),  # while a command loads what it needs, before any actor exists
+])
+def test_a_ctrl_c_before_the_run_starts_is_answered_without_a_traceback(module: str, args: list[str]) -> None:
+    from .conftest import REPO, _env
+
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_DURING_IMPORT, module, *args], capture_output=True,
+                            text=True, timeout=60, cwd=REPO, env=_env())
+    assert (result.returncode, result.stdout) == (130, ""), result.stdout + result.stderr
+    assert result.stderr == "reel: interrupted by SIGINT\n"
