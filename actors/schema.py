@@ -528,7 +528,13 @@ class Drain(Message, tag=224):
 
 class Drained(Message, tag=225):
     """image -> blkreplay or ide, blkreplay -> ide, ide -> cpu: the answer
-    to Drain, once every disk behind the sender has answered it."""
+    to Drain, once every disk behind the sender has answered it.
+    ``undelivered``: recording, the (request id, status) of every
+    completion blkreplay holds that no checkpoint delivered, in arrival
+    order; passed on up to the cpu, which ends the log with them (GuestExit),
+    so that a replay fails again, without the disk, what failed then."""
+
+    undelivered: list[tuple[int, int]] = []
 
 
 BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest, Drain, Drained]
@@ -625,7 +631,9 @@ class Expect(Message, tag=236):
     """logger -> blkreplay (replaying): checkpoint ``seq`` delivers
     ``events``, (request id, status) in this order; wait for late ones,
     hold early ones, and give the guest the recorded status. ``seq`` -1:
-    the recording delivers nothing more (requests not yet listed succeed)."""
+    the recording delivers nothing more; ``events`` are then the requests
+    its disks answered after the guest's exit, undelivered, and requests
+    listed nowhere succeed."""
 
     seq: int
     events: list[tuple[int, int]]
@@ -657,6 +665,7 @@ class GuestExit(Message, tag=238):
     state: str
     memory: str
     checkpoints: int  # how many the run made (the recording's log ends after as many)
+    undelivered: list[tuple[int, int]] = []  # completions no checkpoint delivered (Drained)
 
 
 class ReplayStuck(Message, tag=239):

@@ -10,23 +10,54 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, Launcher, RunResult, launch
-    from .topology import ActorConfig, LinkConfig, RunConfig, Topology, TopologyError, load, parse, validate
+    from .launcher import EXIT_OK as EXIT_OK
+    from .launcher import EXIT_RUN_FAILED as EXIT_RUN_FAILED
+    from .launcher import EXIT_SIGINT as EXIT_SIGINT
+    from .launcher import EXIT_SIGTERM as EXIT_SIGTERM
+    from .launcher import EXIT_USAGE as EXIT_USAGE
+    from .launcher import Launcher as Launcher
+    from .launcher import RunResult as RunResult
+    from .launcher import launch as launch
+    from .topology import ActorConfig as ActorConfig
+    from .topology import LinkConfig as LinkConfig
+    from .topology import RunConfig as RunConfig
+    from .topology import Topology as Topology
+    from .topology import TopologyError as TopologyError
+    from .topology import load as load
+    from .topology import parse as parse
+    from .topology import validate as validate
 
-_HOME = {
-    **dict.fromkeys(["EXIT_OK", "EXIT_RUN_FAILED", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE", "Launcher",
-                     "RunResult", "launch"], "launcher"),
-    **dict.fromkeys(["ActorConfig", "LinkConfig", "RunConfig", "Topology", "TopologyError", "load", "parse",
-                     "validate"], "topology"),
-}
+__all__ = [
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_USAGE",
+    "ActorConfig",
+    "Launcher",
+    "LinkConfig",
+    "RunConfig",
+    "RunResult",
+    "Topology",
+    "TopologyError",
+    "launch",
+    "load",
+    "parse",
+    "validate",
+]
 
-__all__ = sorted(_HOME)
+_TOPOLOGY = {"ActorConfig", "LinkConfig", "RunConfig", "Topology", "TopologyError", "load", "parse", "validate"}
+
+if not TYPE_CHECKING:  # (to a type checker, the names are the imports above)
+
+    def __getattr__(name: str) -> Any:
+        if name not in __all__:
+            raise AttributeError(f"module 'launch' has no attribute {name!r}")
+        home = "topology" if name in _TOPOLOGY else "launcher"
+        value = getattr(importlib.import_module(f".{home}", __name__), name)
+        globals()[name] = value  # asked once
+        return value
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'launch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value  # asked once
-    return value
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -30,7 +30,7 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
         raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
     pins = cpus or {}
     cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "max_instructions": max_instructions,
-           "poll_every": poll_every, "console": console, "ide": "ide"}
+           "poll_every": poll_every, "console": console, "ide": "ide", "drain_disks": True}
     slots = [{"peer": f"disk{i}", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
     actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
               ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "direct_reads": True},
@@ -61,7 +61,7 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
     pins = cpus or {}
     images = [f"disk{i}" for i in range(len(disks))]
     cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "poll_every": poll_every, "console": console,
-           "ide": "ide", "mode": mode, "logger": "logger", "digest_every": digest_every}
+           "ide": "ide", "drain_disks": True, "mode": mode, "logger": "logger", "digest_every": digest_every}
     slots = [{"peer": "blkreplay", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
     actors = [
         ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),

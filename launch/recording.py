@@ -322,7 +322,8 @@ def inspect(log: str) -> dict[str, Any]:
             out["records"].append({"digests_at": record.seq, "digests": dict(zip(h.digested, record.digests))})
         elif isinstance(record, EndRecord):
             out["records"].append({"end": True, "icount": record.icount, "exit_code": record.code,
-                                   "state": record.state, "memory": record.memory, "disks": record.disks})
+                                   "state": record.state, "memory": record.memory, "disks": record.disks,
+                                   "undelivered": [list(e) for e in record.undelivered]})
     return out
 
 

@@ -158,7 +158,7 @@ def test_memory_disks_must_fit_in_the_host_together(tmp_path: Path) -> None:
 # timed signal would hit the imports only on some machines.
 _CTRL_C_DURING_IMPORT = """
 import importlib.abc, os, signal, sys
-target = sys.argv[1]
+target = sys.argv.pop(1)
 class CtrlC(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target_=None):
         if name == target:
@@ -171,14 +171,25 @@ sys.exit(main())
 """
 
 
-@pytest.mark.parametrize("module, args", [
-    ("launch.launcher", ["run", "hello"]),  # while the command line's modules load
-    ("launch.guests", ["run", "hello"]),  # while a command loads what it needs, before any actor exists
-])
-def test_a_ctrl_c_before_the_run_starts_is_answered_without_a_traceback(module: str, args: list[str]) -> None:
+def _ctrl_c_during_import(module: str, *args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     from .conftest import REPO, _env
 
-    result = subprocess.run([sys.executable, "-c", _CTRL_C_DURING_IMPORT, module, *args], capture_output=True,
-                            text=True, timeout=60, cwd=REPO, env=_env())
+    return subprocess.run([sys.executable, "-c", prelude + _CTRL_C_DURING_IMPORT, module, *args], capture_output=True,
+                          text=True, timeout=60, cwd=REPO, env=_env())
+
+
+@pytest.mark.parametrize("module, args", [
+    ("launch.launcher", ["run", "hello"]),  # while the command line's modules load
+    ("launch.machines", ["run", "hello"]),  # while a command loads what it needs, before any actor exists
+])
+def test_a_ctrl_c_before_the_run_starts_is_answered_without_a_traceback(module: str, args: list[str]) -> None:
+    result = _ctrl_c_during_import(module, *args)
     assert (result.returncode, result.stdout) == (130, ""), result.stdout + result.stderr
-    assert result.stderr == "reel: interrupted by SIGINT\n"
+    assert result.stderr == "reel: interrupted\n"
+
+
+def test_a_ctrl_c_ignored_by_whoever_started_reel_stays_ignored() -> None:
+    """As under nohup: reel runs on (the command line keeps an ignored SIGINT ignored too)."""
+    result = _ctrl_c_during_import("launch.launcher", "run", "hello",
+                                   prelude="import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n")
+    assert (result.returncode, result.stdout) == (0, "hello from reel\n"), result.stdout + result.stderr

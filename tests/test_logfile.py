@@ -56,7 +56,8 @@ def synthetic_records(rng: random.Random, checkpoints: int, digest_every: int) -
         records.append(CheckpointRecord(seq, icount, events, rng.randrange(256)))
         if (seq + 1) % digest_every == 0:
             records.append(SealRecord(seq, [digest() for _ in DIGESTED]))
-    records.append(EndRecord(icount + 5, rng.choice((0, 1, -3)), digest(), digest(), [digest()]))
+    undelivered = rng.choice(([], [(next_id, 0)], [(next_id + 1, 5), (next_id, 0)]))  # any order, failed or not
+    records.append(EndRecord(icount + 5, rng.choice((0, 1, -3)), digest(), digest(), [digest()], undelivered))
     return records
 
 
@@ -129,8 +130,8 @@ def test_a_log_of_another_format_is_refused_naming_both_formats(tmp_path: Path) 
     path = tmp_path / "old.reel"
     write_log(str(path), header(4), synthetic_records(random.Random(1), 3, 4))
     data = bytearray(path.read_bytes())
-    data[7] = 3
-    with pytest.raises(LogError, match="log format 3, this reel reads format 4"):
+    data[7] = 4
+    with pytest.raises(LogError, match="log format 4, this reel reads format 5"):
         parse(bytes(data), "old.reel")
 
 
@@ -140,7 +141,7 @@ def test_a_file_that_is_not_regular_is_refused_unread() -> None:
 
 
 @pytest.mark.parametrize("change,complaint", [
-    ({"format": 3}, "header: says format 3 under the magic of format 4"),
+    ({"format": 4}, "header: says format 4 under the magic of format 5"),
     ({"guest_image": b"\x13\x00\x00\x01"}, "header: the guest program's sha256 is [0-9a-f]{64}, not the "),
     ({"digest_every": 0}, "header: ram_mib 1 and digest_every 0 must both be at least 1"),
     ({"ram_mib": 0}, "header: ram_mib 0 and digest_every 4 must both be at least 1"),

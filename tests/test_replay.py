@@ -376,6 +376,29 @@ def test_a_write_in_flight_when_the_guest_exits_lands_before_the_disks_are_diges
         assert verdict(replayed.stderr)["disk 0"][2] == "same", f"latency {latency}: {show(replayed)}"
 
 
+def test_a_write_that_failed_after_the_guest_exited_fails_again_in_replay(tmp_path: Path) -> None:
+    """exitwrite's write fails when recording (an injected fault), after
+    the guest's exit: no checkpoint delivered it, so the log's end keeps
+    its status (undelivered), and a replay, on a healthy disk, fails it
+    again without the disk rather than writing what the recording did not.
+    Before, every replay ended with disk 0 DIFFERENT."""
+    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    base = blank_disks(tmp_path / "base", 1, size=1 << 20)
+    log = tmp_path / "ew.reel"
+    recorded = run_reel("record", str(elf), *disk_args(base), "--log", str(log), "--latency", "fixed:50ms",
+                        "--fault", "disk0:error:lba=16-20", timeout=TIMEOUT)
+    assert recorded.returncode == 0 and recorded.stdout == "write started\n", show(recorded)
+    end = end_record(log)
+    assert end["undelivered"] == [[0, 5]], end  # request 0 failed with EIO
+    from actors.image.backends import file_digest
+
+    assert end["disks"] == [file_digest(str(base[0]))[1]]  # the disk as it was
+    for latency in ("none", "fixed:100ms"):
+        replayed = run_reel("replay", str(log), "--latency", latency, timeout=TIMEOUT)
+        assert replayed.returncode == 0, f"latency {latency}: {show(replayed)}"
+        assert verdict(replayed.stderr)["disk 0"][2] == "same", f"latency {latency}: {show(replayed)}"
+
+
 # --- 5. the wrong base image -----------------------------------------------------------
 
 

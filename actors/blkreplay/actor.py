@@ -162,12 +162,16 @@ class BlkReplay(BlockingActor):
         self._drained_if_done()
 
     def on_drained(self, msg: Drained, src: str) -> None:
-        self.draining.discard(src)
-        self._drained_if_done()
+        if src in self.draining:
+            self.draining.discard(src)
+            self._drained_if_done()
 
     def _drained_if_done(self) -> None:
+        """Every disk answered the Drain: every completion is in. Recording,
+        those no checkpoint delivered go up with the answer (Drained)."""
         if not self.draining and self.drain_for is not None:
-            self.send(self.drain_for, Drained())
+            undelivered = [(c.id, c.status) for c in self.queue] if self.params.mode == "record" else []
+            self.send(self.drain_for, Drained(undelivered))
             self.drain_for = None
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
@@ -245,7 +249,8 @@ class BlkReplay(BlockingActor):
         self._settle(msg.seq, msg.icount, [(c.id, c.status) for c in queue])
 
     def on_expect(self, msg: Expect, src: str) -> None:
-        if msg.seq < 0:  # the log has no more checkpoints: whatever comes now succeeds
+        if msg.seq < 0:  # the log has no more checkpoints: what comes now succeeds, but for what failed undelivered
+            self.fates.update(msg.events)
             self.fates_open = True
         else:
             self.expected[msg.seq] = msg.events

@@ -55,6 +55,9 @@ class Cpu(BlockingActor):
         ram_mib: Annotated[int, msgspec.Meta(ge=1, le=MAX_RAM_MIB)] = 16
         poll_every: Annotated[int, msgspec.Meta(ge=1)] = 65536
         ide: str = ""  # the peer that serves the IDE window ("": no window)
+        # At the guest's exit, whether that peer (an ide) carries out the
+        # disk requests still in flight before the run ends (Drain).
+        drain_disks: bool = False
         max_instructions: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0: no limit
         console: Literal["stdout", "stderr", "none"] = "stdout"  # where UART output goes
         mode: Literal["direct", "record", "replay"] = "direct"  # see actors.cpu.clocks
@@ -68,6 +71,7 @@ class Cpu(BlockingActor):
         self.ide_window: IdeWindow | None = None
         self.parked: dict[int, bytes] = {}  # disk request -> the data it read, until a DmaScatter names it
         self.drained = False  # the ide answered the guest's exit's Drain
+        self.undelivered: list[tuple[int, int]] = []  # ... with the completions no checkpoint delivered
         self.clock = CLOCKS[self.params.mode](self)
         stream = {"stdout": sys.stdout, "stderr": sys.stderr}.get(self.params.console)
         self.console = Console(stream.fileno() if stream is not None else None, self.log.warning)
@@ -120,7 +124,7 @@ class Cpu(BlockingActor):
         holds every write it issued whatever their timing, and a recording
         and its replays end with the same disks. What arrives meanwhile
         changes nothing the report holds: its digests are taken."""
-        if not self.params.ide:
+        if not (self.params.ide and self.params.drain_disks):
             return
         self.drained = False
         self.send(self.params.ide, Drain())
@@ -133,6 +137,7 @@ class Cpu(BlockingActor):
 
     def on_drained(self, msg: Drained, src: str) -> None:
         self.drained = True
+        self.undelivered = msg.undelivered
 
     def finish_guest(self, machine: Machine, report: dict[str, object]) -> None:
         name = self.name_of_guest

@@ -144,7 +144,8 @@ class _Checkpointing(Direct):
         """The logger has the last word on a recorded or replayed run."""
         code = machine.exit_code if machine.exit_code is not None else -1
         self.cpu.send(self.cpu.params.logger, GuestExit(machine.icount[0], code, str(report["state_digest"]),
-                                                        str(report["memory_digest"]), self.seq))
+                                                        str(report["memory_digest"]), self.seq,
+                                                        self.cpu.undelivered))
 
 
 class Record(_Checkpointing):

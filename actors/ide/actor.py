@@ -201,6 +201,7 @@ class Ide(BlockingActor):
         # Behind every request this actor sent: each disk peer answers once
         # they are all done (see Drain).
         self.draining = {peer for peer in self.peers if peer}
+        self.undelivered: list[tuple[int, int]] = []
         for peer in sorted(self.draining):
             self.send(peer, Drain())
         if not self.draining:
@@ -209,8 +210,9 @@ class Ide(BlockingActor):
     def on_drained(self, msg: Drained, src: str) -> None:
         if src in self.draining:
             self.draining.discard(src)
+            self.undelivered += msg.undelivered
             if not self.draining:
-                self.send(self.params.cpu, Drained())
+                self.send(self.params.cpu, Drained(self.undelivered))
 
     def on_idle_query(self, msg: IdleQuery, src: str) -> None:
         with self._exchange():  # (what was held, if any, goes first: it may wake the guest)

@@ -165,7 +165,7 @@ class Logger(AsyncActor):
         assert writer is not None
         disks = await self._disk_digests()
         try:
-            writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks))
+            writer.end(EndRecord(exit.icount, exit.code, exit.state, exit.memory, disks, exit.undelivered))
             size = writer.size
             writer.close()
         except OSError as e:
@@ -211,8 +211,8 @@ class Logger(AsyncActor):
             assert self.recording is not None
             end = self.recording.end
             self.send(self.params.cpu, RunTo(-1, end.icount) if end else RunTo(-2, 0))
-            if end:  # requests the recording never delivered: issue them as they come
-                self.send(self.params.blkreplay, Expect(-1, []))
+            if end:  # requests the recording never delivered: issue them as they come, but fail what failed
+                self.send(self.params.blkreplay, Expect(-1, end.undelivered))
         else:
             return False
         self.next_prescribed += 1

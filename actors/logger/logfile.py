@@ -1,7 +1,8 @@
 """The replay log: what a recording saw, in a form a replay can enforce.
 
-Layout (format 4; format 3 had the same layout, but a replay of it would
-not match: the messages whose bytes enter the digests changed)::
+Layout (format 5; format 4's end record had no undelivered events, and
+format 3 had format 4's layout, but a replay of it would not match: the
+messages whose bytes enter the digests changed)::
 
     MAGIC          8 bytes: "REELLOG" and the format version
     header         varint(length), msgpack LogHeader, CRC-32 of it (4 bytes LE)
@@ -24,8 +25,12 @@ Every record starts with a varint ``V``; its low two bits say what follows:
     CRC-32 (4 bytes LE) of every byte since the previous seal (or since the
     header) up to this CRC;
   - 2, the end: varint(icount), zigzag-varint(exit code), the final cpu
-    state and memory digests and each disk's digest (16 bytes each), then a
-    CRC-32 as in a seal.
+    state and memory digests and each disk's digest (16 bytes each), the
+    undelivered events (a varint count, then events as in a checkpoint),
+    then a CRC-32 as in a seal. Undelivered events are the completions no
+    checkpoint delivered, the guest having exited first: their disks
+    carried them out all the same (actors.schema.Drain), and a replay
+    fails again those that failed, so its disks end as the recording's.
 
 For a checkpoint ``V >> 2`` is its icount minus the previous checkpoint's,
 and one byte follows the events: the first byte of the digest of the
@@ -62,9 +67,9 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-MAGIC = b"REELLOG\x04"
-TRAILER = b"REELEND\x04"
-FORMAT_VERSION = 4
+MAGIC = b"REELLOG\x05"
+TRAILER = b"REELEND\x05"
+FORMAT_VERSION = 5
 DIGEST_BYTES = 16
 CRC_BYTES = 4
 SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
@@ -153,6 +158,7 @@ class EndRecord:
     state: str
     memory: str
     disks: list[str] = field(default_factory=list)
+    undelivered: list[tuple[int, int]] = field(default_factory=list)  # (request id, status) no checkpoint delivered
 
 
 Record = CheckpointRecord | SealRecord | EndRecord
@@ -283,11 +289,7 @@ class LogWriter:
             self.last_id += n
         else:
             out = bytearray(_varint(delta << 2 | ESCAPE) + _varint(n << 2 | KIND_CHECKPOINT))
-            for request, status in events:
-                out += _varint(_zigzag(request - self.last_id - 1) << 1 | (1 if status else 0))
-                if status:
-                    out += _varint(status)
-                self.last_id = request
+            out += self._events(events)
         out.append(record.fingerprint)
         self.icount = record.icount
         self.records += 1
@@ -302,7 +304,18 @@ class LogWriter:
         self.record_bytes = self.file.tell() - self.header_bytes  # checkpoints and seals: what grows with a run
         payload = _varint(ESCAPE) + _varint(KIND_END) + _varint(record.icount) + _varint(_zigzag(record.code))
         payload += b"".join(bytes.fromhex(d) for d in (record.state, record.memory, *record.disks))
+        payload += _varint(len(record.undelivered)) + self._events(record.undelivered)
         self._write(payload, closes_span=True, then=TRAILER)
+
+    def _events(self, events: list[tuple[int, int]]) -> bytes:
+        """Events in the general form, each id relative to the one before."""
+        out = bytearray()
+        for request, status in events:
+            out += _varint(_zigzag(request - self.last_id - 1) << 1 | (1 if status else 0))
+            if status:
+                out += _varint(status)
+            self.last_id = request
+        return bytes(out)
 
     def close(self) -> None:
         self.file.close()
@@ -545,7 +558,8 @@ class _Reader:
             icount = c.varint()
             code = _unzigzag(c.varint())
             state, memory = c.take(DIGEST_BYTES).hex(), c.take(DIGEST_BYTES).hex()
-            return EndRecord(icount, code, state, memory, [c.take(DIGEST_BYTES).hex() for _ in self.header.disks])
+            disks = [c.take(DIGEST_BYTES).hex() for _ in self.header.disks]
+            return EndRecord(icount, code, state, memory, disks, self._events(c.varint()))
         raise ValueError(f"unknown record kind {kind}")
 
     def _events(self, n: int) -> list[tuple[int, int]]:
