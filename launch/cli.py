@@ -530,15 +530,21 @@ def _inspect(args: argparse.Namespace, level: int) -> int:
              else f"INCOMPLETE: {summary['truncated'] or 'no end record'}"))
     for record in out["records"]:
         if "checkpoint" in record:
-            events = " ".join(f"{r}" + (f"!{s}" if s else "") for r, s in record["events"]) or "-"
+            events = " ".join(_event_text(r, s) for r, s in record["events"]) or "-"
             print(f"  checkpoint {record['checkpoint']:>6} icount {record['icount']:>12}  events {events}")
         elif "digests_at" in record:
             print(f"  digests at {record['digests_at']}: " + " ".join(f"{a}={d[:8]}" for a, d in
                                                                      record["digests"].items()))
         else:
+            undelivered = " ".join(_event_text(r, s) for r, s in record["undelivered"])
             print(f"  end: icount {record['icount']}, exit code {record['exit_code']}, state {record['state'][:8]}, "
-                  f"memory {record['memory'][:8]}")
+                  f"memory {record['memory'][:8]}" + (f", undelivered {undelivered}" if undelivered else ""))
     return EXIT_OK
+
+
+def _event_text(request: int, status: int) -> str:
+    """A completion as ``reel inspect`` lists it: its request id, and "!status" if it failed."""
+    return f"{request}" + (f"!{status}" if status else "")
 
 
 def _faults(args: argparse.Namespace, level: int) -> int:

@@ -390,6 +390,7 @@ def test_a_write_that_failed_after_the_guest_exited_fails_again_in_replay(tmp_pa
     assert recorded.returncode == 0 and recorded.stdout == "write started\n", show(recorded)
     end = end_record(log)
     assert end["undelivered"] == [[0, 5]], end  # request 0 failed with EIO
+    assert run_reel("inspect", str(log)).stdout.rstrip().endswith(", undelivered 0!5")
     from actors.image.backends import file_digest
 
     assert end["disks"] == [file_digest(str(base[0]))[1]]  # the disk as it was
