@@ -102,6 +102,7 @@ class Ide(BlockingActor):
         # DmaScatter names them; each gets exactly one.
         self.parked: set[int] = set()
         self.draining: set[str] = set()  # the disk peers a Drain went to that have not answered it
+        self.undelivered: list[tuple[int, int]] = []  # what their answers said no checkpoint delivered
 
     # --- the controller's effects -------------------------------------------------
 
@@ -201,7 +202,7 @@ class Ide(BlockingActor):
         # Behind every request this actor sent: each disk peer answers once
         # they are all done (see Drain).
         self.draining = {peer for peer in self.peers if peer}
-        self.undelivered: list[tuple[int, int]] = []
+        self.undelivered = []
         for peer in sorted(self.draining):
             self.send(peer, Drain())
         if not self.draining:
