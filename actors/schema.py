@@ -518,7 +518,7 @@ class DiskDigest(Message, tag=223):
 
 class Drain(Message, tag=224):
     """cpu -> ide -> blkreplay -> image (or ide -> image): the guest has
-    exited. Each passes it on behind every request it sent before, once it
+    exited (or a direct run reached its instruction bound). Each passes it on behind every request it sent before, once it
     holds none back (blkreplay's overlapping or fate-awaiting ones); the
     image answers Drained once every request that came before this one is
     done. So the disks' final content, which the logger digests next, holds

@@ -187,12 +187,13 @@ def need_host(present: bool, what: str) -> None:
         pytest.skip(message)
 
 
-def build_guest(sources: list[Path], out: Path) -> Path:
+def build_guest(sources: list[Path], out: Path, defines: tuple[str, ...] = ()) -> Path:
     """Build a test guest from ``sources`` with the bundled guests' runtime
-    and flags (guests/Makefile); the ELF's path."""
+    and flags (guests/Makefile), and each of ``defines`` as a -D; the ELF's path."""
     gcc = need_tool("riscv64-unknown-elf-gcc")
     src = REPO / "guests"
-    subprocess.run([gcc, "-march=rv32im", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-ffreestanding", "-nostdlib",
+    subprocess.run([gcc, *(f"-D{d}" for d in defines), "-march=rv32im", "-misa-spec=2.2", "-mabi=ilp32", "-O2",
+                    "-ffreestanding", "-nostdlib",
                     f"-I{src}", "-T", str(src / "link.ld"), "-Wl,--no-warn-rwx-segments", "-o", str(out),
                     str(src / "start.S"), str(src / "rt.c"), *map(str, sources), "-lgcc"],
                    check=True, capture_output=True, cwd=src)

@@ -131,6 +131,21 @@ def test_a_write_in_flight_when_the_guest_exits_still_reaches_the_image(tmp_path
     assert data[:16 * 512] == bytes(16 * 512) and data[16 * 512 + 65536:] == bytes(len(data) - 16 * 512 - 65536)
 
 
+def test_a_write_in_flight_when_the_instruction_bound_stops_the_guest_still_reaches_the_image(
+        tmp_path: Path) -> None:
+    """``exitwrite`` built to spin starts a 64 KiB DMA write and spins;
+    --max-instructions stops it (exit 124) while the disk (300 ms) still has
+    the write: it is on the image after the run (before, it was lost)."""
+    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "sw.elf",
+                      defines=("SPIN",))
+    image = tmp_path / "d.img"
+    assert run_reel("mkdisk", str(image), "1M").returncode == 0
+    result = run_reel("run", str(elf), "--disk", str(image), "--latency", "fixed:300ms", "--max-instructions",
+                      "2000000", timeout=60)
+    assert result.returncode == 124 and result.stdout == "write started\n", result.stdout + result.stderr
+    assert image.read_bytes()[16 * 512:16 * 512 + 65536] == bytes((i * 7 + 1) & 0xFF for i in range(65536))
+
+
 def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: Path) -> None:
     elf = build_guest([REPO / "tests" / "guests" / "baddma.c", REPO / "guests" / "ata.c"], tmp_path / "baddma.elf")
     result = run_reel("run", str(elf), "--disk", "memory:1M", timeout=60)

@@ -114,15 +114,16 @@ class Cpu(BlockingActor):
         self._console_out()
         report = self._report(time.perf_counter() - began)
         report["outcome"] = outcome
-        if outcome == "exit":
+        if outcome in ("exit", "limit"):  # (a replay that ran out of log ends where its recording did not)
             self._drain_disks()
         self.clock.exited(machine, report)
 
     def _drain_disks(self) -> None:
-        """The guest exited: its disk requests still in flight are carried
-        out before the run ends (see Drain), so the disks' final content
-        holds every write it issued whatever their timing, and a recording
-        and its replays end with the same disks. What arrives meanwhile
+        """The guest exited, or reached the run's instruction bound: its disk
+        requests still in flight are carried out before the run ends (see
+        Drain), so the disks' final content holds every write it issued
+        whatever their timing, and a recording and its replays end with the
+        same disks. What arrives meanwhile
         changes nothing the report holds: its digests are taken."""
         if not (self.params.ide and self.params.drain_disks):
             return

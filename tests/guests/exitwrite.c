@@ -2,7 +2,9 @@
  * exitwrite: starts a DMA write of 64 KiB to disk 0 and exits at once,
  * without waiting for its completion. Whatever the disk's timing, the
  * write was issued before the exit, so it is part of the disk's final
- * content (as when QEMU drains its block devices on exit).
+ * content (as when QEMU drains its block devices on exit). Built with
+ * -DSPIN, it spins for good instead of exiting: a run bounded by
+ * --max-instructions stops it with the write in flight.
  */
 #include "rt.h"
 #include "ata.h"
@@ -23,5 +25,9 @@ int main(void)
     if (ata_dma_start(&d, 16, sizeof buf / 512, prd, 0, 1) != ATA_OK)
         return 3;
     rt_puts("write started\n");
+#ifdef SPIN
+    for (;;)
+        __asm__ volatile("nop");
+#endif
     return 0;
 }
