@@ -80,7 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout = stdout
         if subreaper:
-            _report_leftovers(_leftovers.kill_leftovers())
+            # A second Ctrl-C (or a SIGTERM) here would cut the killing
+            # short and leave the rest behind: the signals wait until it is done.
+            held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                killed = _leftovers.kill_leftovers()
+            finally:
+                for sig, handler in held.items():
+                    signal.signal(sig, handler)
+            _report_leftovers(killed)
 
 
 class OutputFailed(Exception):

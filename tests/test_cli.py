@@ -193,3 +193,37 @@ def test_a_ctrl_c_ignored_by_whoever_started_reel_stays_ignored() -> None:
     result = _ctrl_c_during_import("launch.launcher", "run", "hello",
                                    prelude="import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n")
     assert (result.returncode, result.stdout) == (0, "hello from reel\n"), result.stdout + result.stderr
+
+
+_CTRL_C_DURING_CLEANUP = """
+import os, signal, subprocess, sys
+from launch import _leftovers, cli
+leftover = subprocess.Popen(["sleep", "60"])  # a child the command leaves behind
+real, asked = _leftovers.children, []
+def children(pid=None):
+    if not asked:
+        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, as the cleanup starts
+    asked.append(pid)
+    return real(pid)
+_leftovers.children = children
+try:
+    code = cli.main(["mkdisk", sys.argv[1], "1M"])
+except KeyboardInterrupt:
+    code = "KeyboardInterrupt"
+try:
+    os.kill(leftover.pid, 0)
+    alive = leftover.poll() is None
+except ProcessLookupError:
+    alive = False
+print(code, "left behind" if alive else "killed")
+if alive:
+    leftover.kill()
+"""
+
+
+def test_a_ctrl_c_during_the_final_cleanup_does_not_leave_children_behind(tmp_path: Path) -> None:
+    from .conftest import REPO, _env
+
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_DURING_CLEANUP, str(tmp_path / "d.img")],
+                            capture_output=True, text=True, timeout=60, cwd=REPO, env=_env())
+    assert result.stdout.splitlines()[-1] == "0 killed", result.stdout + result.stderr  # (after mkdisk's line)
