@@ -46,15 +46,14 @@ __all__ = [
     "validate",
 ]
 
-_TOPOLOGY = {"ActorConfig", "LinkConfig", "RunConfig", "Topology", "TopologyError", "load", "parse", "validate"}
-
 if not TYPE_CHECKING:  # (to a type checker, the names are the imports above)
 
     def __getattr__(name: str) -> Any:
         if name not in __all__:
             raise AttributeError(f"module 'launch' has no attribute {name!r}")
-        home = "topology" if name in _TOPOLOGY else "launcher"
-        value = getattr(importlib.import_module(f".{home}", __name__), name)
+        launcher = importlib.import_module(".launcher", __name__)  # (which imports .topology)
+        home = launcher if hasattr(launcher, name) else importlib.import_module(".topology", __name__)
+        value = getattr(home, name)
         globals()[name] = value  # asked once
         return value
 

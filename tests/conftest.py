@@ -200,6 +200,17 @@ def build_guest(sources: list[Path], out: Path, defines: tuple[str, ...] = ()) -
     return out
 
 
+EXITWRITE_LBA = 16
+EXITWRITE_DATA = bytes((i * 7 + 1) & 0xFF for i in range(65536))
+"""What tests/guests/exitwrite.c writes by DMA to disk 0, and from which sector."""
+
+
+def build_exitwrite(folder: Path, spin: bool = False) -> Path:
+    """tests/guests/exitwrite.c (``spin``: built to spin after starting its write, not exit)."""
+    return build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"],
+                       folder / ("spinwrite.elf" if spin else "exitwrite.elf"), defines=("SPIN",) if spin else ())
+
+
 def run_qemu(elf: Path) -> subprocess.CompletedProcess[bytes]:
     """``elf`` on QEMU's virt machine, the differential oracle."""
     qemu = need_tool("qemu-system-riscv32")

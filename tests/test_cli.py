@@ -12,7 +12,7 @@ import pytest
 
 from actors import VERSION
 
-from .conftest import run_reel
+from .conftest import REPO, _env, run_reel
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -172,8 +172,6 @@ sys.exit(main())
 
 
 def _ctrl_c_during_import(module: str, *args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    from .conftest import REPO, _env
-
     return subprocess.run([sys.executable, "-c", prelude + _CTRL_C_DURING_IMPORT, module, *args], capture_output=True,
                           text=True, timeout=60, cwd=REPO, env=_env())
 
@@ -222,8 +220,6 @@ if alive:
 
 
 def test_a_ctrl_c_during_the_final_cleanup_does_not_leave_children_behind(tmp_path: Path) -> None:
-    from .conftest import REPO, _env
-
     result = subprocess.run([sys.executable, "-c", _CTRL_C_DURING_CLEANUP, str(tmp_path / "d.img")],
                             capture_output=True, text=True, timeout=60, cwd=REPO, env=_env())
     assert result.stdout.splitlines()[-1] == "0 killed", result.stdout + result.stderr  # (after mkdisk's line)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFEST, REPO, build_guest, run_reel
+from .conftest import EXITWRITE_DATA, EXITWRITE_LBA, MANIFEST, REPO, build_exitwrite, build_guest, run_reel
 
 M = 0xFFFFFFFF
 
@@ -121,14 +121,15 @@ def test_a_write_in_flight_when_the_guest_exits_still_reaches_the_image(tmp_path
     """``exitwrite`` starts a 64 KiB DMA write and exits without waiting; the
     disk takes 300 ms. The run ends only once the write is on the image
     (before, it ended at once and the write was lost)."""
-    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    elf = build_exitwrite(tmp_path)
     image = tmp_path / "d.img"
     assert run_reel("mkdisk", str(image), "1M").returncode == 0
     result = run_reel("run", str(elf), "--disk", str(image), "--latency", "fixed:300ms", timeout=60)
     assert result.returncode == 0 and result.stdout == "write started\n", result.stdout + result.stderr
     data = image.read_bytes()
-    assert data[16 * 512:16 * 512 + 65536] == bytes((i * 7 + 1) & 0xFF for i in range(65536))
-    assert data[:16 * 512] == bytes(16 * 512) and data[16 * 512 + 65536:] == bytes(len(data) - 16 * 512 - 65536)
+    start, end = EXITWRITE_LBA * 512, EXITWRITE_LBA * 512 + len(EXITWRITE_DATA)
+    assert data[start:end] == EXITWRITE_DATA
+    assert data[:start] == bytes(start) and data[end:] == bytes(len(data) - end)
 
 
 def test_a_write_in_flight_when_the_instruction_bound_stops_the_guest_still_reaches_the_image(
@@ -136,14 +137,13 @@ def test_a_write_in_flight_when_the_instruction_bound_stops_the_guest_still_reac
     """``exitwrite`` built to spin starts a 64 KiB DMA write and spins;
     --max-instructions stops it (exit 124) while the disk (300 ms) still has
     the write: it is on the image after the run (before, it was lost)."""
-    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "sw.elf",
-                      defines=("SPIN",))
+    elf = build_exitwrite(tmp_path, spin=True)
     image = tmp_path / "d.img"
     assert run_reel("mkdisk", str(image), "1M").returncode == 0
     result = run_reel("run", str(elf), "--disk", str(image), "--latency", "fixed:300ms", "--max-instructions",
                       "2000000", timeout=60)
     assert result.returncode == 124 and result.stdout == "write started\n", result.stdout + result.stderr
-    assert image.read_bytes()[16 * 512:16 * 512 + 65536] == bytes((i * 7 + 1) & 0xFF for i in range(65536))
+    assert image.read_bytes()[EXITWRITE_LBA * 512:][:len(EXITWRITE_DATA)] == EXITWRITE_DATA
 
 
 def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: Path) -> None:

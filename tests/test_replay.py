@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MANIFEST, REPO, build_guest, need_host, need_tool, run_reel
+from .conftest import EXITWRITE_DATA, EXITWRITE_LBA, MANIFEST, REPO, build_exitwrite, need_host, need_tool, run_reel
 
 GUEST = "journal"
 DISKS = len(MANIFEST[GUEST]["disks"])
@@ -345,14 +345,14 @@ def test_overlapping_write_and_read_in_flight_replay_identically(tmp_path: Path)
 
 
 def exit_write_expected(base: Path, folder: Path) -> str:
-    """The digest of ``base`` with exitwrite's 64 KiB written at sector 16."""
+    """The digest of ``base`` with exitwrite's write on it."""
     from actors.image.backends import file_digest
 
     expected = folder / "expected.img"
     expected.write_bytes(base.read_bytes())
     with open(expected, "r+b") as f:
-        f.seek(16 * 512)
-        f.write(bytes((i * 7 + 1) & 0xFF for i in range(65536)))
+        f.seek(EXITWRITE_LBA * 512)
+        f.write(EXITWRITE_DATA)
     return file_digest(str(expected))[1]
 
 
@@ -363,7 +363,7 @@ def test_a_write_in_flight_when_the_guest_exits_lands_before_the_disks_are_diges
     or at once: the disks are drained before they are digested (Drain).
     Before, the digest raced the write, and a replay under other timing
     reported a different disk."""
-    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    elf = build_exitwrite(tmp_path)
     base = blank_disks(tmp_path / "base", 1, size=1 << 20)
     log = tmp_path / "ew.reel"
     recorded = run_reel("record", str(elf), *disk_args(base), "--log", str(log), "--latency", "fixed:50ms",
@@ -382,7 +382,7 @@ def test_a_write_that_failed_after_the_guest_exited_fails_again_in_replay(tmp_pa
     its status (undelivered), and a replay, on a healthy disk, fails it
     again without the disk rather than writing what the recording did not.
     Before, every replay ended with disk 0 DIFFERENT."""
-    elf = build_guest([REPO / "tests" / "guests" / "exitwrite.c", REPO / "guests" / "ata.c"], tmp_path / "ew.elf")
+    elf = build_exitwrite(tmp_path)
     base = blank_disks(tmp_path / "base", 1, size=1 << 20)
     log = tmp_path / "ew.reel"
     recorded = run_reel("record", str(elf), *disk_args(base), "--log", str(log), "--latency", "fixed:50ms",
