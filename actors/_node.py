@@ -36,11 +36,13 @@ caches cold. The common paths below (``send``, ``_flush_link``, ``take``,
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import itertools
 import logging
 import os
 import socket
+import stat
 import struct
 import time
 from typing import Callable, Iterable
@@ -116,12 +118,37 @@ def _allow_ipv6(sock: zmq.Socket, endpoint: str) -> None:
         sock.setsockopt(zmq.IPV6, 1)
 
 
+def ipc_path_taken(path: str) -> str:
+    """Why an ipc inbox may not be bound at ``path`` ("" if it may, as far
+    as what is there goes): binding unlinks whatever is there, so only
+    nothing or a socket will do."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return ""
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    if stat.S_ISSOCK(mode):
+        return ""
+    return f"{path} exists and is not a socket (binding there would delete it)"
+
+
+def _file_id(path: str) -> tuple[int, int]:
+    info = os.lstat(path)
+    return info.st_dev, info.st_ino
+
+
 def _refuse_if_listened(name: str, endpoint: str) -> None:
     """ZeroMQ binds an ipc path by unlinking whatever is there: a socket
     another run listens on would be taken from it, and both runs fail later
-    with a misleading silence. A path something answers on is refused."""
+    with a misleading silence; a file (a disk image, the topology itself, a
+    typo away) would be deleted. Anything there but a socket nothing answers
+    on is refused."""
     path = endpoint[len("ipc://"):]
-    if not os.path.exists(path):
+    why = ipc_path_taken(path)
+    if why:
+        raise BindError(f"{name}: cannot bind its inbox to {endpoint}: {why}")
+    if not os.path.lexists(path):
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -186,6 +213,7 @@ class Node:
         self.gaps = 0
         self.endpoint = ""
         self._authenticator: object | None = None
+        self._socket_file: tuple[str, tuple[int, int]] | None = None  # the ipc inbox's socket file, (device, inode)
         self.next_tick = 0.0  # (time.monotonic) before this, tick has nothing to do
         self._on_all_hellos: Callable[[], None] | None = None
         # How frames leave: blocking pushes by default. The asyncio driver
@@ -218,6 +246,10 @@ class Node:
         except zmq.ZMQError as e:
             raise BindError(f"{self.name}: cannot bind its inbox to {endpoint}: {e.strerror}") from None
         self.endpoint = self.inbox.getsockopt_string(zmq.LAST_ENDPOINT)
+        if endpoint.startswith("ipc://"):
+            with contextlib.suppress(OSError):
+                path = endpoint[len("ipc://"):]
+                self._socket_file = path, _file_id(path)
         return self.endpoint
 
     def connect(self, peer: str, endpoint: str) -> None:
@@ -275,6 +307,18 @@ class Node:
         if self._authenticator is not None:
             self._authenticator.stop()  # type: ignore[attr-defined]
         self.ctx.term()
+        self._remove_socket_file()
+
+    def _remove_socket_file(self) -> None:
+        """Remove the socket file of an ipc inbox, if it is still the one
+        this node bound (a run after ours may have bound the path anew)."""
+        if self._socket_file is None:
+            return
+        path, bound = self._socket_file
+        with contextlib.suppress(OSError):
+            if _file_id(path) == bound:
+                os.unlink(path)
+        self._socket_file = None
 
     # --- sending -------------------------------------------------------------
 

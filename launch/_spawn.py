@@ -29,6 +29,7 @@ class ActorProcess:
 
     def __init__(self, spec: ActorSpec, *, forward_stderr: bool = True) -> None:
         self.name = spec.name
+        encoded = msgspec.msgpack.encode(spec)  # before the process exists: a spec that cannot travel starts nothing
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "actors", "--run", spec.run_id, "--name", spec.name],
             stdin=subprocess.PIPE,
@@ -43,7 +44,7 @@ class ActorProcess:
         self._reader = threading.Thread(target=self._read_stderr, name=f"stderr-{self.name}", daemon=True)
         self._reader.start()
         try:
-            self.popen.stdin.write(msgspec.msgpack.encode(spec))
+            self.popen.stdin.write(encoded)
             self.popen.stdin.close()
         except BrokenPipeError:
             pass  # it died at once; poll() will say how

@@ -112,15 +112,23 @@ class Row:
 
 _running: set[subprocess.Popen[str]] = set()  # the reels the campaign's threads wait for now
 _running_lock = threading.Lock()
+_interrupted = threading.Event()  # set with the lock held: no reel starts after it
+
+
+class Interrupted(Exception):
+    """The campaign was interrupted: a run's next reel is not started."""
 
 
 def _reel(args: list[str], tag: str, cwd: str) -> tuple[subprocess.CompletedProcess[str], float]:
     env = dict(os.environ, **{TAG: tag})
     began = time.monotonic()
-    with subprocess.Popen([sys.executable, "-m", "launch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env, cwd=cwd) as proc:
-        with _running_lock:
-            _running.add(proc)
+    with _running_lock:  # started and listed under the lock, so an interrupt reaches it or it never starts
+        if _interrupted.is_set():
+            raise Interrupted("the campaign was interrupted: no reel starts now")
+        proc = subprocess.Popen([sys.executable, "-m", "launch", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
+        _running.add(proc)
+    with proc:
         try:
             out, err = proc.communicate(timeout=RUN_TIMEOUT)
             done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -139,6 +147,7 @@ def _interrupt_running() -> None:
     order (a signal sent to the campaign alone, by a supervisor say, would
     otherwise wait for them, up to a run's time-out)."""
     with _running_lock:
+        _interrupted.set()
         for proc in _running:
             with contextlib.suppress(OSError):
                 proc.send_signal(signal.SIGINT)
@@ -234,6 +243,7 @@ def plan(runs: int, kinds: tuple[FaultKind, ...] = KINDS) -> list[tuple[FaultKin
 def campaign(runs: int, jobs: int, progress: TextIO | None = sys.stderr,
              kinds: tuple[FaultKind, ...] = KINDS) -> list[Row]:
     cells: list[Cell] = []
+    _interrupted.clear()  # (a campaign run earlier in this process may have been interrupted)
     with _scratch.scratch("faults") as folder, \
             concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_cell, kind, seed, folder) for kind, seed in plan(runs, kinds)]

@@ -51,7 +51,10 @@ def parse(spec: str, writable: bool = True) -> Disk:
     unless ``writable`` is False (a base a recording or replay only copies),
     writable."""
     if spec.startswith("memory:"):
-        size = parse_size(spec[len("memory:"):])
+        try:
+            size = parse_size(spec[len("memory:"):])
+        except DiskError as e:
+            raise DiskError(f"disk {spec}: {e}") from None
         host = _host_memory()
         if size > host:
             raise DiskError(f"disk {spec}: {size} bytes, more than this host's memory ({host} bytes)")

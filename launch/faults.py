@@ -50,6 +50,7 @@ RANDOM_CRASH = (1, 2000)
 """The range of a random crash's machine message number."""
 MAX_NUMBER = (1 << 63) - 1  # what a message carries (64-bit signed)
 MAX_GARBAGE = 10_000
+MAX_HANG_SECONDS = 86400  # a day; longer is for good, which leaving seconds out says (time.sleep takes < 2**63 ns)
 """At most this many garbage frames: they are pushed at once, and an inbox
 holds 10,000 (more would block the launcher that pushes them)."""
 
@@ -212,8 +213,9 @@ def parse_actor(spec: str, m: re.Match[str], seed: int) -> PlannedFault:
         message, seconds = _fits(spec, int(h[1]), "message"), float(h[2]) if h[2] is not None else 0.0
         if message < 1:
             raise FaultError(f"fault {spec!r}: message must be at least 1, not {message}")
-        if h[2] is not None and seconds <= 0:
-            raise FaultError(f"fault {spec!r}: seconds must be positive (leave it out to hang for good)")
+        if h[2] is not None and not 0 < seconds <= MAX_HANG_SECONDS:
+            raise FaultError(f"fault {spec!r}: seconds must be more than 0 and at most {MAX_HANG_SECONDS} "
+                             "(leave it out to hang for good)")
         return PlannedFault(spec, name, Hang(spec, message, seconds))
     raise FaultError(f"fault {spec!r}: unknown actor fault {kind!r} (garbage, crash or hang)")
 

@@ -106,17 +106,30 @@ def _size(count: int) -> str:
     return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
 
 
-def _prepared(bases: list[Disk], folder: str, backend: str) -> tuple[list[Disk], list[DiskIdentity]]:
+def _prepared(bases: list[Disk], folder: str, backend: str,
+              held: contextlib.ExitStack) -> tuple[list[Disk], list[DiskIdentity]]:
     """The disks a run works on and the bases' identities: working copies
     in ``folder`` (backend raw), each made in the same read of its base as
-    its identity; or the bases themselves, for memory disks to load."""
-    with contextlib.ExitStack() as held:
-        for disk in bases:
-            held.enter_context(_unwritten(disk.path))
+    its identity; or the bases themselves, for memory disks to load. Those
+    stay locked against writers in ``held`` (the caller's, for the run):
+    their disk actors load them as the run starts, after their identities
+    are read, and a run writing one in between made a recording on a disk
+    its log does not name."""
+    with contextlib.ExitStack() as reading:
         if backend == "memory":  # (checked before the bases are read for their identities: that takes a while)
-            return fit_in_memory(bases), [identity(d) for d in bases]
+            fit_in_memory(bases)
+            for disk in bases:
+                held.enter_context(_unwritten(disk.path))
+            return bases, [identity(d) for d in bases]
+        for disk in bases:
+            reading.enter_context(_unwritten(disk.path))
         copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
     return [disk for disk, _ in copies], [ident for _, ident in copies]
+
+
+def _digests(identities: list[DiskIdentity], backend: str) -> list[str] | None:
+    """For memory disks, the content each must load (what the log names)."""
+    return [i.digest for i in identities] if backend == "memory" else None
 
 
 @contextlib.contextmanager
@@ -169,15 +182,16 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
 def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: str, seed: int, backend: str,
             ram_mib: int, level: int, run_with, console: str,  # type: ignore[no-untyped-def]
             faults: list[PlannedFault], digest_every: int, liveness: float | None) -> RunResult:
-    with _scratch.scratch("record") as folder:
-        disks, identities = _prepared(bases, folder, backend)
+    with _scratch.scratch("record") as folder, contextlib.ExitStack() as held:
+        disks, identities = _prepared(bases, folder, backend, held)
         header = {"format": FORMAT_VERSION, "reel_version": VERSION, "guest_name": name,
                   "guest_sha256": hashlib.sha256(image).hexdigest(), "guest_image": image,
                   "disks": [{"path": i.path, "size": i.size, "digest": i.digest} for i in identities],
                   "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
                   "latency": latency, "seed": seed, "faults": [f.spec for f in faults], "schema": DIGESTS_ID}
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
-                                 memory_bases=backend == "memory", console=console, digest_every=digest_every,
+                                 memory_bases=_digests(identities, backend), console=console,
+                                 digest_every=digest_every,
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
@@ -257,14 +271,14 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
         size = os.path.getsize(base.path)
         if size != then.size:  # known before a copy is made
             raise _not_the_base(index, base.path, f"size {size}", then)
-    with _scratch.scratch("replay") as folder:
-        disks, identities = _prepared(bases, folder, backend)
+    with _scratch.scratch("replay") as folder, contextlib.ExitStack() as held:
+        disks, identities = _prepared(bases, folder, backend, held)
         for index, (base, now, then) in enumerate(zip(bases, identities, header.disks)):
             if (now.size, now.digest) != (then.size, then.digest):
                 raise _not_the_base(index, base.path, f"size {now.size}, digest {now.digest}", then)
         # No disk fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
-                                 None, header.ram_mib, latency, seed, memory_bases=backend == "memory",
+                                 None, header.ram_mib, latency, seed, memory_bases=_digests(identities, backend),
                                  console=console, digest_every=header.digest_every,
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)

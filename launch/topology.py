@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from actors._node import LAUNCHER
+from actors._node import LAUNCHER, ipc_path_taken
 from actors._spin import MAX_SPIN_SECONDS
 
 BUNDLED = "topologies"
@@ -173,6 +173,21 @@ MIN_LIVENESS, MAX_LIVENESS = 0.01, 86400.0
 heartbeat; a day is as long as ZeroMQ's timeouts, in milliseconds, hold."""
 
 
+def _first_beyond_64_bits(value: Any, key: str) -> tuple[str, int] | None:
+    """The key and value of the first integer in ``value`` that msgpack
+    cannot carry, if any (the launcher would fail encoding an actor's spec,
+    that actor half started)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (key, value) if not -(1 << 63) <= value < 1 << 64 else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for name, item in items:
+        found = _first_beyond_64_bits(item, f"{key}[{name}]" if isinstance(name, int) else
+                                      f"{key}.{name}" if key else str(name))
+        if found is not None:
+            return found
+    return None
+
+
 def validate(topology: Topology, origin: str = "<topology>") -> None:
     """Every check that does not need a running process."""
     from actors._process import ImplementationError, load_implementation
@@ -188,6 +203,11 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
     if not 0 <= topology.run.spin_us <= MAX_SPIN_SECONDS * 1e6:
         raise TopologyError(origin, "run.spin_us",
                             f"must be within 0..{MAX_SPIN_SECONDS * 1e6:.0f} (microseconds), not {topology.run.spin_us}")
+    too_large = _first_beyond_64_bits(msgspec.to_builtins(topology), "")
+    if too_large is not None:
+        key, value = too_large
+        raise TopologyError(origin, _named_key(msgspec.to_builtins(topology), key),
+                            f"{value} is too large to travel in a message (integers from -2**63 to 2**64 - 1)")
     seen: dict[str, int] = {}
     endpoints: dict[str, str] = {}
     ncpu = os.cpu_count() or 1
@@ -275,6 +295,10 @@ def _check_endpoint(origin: str, key: str, endpoint: str, transport: str) -> Non
         raise TopologyError(origin, key, f"{endpoint!r}: a port is at most 65535 (ZeroMQ would bind another)")
     if scheme == "ipc" and not endpoint[len("ipc://"):].strip():
         raise TopologyError(origin, key, f"{endpoint!r} needs a path")
+    if scheme == "ipc":
+        taken = ipc_path_taken(endpoint[len("ipc://"):])
+        if taken:
+            raise TopologyError(origin, key, f"{endpoint!r}: {taken}")
 
 
 def _same_place(endpoint: str) -> str:

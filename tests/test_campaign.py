@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from launch import campaign
 
 from .conftest import run_reel
@@ -62,3 +64,18 @@ def test_ctrl_c_ends_a_campaign_without_running_what_is_queued(tmp_path) -> None
     assert proc.returncode == 130 and err.rstrip().endswith("reel: interrupted"), err
     assert time.monotonic() - sent < 10  # the run in progress is stopped too; the other thirty-odd never start
     assert not list(tmp_path.glob("reel-faults-*"))
+
+
+def test_no_reel_starts_once_the_campaign_is_interrupted(tmp_path, monkeypatch) -> None:
+    """Interrupted, a run whose record was stopped went on to start its
+    replay (the log was there), and the campaign waited for it: up to a
+    run's time-out per job after a Ctrl-C."""
+    started = []
+    monkeypatch.setattr(campaign.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    try:
+        campaign._interrupt_running()
+        with pytest.raises(campaign.Interrupted):
+            campaign._reel(["-q", "replay", str(tmp_path / "run.reel")], "tag", str(tmp_path))
+    finally:
+        campaign._interrupted.clear()
+    assert started == []

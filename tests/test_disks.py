@@ -161,6 +161,13 @@ def test_a_memory_disk_larger_than_the_host_is_refused_up_front() -> None:
     assert result.returncode == 2 and "more than this host's memory" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("size", ["abc", ""])
+def test_a_bad_memory_disk_size_names_the_disk(size: str) -> None:
+    result = run_reel("run", "hello", "--disk", f"memory:{size}")
+    assert result.returncode == 2, result.stderr
+    assert f"reel: disk memory:{size}: {size!r} is not a size" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("poll_every", [20, 1000, 65536])
 def test_pio_without_waiting_for_drq_moves_every_word_once(tmp_path: Path, poll_every: int) -> None:
     """The device offers a PIO block as it takes the command; the cpu's side

@@ -640,6 +640,34 @@ def test_a_base_another_run_is_writing_is_refused_while_it_does(tmp_path: Path) 
     assert result.returncode == 0, show(result)
 
 
+def test_a_memory_disk_loads_the_content_its_log_names(tmp_path: Path) -> None:
+    """Memory disks load their bases as the run starts, after the bases
+    were read for their identities: a run that wrote a base in between (a
+    helper's race) made a recording on contents its log does not name, and
+    its replay diverged on its own base. The bases stay locked against
+    writers for the whole run, and a disk actor refuses a base whose content
+    is not the identity's."""
+    import contextlib
+
+    from actors.image import RawFile
+    from actors.image.actor import _check_base
+    from launch import disks, recording
+
+    base = tmp_path / "base.img"
+    first = bytes(range(256)) * 2048
+    base.write_bytes(first)
+    with contextlib.ExitStack() as held:
+        worked_on, identities = recording._prepared([disks.parse(str(base), writable=False)], str(tmp_path), "memory",
+                                                    held)
+        assert worked_on[0].path == str(base)
+        with pytest.raises(ValueError, match="in use by another run"):
+            RawFile(str(base))  # as another run's disk actor would open it to write
+    RawFile(str(base)).close()  # the run is over: free again
+    _check_base(str(base), first, identities[0].digest)
+    with pytest.raises(ValueError, match=f"base {base} changed after its identity was read"):
+        _check_base(str(base), bytes(len(first)), identities[0].digest)
+
+
 def test_a_disk_races_an_armed_timer_and_either_outcome_replays(tmp_path: Path) -> None:
     """A hart idle in wfi with its timer armed and a disk request in flight
     waits for the disk as long as the timer's ticks stand for in wall time

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from launch import EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, ActorConfig, LinkConfig, RunConfig, Topology, launch
 
 from .conftest import REPO, LaunchedRun, _env, actor_processes, idle_topology, reel_command, wait_gone
@@ -351,6 +353,18 @@ def test_sigterm_while_a_recording_copies_its_disks_ends_it_cleanly(tmp_path: Pa
     assert not (tmp_path / "r.reel").exists()  # the log it never began is not left either
 
 
+def _source_and_sink(path: Path, source_at: str = "", sink_at: str = "") -> Path:
+    """A topology file: the chain's source sends 10 items to its sink, each
+    actor's inbox at the endpoint given (else where the launcher puts it)."""
+    def at(endpoint: str) -> str:
+        return f'endpoint = "{endpoint}"\n' if endpoint else ""
+    path.write_text(f'[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\n'
+                    f'params = {{ count = 10, to = "sink" }}\n{at(source_at)}'
+                    f'[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n{at(sink_at)}'
+                    f'[[link]]\nbetween = ["source", "sink"]\n')
+    return path
+
+
 def test_an_ipc_endpoint_another_process_listens_on_is_refused_not_taken(tmp_path: Path) -> None:
     """ZeroMQ binds an ipc path by unlinking what is there: another run's
     inbox would be stolen, and both runs fail later, each blaming a silent
@@ -363,11 +377,7 @@ def test_an_ipc_endpoint_another_process_listens_on_is_refused_not_taken(tmp_pat
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
         other.bind(str(path))
         other.listen()
-        topology = tmp_path / "t.toml"
-        topology.write_text(f'[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\n'
-                            f'params = {{ count = 10, to = "sink" }}\nendpoint = "ipc://{path}"\n'
-                            f'[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n'
-                            f'[[link]]\nbetween = ["source", "sink"]\n')
+        topology = _source_and_sink(tmp_path / "t.toml", source_at=f"ipc://{path}")
         result = run_reel("launch", str(topology))
         assert path.exists()  # still the other process's
     assert result.returncode == 70, result.stderr
@@ -377,3 +387,54 @@ def test_an_ipc_endpoint_another_process_listens_on_is_refused_not_taken(tmp_pat
         gone.bind(str(path))  # a stale socket file that nobody listens on: bound over, as before
     result = run_reel("launch", str(topology))
     assert result.returncode == 0, result.stderr
+
+
+def test_an_ipc_endpoint_naming_a_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    """ZeroMQ binds an ipc path by unlinking what is there: an endpoint a
+    typo away from a disk image deleted the image, and the run succeeded.
+    Anything there but a socket is refused, by the topology's check (exit 2)
+    and again by the node as it binds (the file may appear in between)."""
+    from actors._errors import BindError
+    from actors._node import _refuse_if_listened
+
+    from .conftest import run_reel
+
+    precious = tmp_path / "precious.img"
+    data = bytes(range(256)) * 64
+    precious.write_bytes(data)
+    topology = _source_and_sink(tmp_path / "t.toml", source_at=f"ipc://{precious}")
+    result = run_reel("launch", str(topology))
+    assert result.returncode == 2, result.stderr
+    assert (f'reel: {topology}: actor[0] ("source").endpoint: \'ipc://{precious}\': {precious} exists and is not '
+            "a socket (binding there would delete it)") in result.stderr
+    for path in (precious, tmp_path):  # a file, a folder
+        with pytest.raises(BindError, match=f"cannot bind its inbox to ipc://{path}: {path} exists and is not a socket"):
+            _refuse_if_listened("source", f"ipc://{path}")
+    assert precious.read_bytes() == data
+
+
+def test_a_fixed_ipc_endpoint_leaves_no_socket_file_behind(tmp_path: Path) -> None:
+    from .conftest import run_reel
+
+    inbox = tmp_path / "sink.sock"
+    topology = _source_and_sink(tmp_path / "t.toml", sink_at=f"ipc://{inbox}")
+    result = run_reel("launch", str(topology))
+    assert result.returncode == 0, result.stderr
+    assert not inbox.exists()
+
+
+def test_a_spec_that_cannot_travel_starts_no_process() -> None:
+    """The launcher encodes an actor's spec before it starts the process:
+    before, a parameter beyond 64 bits failed the encoding with the actor
+    already started, and through the Python API it lived on."""
+    import psutil
+
+    from actors._spec import ActorSpec
+    from launch._spawn import ActorProcess
+
+    spec = ActorSpec("run", "source", "actors.examples.chain:Source", {"count": 1 << 70}, "ipc:///nowhere",
+                     "ipc:///nowhere-either", [])
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(OverflowError):
+        ActorProcess(spec)
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before

@@ -64,6 +64,9 @@ BAD = {
     "ipv6-without-brackets": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
         'Idle"\n', 'Idle"\nendpoint = "tcp://::1:5599"\n', 1), 'actor[0] ("a").endpoint',
         "needs a host (an IPv6 address in brackets) and a numeric port"),
+    "param-beyond-64-bits": ('[[actor]]\nname = "s"\nimpl = "actors.examples.chain:Source"\n'
+                             'params = { count = 99999999999999999999999 }\n', 'actor[0] ("s").params.count',
+                             "99999999999999999999999 is too large to travel in a message"),
     "ipc-without-path": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc://"\n', 1),
                          'actor[0] ("a").endpoint', "'ipc://' needs a path"),
 }

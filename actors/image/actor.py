@@ -26,6 +26,7 @@ import concurrent.futures
 from typing import Annotated, Any, Literal
 
 import msgspec
+import xxhash
 
 from .._actor import Actor
 from .._async import AsyncActor
@@ -45,10 +46,19 @@ class ImageParams(msgspec.Struct, forbid_unknown_fields=True):
     path: str = ""  # raw: the image file on this actor's host
     size: int = 0  # memory: the disk's size in bytes
     base: str = ""  # memory: a file whose content the disk starts with
+    base_digest: str = ""  # ... and the xxh3-128 that content must have ("": any)
     latency: str = "none"  # see actors.image.latency
     seed: int = 0
     threads: Annotated[int, msgspec.Meta(ge=1)] = 4  # raw, with latency: the pool's threads
     faults: list[DiskFault] = []  # injected by the run's fault plan
+
+
+def _check_base(path: str, content: bytes, digest: str) -> None:
+    """A memory disk's base must hold what its run's log names: the base was
+    read for its identity before, and something may have written it since."""
+    if digest and (found := xxhash.xxh3_128_hexdigest(content)) != digest:
+        raise ValueError(f"base {path} changed after its identity was read: it holds content {found}, the run "
+                         f"expects {digest} (was something writing it?)")
 
 
 class _Disk:
@@ -102,6 +112,7 @@ class _Disk:
                 if p.base:
                     with open(p.base, "rb") as f:
                         content = f.read()
+                    _check_base(p.base, content, p.base_digest)
                 size = p.size or len(content)
                 if size <= 0:
                     raise ValueError(f"the memory backend needs a positive size, not {size}")
