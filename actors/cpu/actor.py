@@ -38,9 +38,11 @@ drive runs one command at a time, and a command abandoned by a reset
 leaves at most its one request in flight: a handful at most, so more means
 the ide lets some go unnamed."""
 
-DRAIN_SECONDS = 30.0
-"""How long a guest's exit waits for the disks to carry out the requests it
-issued (Drain) before the run ends without them, saying so."""
+DRAIN_REPORT_SECONDS = 10.0
+"""A guest's exit waits for the disks to carry out the requests it issued
+(Drain) as long as they take: a slow disk is no reason to lose a write (a
+dead or hung disk actor ends the run through the liveness bound instead).
+Every this many seconds of waiting it says so."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -129,12 +131,14 @@ class Cpu(BlockingActor):
             return
         self.drained = False
         self.send(self.params.ide, Drain())
-        until = time.monotonic() + DRAIN_SECONDS
-        while not self.drained and time.monotonic() < until:
-            self.wait(until)
-        if not self.drained:
-            self.log.warning("the disks did not carry out the guest's last requests within %g s of its exit; "
-                             "their final content may lack some of its writes", DRAIN_SECONDS)
+        began = time.monotonic()
+        report_at = began + DRAIN_REPORT_SECONDS
+        while not self.drained:
+            self.wait(report_at)
+            if not self.drained and time.monotonic() >= report_at:
+                report_at += DRAIN_REPORT_SECONDS
+                self.log.warning("still waiting for the disks to carry out the guest's last requests "
+                                 "(%.0f s so far)", time.monotonic() - began)
 
     def on_drained(self, msg: Drained, src: str) -> None:
         self.drained = True
