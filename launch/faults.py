@@ -50,9 +50,11 @@ RANDOM_CRASH = (1, 2000)
 """The range of a random crash's machine message number."""
 MAX_NUMBER = (1 << 63) - 1  # what a message carries (64-bit signed)
 MAX_GARBAGE = 10_000
-MAX_HANG_SECONDS = 86400  # a day; longer is for good, which leaving seconds out says (time.sleep takes < 2**63 ns)
 """At most this many garbage frames: they are pushed at once, and an inbox
 holds 10,000 (more would block the launcher that pushes them)."""
+MAX_HANG_SECONDS = 86400
+"""The longest a hang that ends may last (a day; longer is for good, which
+leaving seconds out says, and time.sleep takes less than 2**63 ns)."""
 
 _DISK = re.compile(r"^disk(\d+):([a-z]+)(?::(.*))?$")
 _DISKS = re.compile(r"^disks:([a-z]+)(?::(.*))?$")

@@ -47,16 +47,16 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
 
 def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: str, header: dict | None = None,
                   ram_mib: int = 16, latency: str = "none", seed: int = 0, poll_every: int = 65536,
-                  console: str = "stdout", memory_bases: list[str] | None = None, wait_bound: float = 10.0,
+                  console: str = "stdout", base_digests: list[str] | None = None, wait_bound: float = 10.0,
                   digest_every: int = 64, faults: list[str] | None = None,
                   cpus: dict[str, int] | None = None) -> Topology:
     """cpu -> ide -> blkreplay -> one image actor per disk, with the logger
     recording (``mode`` "record") or prescribing ("replay"). ``disks`` are
-    the working copies the run may write (or, with ``memory_bases``, the
-    base files memory disks load, which must hold content of those digests);
-    ``faults`` the fault plan (specs, drawn from
-    ``seed`` by the launcher). The logger's links, and those that carry
-    the host's timing (disk completions, EventsPending), are not digested."""
+    the working copies the run may write (or, given ``base_digests``, the
+    base files memory disks load, which must hold content of those
+    digests); ``faults`` the fault plan (specs, drawn from ``seed`` by the
+    launcher). The logger's links, and those that carry the host's timing
+    (disk completions, EventsPending), are not digested."""
     if not 1 <= len(disks) <= MAX_DISKS:
         raise DiskError(f"{len(disks)} disks: the IDE controller takes 1 to {MAX_DISKS}")
     pins = cpus or {}
@@ -79,8 +79,8 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
              LinkConfig(("cpu", "blkreplay"), digest=False)]
     links += [LinkConfig((actor, "logger"), digest=False) for actor in ("cpu", "ide", "blkreplay")]
     for i, disk in enumerate(disks):
-        params = {"backend": "memory", "base": disk.path, "base_digest": memory_bases[i], "latency": latency,
-                  "seed": seed + i} if memory_bases is not None \
+        params = {"backend": "memory", "base": disk.path, "base_digest": base_digests[i], "latency": latency,
+                  "seed": seed + i} if base_digests is not None \
             else {"backend": disk.backend, "latency": latency, "seed": seed + i,
                   **({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})}
         actors.append(ActorConfig(images[i], "actors.image:Image", params, cpu=pins.get("disk")))

@@ -115,12 +115,12 @@ def _prepared(bases: list[Disk], folder: str, backend: str,
     their disk actors load them as the run starts, after their identities
     are read, and a run writing one in between made a recording on a disk
     its log does not name."""
+    if backend == "memory":
+        fit_in_memory(bases)  # (checked before the bases are read for their identities: that takes a while)
+        for disk in bases:
+            held.enter_context(_unwritten(disk.path))
+        return bases, [identity(d) for d in bases]
     with contextlib.ExitStack() as reading:
-        if backend == "memory":  # (checked before the bases are read for their identities: that takes a while)
-            fit_in_memory(bases)
-            for disk in bases:
-                held.enter_context(_unwritten(disk.path))
-            return bases, [identity(d) for d in bases]
         for disk in bases:
             reading.enter_context(_unwritten(disk.path))
         copies = [identified_copy(d.path, folder, i) for i, d in enumerate(bases)]
@@ -190,9 +190,8 @@ def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: 
                   "digested": list(DIGESTED), "digest_every": digest_every, "ram_mib": ram_mib,
                   "latency": latency, "seed": seed, "faults": [f.spec for f in faults], "schema": DIGESTS_ID}
         topology = ide_blkreplay("record", name, image, disks, log_path, header, ram_mib, latency, seed,
-                                 memory_bases=_digests(identities, backend), console=console,
-                                 digest_every=digest_every,
-                                 faults=[f.spec for f in faults])
+                                 base_digests=_digests(identities, backend), console=console,
+                                 digest_every=digest_every, faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
         return _launch(topology, level, run_with, liveness)
 
@@ -278,7 +277,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
                 raise _not_the_base(index, base.path, f"size {now.size}, digest {now.digest}", then)
         # No disk fault is injected: what the guest saw of them is in the log.
         topology = ide_blkreplay("replay", header.guest_name, header.guest_image, disks, str(Path(log).resolve()),
-                                 None, header.ram_mib, latency, seed, memory_bases=_digests(identities, backend),
+                                 None, header.ram_mib, latency, seed, base_digests=_digests(identities, backend),
                                  console=console, digest_every=header.digest_every,
                                  faults=[f.spec for f in faults])
         for_run(topology.faults, topology)
