@@ -122,14 +122,20 @@ class Actor(abc.ABC):
 
     def finish(self, code: int = 0, reason: str = "", report: dict[str, Any] | None = None) -> None:
         """Tell the launcher that the run's work is done, with its exit code."""
-        self.node.send(LAUNCHER, Finished(code, reason, report or {}))
+        self._tell_launcher(Finished(code, reason, report or {}))
 
     def fail(self, reason: str) -> None:
         """Tell the launcher this actor cannot go on; it stops the run."""
         if not self._failed:
             self._failed = True
             self.log.error("%s", reason)
-            self.node.send(LAUNCHER, Failed(reason))
+            self._tell_launcher(Failed(reason))
+
+    def _tell_launcher(self, msg: msgspec.Struct) -> None:
+        """Send ``msg`` to the launcher, unless it is lost: this actor is
+        leaving then (it said why), and has no one left to tell."""
+        if not self.node.links[LAUNCHER].lost:
+            self.node.send(LAUNCHER, msg)
 
     @property
     def stop_requested(self) -> bool:

@@ -82,6 +82,22 @@ class Crasher(BlockingActor):
         raise RuntimeError("deliberate failure in started()")
 
 
+class Orphan(BlockingActor):
+    """Finds its launcher gone as it finishes its work (as a cpu did whose
+    RAM digest outlasted the liveness bound): it reports nothing and leaves,
+    with no traceback."""
+
+    def started(self) -> None:
+        from actors._actor import EXIT_ORPHANED
+        from actors._node import LAUNCHER
+
+        self.node.mark_lost(LAUNCHER)
+        self.exit_code = EXIT_ORPHANED
+        self.request_stop("launcher lost")
+        self.finish(0, "done")
+        self.fail("and then this")
+
+
 class Quitter(BlockingActor):
     """Exits the process on its own, without a word, mid-run."""
 

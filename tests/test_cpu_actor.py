@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from launch import ActorConfig, LinkConfig, Topology, launch
+from launch import ActorConfig, LinkConfig, RunConfig, Topology, launch
 
 from .conftest import REPO, build_guest
 
@@ -57,3 +57,17 @@ def test_the_largest_ram_costs_what_the_guest_touches() -> None:
     assert result.code == 0, result.reason
     assert result.report["peak_rss_mib"] < 200, result.report["peak_rss_mib"]
     assert result.report["memory_digest"] != ""
+
+
+def test_a_memory_digest_longer_than_the_liveness_bound_loses_no_peer() -> None:
+    """The cpu takes no frame while it digests the guest's RAM: the
+    launcher's heartbeats wait in its inbox, and a digest longer than the
+    liveness bound (2 GiB under load in CI) had the cpu leave as if the
+    launcher were gone, with a traceback. Here the bound is shorter than
+    the digest (about 0.5 s unloaded)."""
+    image = (REPO / "launch" / "guests" / "hello.elf").read_bytes()
+    topology = Topology(run=RunConfig(liveness=0.25),
+                        actor=[ActorConfig("cpu", "actors.cpu:Cpu", {"elf": image, "console": "none",
+                                                                      "ram_mib": 2048})])
+    result = launch(topology, log_level=logging.WARNING)
+    assert result.code == 0, result.reason

@@ -438,3 +438,12 @@ def test_a_spec_that_cannot_travel_starts_no_process() -> None:
     with pytest.raises(OverflowError):
         ActorProcess(spec)
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+
+
+def test_an_actor_whose_launcher_is_gone_leaves_without_a_traceback() -> None:
+    """Finishing or failing with the launcher lost raised NotConnected from
+    inside the actor's handler, and the actor died with two tracebacks."""
+    topology = Topology(actor=[ActorConfig("a", "tests.actors_for_tests:Orphan")], run=RunConfig(liveness=1.0))
+    result = launch(topology, log_level=logging.WARNING)
+    assert "exited with code 75" in result.reason, result.reason
+    assert "Traceback" not in result.reason and "NotConnected" not in result.reason, result.reason
