@@ -366,8 +366,9 @@ class IrqLevel(Message, tag=207):
 
 
 class DmaStart(Message, tag=208):
-    """cpu -> ide: the guest set the start bit of ``channel``'s bus master
-    (it wrote ``command`` to the bus-master command register). The cpu's
+    """cpu -> ide: the guest changed the start bit of ``channel``'s bus
+    master from 0 to 1 (it wrote ``command`` to the bus-master command
+    register; a write that keeps the bit set is a plain MmioWrite). The cpu's
     side of the window attaches what the device would read from guest
     memory at this moment: ``prd``, the PRD table as it stands, and for a
     memory-to-device transfer ``data``, the bytes the table points to.

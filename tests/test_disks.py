@@ -170,6 +170,18 @@ def test_dma_outside_ram_is_a_bus_master_error_and_the_guest_goes_on(tmp_path: P
         f"write from 0x1000: {failed}", "read into RAM: bms 04 status 50 error 00"]
 
 
+def test_only_a_change_of_the_start_bit_starts_the_bus_master(tmp_path: Path) -> None:
+    """tests/guests/bmstart.c: a start written twice starts one transfer,
+    and the next command waits for a start of its own (before, it took the
+    second write's and went through the old table into the old buffer)."""
+    elf = build_guest([REPO / "tests" / "guests" / "bmstart.c", REPO / "guests" / "ata.c"], tmp_path / "bmstart.elf")
+    result = run_reel("run", str(elf), "--disk", "memory:1M", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["sector 2 in b1, the engine done (bms 04): ok",
+                                          "sector 3 waits for a start: ok",
+                                          "sector 3 in b2 through its own table, b1 untouched: ok"]
+
+
 def test_a_memory_disk_larger_than_the_host_is_refused_up_front() -> None:
     result = run_reel("run", "disktest", "--disk", "memory:1000T")
     assert result.returncode == 2 and "more than this host's memory" in result.stderr, result.stderr

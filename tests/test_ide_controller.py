@@ -280,9 +280,13 @@ def test_a_prd_table_longer_than_the_transfer_leaves_the_bus_master_active(ide: 
         r.BMIS_ACTIVE | r.BMIS_INTERRUPT)
     assert world.lines[1] is True and status(ide) == r.DRDY | r.DSC
     # The next DMA command waits for its own start, not taking the engine
-    # left active for a transfer with no table.
+    # left active for a transfer with no table; and a start while the bit
+    # is still set is none (SFF-8038i: only a change from 0 to 1 starts).
     issue(ide, 0xC8, lba=1, count=1)
     assert world.disk_requests == [] and status(ide) & r.BSY
+    ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80002000, 512)), b"")
+    assert world.disk_requests == [] and status(ide) & r.BSY
+    ide.write(bm(0, r.BM_COMMAND), 1, r.BMIC_TO_MEMORY)  # the driver stops the engine, then starts it
     ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80002000, 512)), b"")
     _, op, offset, length, _, _ = answer_disk(ide, world)
     assert (op, offset, length) == ("read", 512, 512) and status(ide) == r.DRDY | r.DSC
@@ -483,6 +487,7 @@ def test_stopping_the_bus_master_mid_transfer_discards_its_data_and_the_drive_wa
     ide.write(task(0, r.DEVICE_CONTROL), 1, r.CTL_SRST)
     ide.write(task(0, r.DEVICE_CONTROL), 1, 0)
     issue(ide, 0xC8, lba=4, count=1)
+    ide.write(bm(0, r.BM_COMMAND), 1, 0)  # (a reset leaves the start bit as it was: QEMU's ide_perform_srst)
     ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
     answer_disk(ide, world, fill=0x6C)
     assert world.memory == {0x80001000: b"\x6c" * 512} and world.lines[1] is True

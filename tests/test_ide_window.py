@@ -136,3 +136,25 @@ def test_a_28_bit_command_may_address_by_cylinder_head_and_sector() -> None:
         rig.write(r.LBA_LOW, sector)
         rig.write(r.COMMAND, command)
         assert rig.read(r.STATUS) == r.DRDY | r.ERR and rig.read(r.ERROR) == error
+
+
+def test_only_a_change_of_the_start_bit_from_0_to_1_starts_the_bus_master() -> None:
+    """A second write with the start bit set (a read-modify-write that keeps
+    it, say) sent a second DmaStart, which the ide kept for the next command:
+    that command then transferred through this one's PRD table, with no
+    start of its own (a helper's guest saw its next read land in the old
+    buffer). Only 0 -> 1 starts; the bit is the guest's to clear."""
+    from actors.schema import MmioWrite
+
+    sent: list[msgspec.Struct] = []
+    w = window(bytearray(RAM), sent)
+    command = r.BUS_MASTER[0] + r.BM_COMMAND
+    w.write(command, 1, r.BMIC_START | r.BMIC_TO_MEMORY)
+    w.write(command, 1, r.BMIC_START | r.BMIC_TO_MEMORY)
+    w.write(r.BUS_MASTER[1] + r.BM_COMMAND, 1, r.BMIC_START)  # the other channel's bit is its own
+    w.write(command, 1, r.BMIC_TO_MEMORY)  # stopped ...
+    w.write(command, 1, r.BMIC_START | r.BMIC_TO_MEMORY)  # ... and started again
+    assert [(type(m).__name__, m.channel if isinstance(m, DmaStart) else m.value) for m in sent] == [
+        ("DmaStart", 0), ("MmioWrite", r.BMIC_START | r.BMIC_TO_MEMORY), ("DmaStart", 1),
+        ("MmioWrite", r.BMIC_TO_MEMORY), ("DmaStart", 0)]
+    assert isinstance(sent[1], MmioWrite) and sent[1].offset == command

@@ -17,17 +17,18 @@ access on the paths where guests make many:
   status acknowledges the interrupt: the line is lowered here and an
   InterruptAck posted. So after a DMA completes, the guest's status reads
   cost no round trip.
-* Bus-master start: the write that sets the start bit carries, in one
-  DmaStart, the PRD table as it stands in guest memory and, for a
-  memory-to-device transfer, the bytes it points to: what the device reads
-  of guest memory is read at this instant, as the determinism contract
-  wants of a write that starts DMA. So the write need not wait for an
-  answer (the contract's reason not to post it): it is posted, which
-  spares the cpu a wake-up per command, and pushed soon (``push``): at
-  once when running directly; recording or replaying, in one frame with
-  the checkpoint that a guest waiting for the transfer makes a few
-  instructions later (actors.cpu.clocks). (A DmaStart that carries 64 KiB
-  or more of a write's data is a bulk message: it leaves at once anyway.)
+* Bus-master start: the write that changes the start bit from 0 to 1 (the
+  only one that starts the bus master) carries, in one DmaStart, the PRD
+  table as it stands in guest memory and, for a memory-to-device transfer,
+  the bytes it points to: what the device reads of guest memory is read at
+  this instant, as the determinism contract wants of a write that starts
+  DMA. So the write need not wait for an answer (the contract's reason not
+  to post it): it is posted, which spares the cpu a wake-up per command,
+  and pushed soon (``push``): at once when running directly; recording or
+  replaying, in one frame with the checkpoint that a guest waiting for the
+  transfer makes a few instructions later (actors.cpu.clocks). (A DmaStart
+  that carries 64 KiB or more of a write's data is a bulk message: it
+  leaves at once anyway.)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class IdeWindow(RemoteWindow):
         self.lower_irq = lower_irq
         self.settled: list[RegisterSnapshot | None] = [None] * r.CHANNELS
         self.prdt = [0] * r.CHANNELS
+        self.started = [False] * r.CHANNELS  # the start bit as the guest last wrote it (only the guest changes it)
         self.fill: list[tuple[int, bytearray] | None] = [None] * r.CHANNELS
         self.expect: list[tuple[int, int, bytearray] | None] = [None] * r.CHANNELS
         self.expected = [0] * r.CHANNELS  # the last transfer a PioExpect named (transfers count from 1)
@@ -102,12 +104,19 @@ class IdeWindow(RemoteWindow):
             settled = self.settled[channel]
             if r.is_prdt(reg):
                 self.prdt[channel] = r.prdt_written(self.prdt[channel], reg, size, value)
-            elif reg == r.BM_COMMAND and value & r.BMIC_START:
-                self.settled[channel] = None
-                self._start_dma(channel, value)
-                return
-            elif reg == r.BM_COMMAND and settled is not None:
-                settled.bm_status = r.bm_command_written(settled.bm_status, value)
+            elif reg == r.BM_COMMAND:
+                # Only a change of the start bit from 0 to 1 starts the bus
+                # master (SFF-8038i; QEMU ignores a write that keeps it): a
+                # second start, or a read-modify-write that keeps it set,
+                # must not arm the next command with this command's table.
+                starts = value & r.BMIC_START and not self.started[channel]
+                self.started[channel] = bool(value & r.BMIC_START)
+                if starts:
+                    self.settled[channel] = None
+                    self._start_dma(channel, value)
+                    return
+                if settled is not None:
+                    settled.bm_status = r.bm_command_written(settled.bm_status, value)
             elif reg == r.BM_STATUS and settled is not None:
                 settled.bm_status = r.bm_status_written(settled.bm_status, value)
         super().write(offset, size, value)

@@ -14,7 +14,8 @@ One command runs per channel at a time. Its phases:
   interrupt before the first), written to the disk, then the next is asked
   for with an interrupt; the last write's completion interrupts.
 * DMA (READ/WRITE DMA): the command waits for the bus master's start bit
-  (``dma_start``, which brings the PRD table and, for writes, the data);
+  to change from 0 to 1 (``dma_start``, which brings the PRD table and,
+  for writes, the data; a start while the bit is set does nothing);
   then one disk request; reads are scattered into guest memory; an
   interrupt ends it. Clearing the start bit before that aborts the bus
   master: a read's data is discarded (a write's went to the disk when the
@@ -440,14 +441,16 @@ class Controller:
             ch.bm_prdt = r.prdt_written(ch.bm_prdt, reg, size, value)
 
     def dma_start(self, channel: int, command: int, prd: bytes, data: bytes, reach: int = -1) -> None:
-        """The guest set the start bit; ``prd`` is the PRD table read at that
-        moment and ``data`` what it points to (memory-to-device only);
+        """The guest wrote bus-master ``command`` with the start bit (it
+        starts only if the bit was clear); ``prd`` is the PRD table read at
+        that moment and ``data`` what it points to (memory-to-device only);
         ``reach``, when not -1, how many of the regions' bytes are guest
         memory: a transfer past it fails as a bus-master error."""
         ch = self.channels[channel]
+        was_started = ch.bm_command & r.BMIC_START
         ch.bm_command = command & (r.BMIC_START | r.BMIC_TO_MEMORY)
-        if not command & r.BMIC_START:
-            return
+        if not command & r.BMIC_START or was_started:
+            return  # only a change of the start bit from 0 to 1 starts (SFF-8038i; QEMU's bmdma_cmd_writeb)
         ch.bm_status |= r.BMIS_ACTIVE
         entries = r.parse_prd(prd)
         cmd = ch.command
