@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 import statistics
 import time
 from typing import Any
@@ -114,9 +115,15 @@ def load(directory: str, left_out: list[str] | None = None) -> list[Trace]:
     actors that this one did not have are still there. Their file names
     go to ``left_out``."""
     found = []  # (mtime, name, trace)
-    for name in sorted(os.listdir(directory)):
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as e:
+        raise ValueError(f"{directory}: {e.strerror}") from None
+    for name in names:
         if name.endswith(".trace"):
             path = os.path.join(directory, name)
+            if not stat.S_ISREG(os.stat(path).st_mode):  # (a named pipe would block the read, /dev/zero never end it)
+                raise ValueError(f"{path}: not a regular file")
             with open(path, "rb") as f:
                 try:
                     found.append((os.fstat(f.fileno()).st_mtime_ns, name, msgspec.msgpack.decode(f.read(), type=Trace)))

@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("guest", help="an RV32 ELF file, or a bundled guest: " + ", ".join(_guest_names()))
     r.add_argument("--ram", type=_ram_mib, default=16, metavar="MIB", help="guest RAM in MiB (default 16)")
     r.add_argument("--max-instructions", type=_at_least(0), default=0, metavar="N",
-                   help="stop the guest after N instructions (exit 124); default: no limit")
+                   help="stop the guest after N instructions (exit 124); 0, the default: no limit")
     r.add_argument("--poll-every", type=_at_least(1), default=65536, metavar="N",
                    help="look at the inbox every N guest instructions (default 65536)")
     r.add_argument("--disk", action="append", default=[], metavar="PATH|memory:SIZE",

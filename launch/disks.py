@@ -139,6 +139,8 @@ def check_replaceable(path: str, target: Path) -> None:
 
 def make(path: str, size_text: str, force: bool = False) -> Disk:
     """Create a raw image of the given size (sparse: it takes no space until written)."""
+    if not path.strip():
+        raise DiskError("the image's path is empty")  # (it would resolve to the current folder)
     size = parse_size(size_text)
     if size == 0 or size % SECTOR:
         raise DiskError(f"size {size_text}: {size} bytes is not a positive multiple of {SECTOR}")

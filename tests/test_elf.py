@@ -20,7 +20,21 @@ def patched(offset: int, fmt: str, value: int) -> bytes:
     return bytes(data)
 
 
+def two_segments(second: int) -> bytes:
+    """A minimal RV32 executable whose two 16-byte segments start at
+    0x80000000 and ``second``, both from the same code (it exits 0x5555)."""
+    code = bytes.fromhex("b7051000" "37650000" "13055555" "23a0a500")
+    header = b"\x7fELF\x01\x01\x01" + bytes(9) + struct.pack("<HHIIIIIHHHHHH", 2, 243, 1, 0x80000000, 52, 0, 0,
+                                                                  52, 32, 2, 40, 0, 0)
+    headers = b"".join(struct.pack("<IIIIIIII", 1, 52 + 64, address, address, 16, 16, 7, 4)
+                       for address in (0x80000000, second))
+    return header + headers + code
+
+
 BAD = {
+    # which segment's bytes the shared ones are would depend on the headers' order (QEMU refuses it too)
+    "overlapping-segments": (two_segments(0x80000008), "segments 0 [0x80000000, 0x80000010) and 1 "
+                                                       "[0x80000008, 0x80000018) overlap"),
     "truncated": (HELLO[:40], "truncated: 40 bytes, shorter than an ELF32 header"),
     "truncated-headers": (HELLO[:60], "truncated: program headers end at byte"),
     "64-bit": (HELLO[:4] + b"\x02" + HELLO[5:], "a 64-bit ELF file; this machine runs RV32"),
@@ -44,6 +58,10 @@ def test_bad_elf_is_refused_by_reel_run(case: str, tmp_path: Path) -> None:
     result = run_reel("run", str(path))
     assert result.returncode == 2
     assert result.stderr.startswith(f"reel: {path}: ") and message in result.stderr, result.stderr
+
+
+def test_segments_that_only_touch_are_loaded() -> None:
+    assert [s.address for s in parse(two_segments(0x80000010)).segments] == [0x80000000, 0x80000010]
 
 
 def test_segment_outside_ram_is_refused() -> None:

@@ -151,6 +151,8 @@ def test_mkdisk_creates_a_sparse_image_and_refuses_to_overwrite(tmp_path: Path) 
     assert again.returncode == 2 and "already exists" in again.stderr
     bad = run_reel("mkdisk", str(tmp_path / "odd.img"), "1000")
     assert bad.returncode == 2 and "not a positive multiple of 512" in bad.stderr
+    empty = run_reel("mkdisk", "", "1M")  # it said ': already exists' (the current folder)
+    assert empty.returncode == 2 and "reel: the image's path is empty" in empty.stderr, empty.stderr
 
 
 def test_a_failed_mkdisk_keeps_the_image_it_would_replace_and_leaves_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO, _env, reel_command, run_reel
 
 
@@ -53,7 +55,20 @@ def test_reel_trace_says_what_is_wrong_with_its_folder(tmp_path: Path) -> None:
     bad = run_reel("trace", str(tmp_path))
     assert bad.returncode == 2 and "cpu.trace: not a trace" in bad.stderr, bad.stderr
     missing = run_reel("trace", str(tmp_path / "nowhere"))
-    assert missing.returncode == 2 and "nowhere" in missing.stderr
+    assert missing.returncode == 2 and f"reel: {tmp_path / 'nowhere'}: No such file or directory" in missing.stderr
+
+
+@pytest.mark.parametrize("kind", ["pipe", "endless"])
+def test_reel_trace_refuses_a_trace_that_is_not_a_file(tmp_path: Path, kind: str) -> None:
+    """A named pipe blocked reel trace for ever; a link to /dev/zero read
+    until memory ran out, with a traceback."""
+    path = tmp_path / "cpu.trace"
+    if kind == "pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    result = run_reel("trace", str(tmp_path), timeout=20)
+    assert result.returncode == 2 and f"reel: {path}: not a regular file" in result.stderr, result.stderr
 
 
 def test_reel_trace_reads_the_last_run_only_and_says_what_it_left_out(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def parse(image: bytes, name: str = "ELF file") -> Program:
     end = e_phoff + e_phnum * e_phentsize
     if end > len(image):
         raise ElfError(f"{name}: truncated: program headers end at byte {end}, the file has {len(image)}")
-    segments = []
+    segments, indices = [], []
     for index in range(e_phnum):
         p_type, p_offset, _, p_paddr, p_filesz, p_memsz, _, _ = struct.unpack_from(
             "<IIIIIIII", image, e_phoff + index * e_phentsize)
@@ -76,11 +76,24 @@ def parse(image: bytes, name: str = "ELF file") -> Program:
         if p_filesz > p_memsz:
             raise ElfError(f"{name}: segment {index} has more file bytes ({p_filesz}) than memory ({p_memsz})")
         segments.append(Segment(p_paddr, image[p_offset:p_offset + p_filesz], p_memsz))
+        indices.append(index)
     if not segments:
         raise ElfError(f"{name}: no loadable segment")
+    _check_apart(segments, indices, name)
     if not any(s.address <= e_entry < s.address + s.memsize for s in segments):
         raise ElfError(f"{name}: entry point {e_entry:#010x} lies in no loaded segment")
     return Program(e_entry, segments)
+
+
+def _check_apart(segments: list[Segment], indices: list[int], name: str) -> None:
+    """Loadable segments may not overlap: which one's bytes a shared address
+    holds would depend on the order of the program headers (QEMU refuses
+    such a file too: "Some ROM regions are overlapping")."""
+    placed = sorted(zip(segments, indices), key=lambda pair: pair[0].address)
+    for (low, i), (high, j) in zip(placed, placed[1:]):
+        if high.address < low.address + low.memsize:
+            raise ElfError(f"{name}: segments {i} [{low.address:#010x}, {low.address + low.memsize:#010x}) and {j} "
+                           f"[{high.address:#010x}, {high.address + high.memsize:#010x}) overlap")
 
 
 def _check_flags(e_flags: int, name: str) -> None:
