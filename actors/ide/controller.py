@@ -15,7 +15,8 @@ One command runs per channel at a time. Its phases:
   for with an interrupt; the last write's completion interrupts.
 * DMA (READ/WRITE DMA): the command waits for the bus master's start bit
   to change from 0 to 1 (``dma_start``, which brings the PRD table and,
-  for writes, the data; a start while the bit is set does nothing);
+  for writes, the data; a start while the bit is set only sets the
+  direction);
   then one disk request; reads are scattered into guest memory; an
   interrupt ends it. Clearing the start bit before that aborts the bus
   master: a read's data is discarded (a write's went to the disk when the

@@ -130,10 +130,10 @@ class LogHeader(msgspec.Struct):
     topology: str = TOPOLOGY
     faults: list[str] = []
     fingerprinted: str = FINGERPRINTED  # the actor whose digest's first byte every checkpoint keeps
-    # The recording reel's messages and framing (actors.schema.DIGESTS_ID):
-    # the digests are of frames of messages, so only a reel that sends the
-    # same ones, cut alike, can match them. ("": a reel from before the
-    # header named it.)
+    # The recording reel's messages, framing and machine (actors.schema.
+    # DIGESTS_ID): the digests are of frames of messages, so only a reel
+    # that sends the same ones, cut alike, for a machine that behaves alike,
+    # can match them. ("": a reel from before the header named it.)
     schema: str = ""
 
 
