@@ -222,8 +222,9 @@ class Actor(abc.ABC):
             self.node.mark_lost(peer)
         try:
             self.stopping()
-        except Exception:
+        except Exception as e:  # (its last work, an image's close say, may be lost: the run has failed)
             self.log.exception("stopping() raised")
+            self.fail(f"stopping() raised {type(e).__name__}: {e}")
         if self.exit_code == EXIT_ORPHANED:
             self.node.mark_lost(LAUNCHER)
         self._end_streams(peers_only=True)

@@ -69,15 +69,20 @@ class BlockingActor(Actor):
     def call(self, peer: str, msg: msgspec.Struct, reply_type: type[T]) -> T:
         """Send ``msg`` to ``peer`` and return its first ``reply_type`` message,
         serving other messages while waiting. Raises ``ActorStopped`` when the
-        run is stopped meanwhile, ``NotConnected`` when the peer is lost."""
+        run is stopped meanwhile, ``NotConnected`` when the peer is lost. A
+        peer that lives on but does not answer within TAKE_FIRST_LIVENESSES
+        liveness bounds fails this actor, naming both (a request is answered
+        at once; without a bound, a peer that never answers hung the run)."""
         self.node.send(peer, msg)
-        return self.wait_for(peer, reply_type)
+        return self.wait_for(peer, reply_type, TAKE_FIRST_LIVENESSES * self.node.liveness, type(msg).__name__)
 
-    def wait_for(self, peer: str, reply_type: type[T]) -> T:
-        """Serve the inbox until ``peer`` sends a ``reply_type`` message."""
+    def wait_for(self, peer: str, reply_type: type[T], bound: float | None = None, asked: str = "") -> T:
+        """Serve the inbox until ``peer`` sends a ``reply_type`` message (for
+        at most ``bound`` seconds, if given, before failing over ``asked``)."""
         node = self.node
         pending = node.pending
         monotonic = time.monotonic
+        give_up = None if bound is None else monotonic() + bound
         while True:
             try:
                 if not pending:
@@ -89,6 +94,10 @@ class BlockingActor(Actor):
                     # in a call, spares the round trip's hot path a call.
                     if not node.receive():
                         self._waited_in_vain(peer, reply_type)
+                        if give_up is not None and monotonic() >= give_up:
+                            self.fail(f"{self.name}: {peer!r} sent no {reply_type.__name__} for its {asked} within "
+                                      f"{bound:g} s")
+                            give_up = None  # the launcher stops the run: wait for its Stop
                     elif signalled or monotonic() >= node.next_tick:
                         self._housekeeping()
                     continue

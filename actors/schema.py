@@ -667,6 +667,7 @@ class GuestExit(Message, tag=238):
     memory: str
     checkpoints: int  # how many the run made (the recording's log ends after as many)
     undelivered: list[tuple[int, int]] = []  # completions no checkpoint delivered (Drained)
+    console_error: str = ""  # why the guest's console could not be written, if it could not (not a closed reader)
 
 
 class ReplayStuck(Message, tag=239):

@@ -27,12 +27,13 @@ class ActorProcess:
     """One actor's OS process, its stderr forwarded line by line (and the
     last lines kept), its exit observed without blocking."""
 
-    def __init__(self, spec: ActorSpec, *, forward_stderr: bool = True) -> None:
+    def __init__(self, spec: ActorSpec, *, forward_stderr: bool = True, stdout: int | None = None) -> None:
         self.name = spec.name
         encoded = msgspec.msgpack.encode(spec)  # before the process exists: a spec that cannot travel starts nothing
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "actors", "--run", spec.run_id, "--name", spec.name],
             stdin=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.PIPE,
             env=child_env(),
             process_group=0,  # a terminal's Ctrl-C reaches the launcher alone
@@ -50,12 +51,20 @@ class ActorProcess:
             pass  # it died at once; poll() will say how
 
     def _read_stderr(self) -> None:
+        """Forward the actor's stderr line by line, and keep its last lines,
+        until it closes. The pipe is drained whatever becomes of reel's own
+        stderr (a reader that left, a full disk): an actor whose pipe filled
+        would block on its next log line and be taken for hung."""
         assert self.popen.stderr is not None
         for raw in self.popen.stderr:
             line = raw.decode(errors="replace").rstrip("\n")
             self.tail.append(line)
             if self._forward:
-                print(line, file=sys.stderr, flush=True)
+                try:
+                    sys.stderr.write(line + "\n")  # one write: lines from several actors do not splice
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    self._forward = False
 
     def poll(self) -> int | None:
         """The actor's exit status, None while it runs. As it is seen to

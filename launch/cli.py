@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import json
 import logging
@@ -53,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # (one ignored by whoever started us stays so)
         signal.signal(signal.SIGTERM, _terminate)
     subreaper = _leftovers.become_subreaper()
-    stdout = sys.stdout
+    stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = _Output(stdout)  # type: ignore[assignment]
+    sys.stderr = _Diagnostics(stderr)  # type: ignore[assignment]
     try:
         code = args.func(args, level)
         sys.stdout.flush()  # here, where a failing output (a full disk) can be said
@@ -69,16 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reel: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
-        # The reader went away (``reel inspect LOG | head``): not an error of
-        # ours. Point stdout at /dev/null so that the exit's flush is quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader of stdout went away while something printed outside
+        # _Output (``reel inspect LOG | head``): not an error of ours.
+        _quiet(stdout)
         return EXIT_OK
     except OutputFailed as e:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush is quiet
+        _quiet(stdout)
         print(f"reel: cannot write its output: {e}", file=sys.stderr)
         return EXIT_OUTPUT
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
         if subreaper:
             # A second Ctrl-C (or a SIGTERM) here would cut the killing
             # short and leave the rest behind: the signals wait until it is done.
@@ -93,29 +95,64 @@ def main(argv: list[str] | None = None) -> int:
 
 class OutputFailed(Exception):
     """Standard output could not take what reel wrote (a full disk, an I/O
-    error); a closed pipe stays a BrokenPipeError, which is no failure."""
+    error); a closed pipe is no failure."""
+
+
+def _quiet(stream: Any) -> None:
+    """Point ``stream``'s file at /dev/null, so that the exit's flush of
+    what it still holds is quiet."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 class _Output:
-    """Standard output, its write errors told apart from every other OSError."""
+    """Standard output, its write errors told apart: a reader that went away
+    (``reel inspect LOG | head``) drops what follows, and the command goes
+    on to its own exit status (a failed run's included); any other error
+    is OutputFailed."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        self._told_apart(self._stream.write, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._told_apart(self._stream.flush)
+
+    def _told_apart(self, call: Callable[..., Any], *args: Any) -> None:
+        if self._gone:
+            return
+        try:
+            call(*args)
+        except BrokenPipeError:
+            self._gone = True
+            _quiet(self._stream)
+        except OSError as e:
+            raise OutputFailed(e.strerror or str(e)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Diagnostics:
+    """Standard error: what cannot be written there (its reader went away,
+    a full disk) is dropped, and nothing else changes: a failed run still
+    exits with its failure, and the actors' lines are still drained."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._told_apart(self._stream.write, text)
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.write(text)
+        return len(text)
 
     def flush(self) -> None:
-        self._told_apart(self._stream.flush)
-
-    @staticmethod
-    def _told_apart(call: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return call(*args)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputFailed(e.strerror or str(e)) from None
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -289,7 +326,10 @@ def _launch(args: argparse.Namespace, level: int) -> int:
     topology = load(args.topology)
     if args.liveness is not None:
         topology.run.liveness = args.liveness
-    launcher = Launcher(topology, log_level=level, origin=args.topology)
+    # With --json, stdout is the result's alone: what actors print (a guest's
+    # console, say) goes to stderr.
+    launcher = Launcher(topology, log_level=level, origin=args.topology,
+                        actors_stdout=sys.stderr.fileno() if args.json else None)
 
     def body() -> RunResult:
         with launcher:
@@ -299,7 +339,7 @@ def _launch(args: argparse.Namespace, level: int) -> int:
 
     result = _with_signals(launcher, body)
     _report(result, topology.name or args.topology, args.json)
-    return result.code
+    return guest_exit_status(result.code)  # (an actor may finish with any code: 256 exited 0)
 
 
 def _report(result: RunResult, name: str, as_json: bool) -> None:
@@ -366,7 +406,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     if result.finished_by != "cpu" or result.code != 0:
         print(f"reel: {result.reason}", file=sys.stderr)
     _print_observed(result)
-    return guest_exit_status(result.code)
+    return _console_lost(result) or guest_exit_status(result.code)
 
 
 def _trace(args: argparse.Namespace, level: int) -> int:
@@ -471,7 +511,7 @@ def _record(args: argparse.Namespace, level: int) -> int:
     for failure in result.failures:
         print(f"reel:   also: {failure}", file=sys.stderr)
     _print_observed(result)
-    return guest_exit_status(result.code) if result.finished_by == "logger" else result.code
+    return _console_lost(result) or (guest_exit_status(result.code) if result.finished_by == "logger" else result.code)
 
 
 def _replay(args: argparse.Namespace, level: int) -> int:
@@ -495,7 +535,18 @@ def _replay(args: argparse.Namespace, level: int) -> int:
     for what, pair in compare.items():
         same = "same" if pair["replay"] == pair["recording"] else "DIFFERENT"
         print(f"reel:   {what:<10} replay {pair['replay']}  recording {pair['recording']}  {same}", file=sys.stderr)
-    return result.code
+    return _console_lost(result) or result.code
+
+
+def _console_lost(result: RunResult) -> int:
+    """EXIT_OUTPUT, saying so, when the guest's console could not be
+    written (a full disk; a reader that went away is no failure); else 0."""
+    error = result.report.get("console_error")
+    if not error:
+        return 0
+    print(f"reel: cannot write the guest's console ({error}): its output is lost; the run went on "
+          f"({result.reason})", file=sys.stderr)
+    return EXIT_OUTPUT
 
 
 DEMO_CODES = """\
@@ -605,8 +656,9 @@ def _mkdisk(args: argparse.Namespace, level: int) -> int:
 
 
 def guest_exit_status(code: int) -> int:
-    """A guest's exit code as a process exit status (0..255; a code that
-    does not fit reports 255, never a false success)."""
+    """A guest's exit code (or an actor's Finished code) as a process exit
+    status (0..255; a code that does not fit reports 255, never a false
+    success)."""
     return code if 0 <= code <= 255 else 255
 
 

@@ -64,7 +64,7 @@ class Launcher:
     inside ``with`` so that nothing survives an exception."""
 
     def __init__(self, topology: Topology, *, log_level: int = logging.INFO, forward_stderr: bool = True,
-                 origin: str = "<topology>") -> None:
+                 origin: str = "<topology>", actors_stdout: int | None = None) -> None:
         validate(topology, origin)
         self.topology = topology
         self.faults = fault_plan.for_run(topology.faults, topology)
@@ -72,6 +72,7 @@ class Launcher:
         self.log = logging.getLogger(LAUNCHER)
         self.log_level = log_level
         self.forward_stderr = forward_stderr
+        self.actors_stdout = actors_stdout  # a file descriptor for the actors' stdout (None: the launcher's)
         self.tcp = topology.run.transport == "tcp"
         self.curve = CurveKeys(*(k.decode() for k in zmq.curve_keypair())) if self.tcp else None
         self.run_dir = _run_dir(self.run_id, max((len(a.name) for a in topology.actor), default=0))
@@ -105,7 +106,8 @@ class Launcher:
         self.node.bind("tcp://127.0.0.1:0" if self.tcp else f"ipc://{self.run_dir}/{LAUNCHER}")
         self.node.inbox.setsockopt(zmq.RCVTIMEO, TURN_MS)
         for actor in self.topology.actor:
-            self.procs[actor.name] = ActorProcess(self._spec_for(actor.name), forward_stderr=self.forward_stderr)
+            self.procs[actor.name] = ActorProcess(self._spec_for(actor.name), forward_stderr=self.forward_stderr,
+                                                  stdout=self.actors_stdout)
         deadline = time.monotonic() + self.topology.run.startup_timeout
         if not self._serve_until(lambda: len(self._ready) == len(self.procs), deadline, "ready"):
             return False
@@ -236,7 +238,14 @@ class Launcher:
         # A peer that noticed an injected hang or crash first: name the fault too.
         culprit = re.search(r"peer '([^']+)' (?:silent|was lost|is lost)", msg.reason)
         injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
-        self._end(EXIT_RUN_FAILED, f"actor {src!r} failed: {msg.reason}{injected}")
+        reason = f"actor {src!r} failed: {msg.reason}{injected}"
+        done = self._outcome
+        if done is not None and done.code == EXIT_OK:
+            # An actor failing as the run stops (its stopping hook raised:
+            # an image's close, say) fails a run that had succeeded.
+            done.code, done.reason = EXIT_RUN_FAILED, f"{reason} (as the run stopped, after: {done.reason})"
+            return
+        self._end(EXIT_RUN_FAILED, reason)
 
     def _on_exited(self, msg: Exited, src: str) -> None:
         self._stats[src] = msg.stats

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 import msgspec
 
 from actors import AsyncActor, BlockingActor, schema
+from actors.image import InlineImage
+from actors.image.actor import ImageParams
 from actors.schema import (
     BlockCompletion,
     BlockRequest,
@@ -80,6 +83,49 @@ class Crasher(BlockingActor):
 
     def started(self) -> None:
         raise RuntimeError("deliberate failure in started()")
+
+
+class CodeFinisher(BlockingActor):
+    """Finishes at once with the code its parameters give."""
+
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        code: int = 0
+
+    def started(self) -> None:
+        self.finish(self.params.code, f"finished with {self.params.code}")
+
+
+class _WrongDiskParams(ImageParams, forbid_unknown_fields=True):
+    mode: str = "wrong_id"  # or "short": half a read's data
+
+
+class WrongDisk(InlineImage):
+    """A disk swapped in that answers wrongly: a request id the ide never
+    sent, or a read with half its data (a component swap gone wrong)."""
+
+    Params = _WrongDiskParams
+
+    def _complete(self, src: str, msg: BlockRequest, result: Any) -> None:
+        if self.params.mode == "wrong_id":
+            self.send(src, BlockCompletion(msg.id + 1000, result.status, result.data, result.error))
+        elif msg.op == "read" and result.data:
+            self.send(src, BlockCompletion(msg.id, result.status, bytes(result.data)[:len(result.data) // 2], ""))
+        else:
+            super()._complete(src, msg, result)
+
+
+class MuteIde(BlockingActor):
+    """An ide swapped in that answers nothing (its messages go unhandled)."""
+
+
+class StopRaiser(BlockingActor):
+    """Finishes its work, then fails in its stopping hook."""
+
+    def started(self) -> None:
+        self.finish(0, "done")
+
+    def stopping(self) -> None:
+        raise RuntimeError("deliberate failure in stopping()")
 
 
 class Orphan(BlockingActor):

@@ -332,3 +332,22 @@ def test_reel_run_refuses_a_disk_another_run_holds_before_it_starts(tmp_path: Pa
         first.close()
     assert result.returncode == 2, result.stderr
     assert f"reel: disk {held}: in use by another run" in result.stderr
+
+
+def test_a_subclass_of_the_image_actor_runs_as_itself() -> None:
+    """The stock classes pick their driver by latency (InlineImage for none,
+    Image otherwise); a subclass a topology names was swapped for the stock
+    class, its own code silently left out."""
+    from actors.image import Image, InlineImage
+
+    class Mine(Image):
+        pass
+
+    class MineInline(InlineImage):
+        pass
+
+    none, some = {"backend": "memory", "size": 4096}, {"backend": "memory", "size": 4096, "latency": "fixed:1ms"}
+    assert Image.serving(none) is InlineImage and Image.serving(some) is Image  # the stock choice stands
+    assert InlineImage.serving(some) is Image
+    assert Mine.serving(none) is Mine and Mine.serving(some) is Mine
+    assert MineInline.serving(none) is MineInline and MineInline.serving(some) is MineInline

@@ -447,3 +447,14 @@ def test_an_actor_whose_launcher_is_gone_leaves_without_a_traceback() -> None:
     result = launch(topology, log_level=logging.WARNING)
     assert "exited with code 75" in result.reason, result.reason
     assert "Traceback" not in result.reason and "NotConnected" not in result.reason, result.reason
+
+
+def test_an_actor_whose_stopping_hook_raises_fails_the_run() -> None:
+    """Its traceback was logged and the run reported success (exit 0, no
+    failure listed): the hook is where an actor ends its work (an image
+    closes its disk), so what it did not do may be lost."""
+    topology = Topology(actor=[ActorConfig("a", "tests.actors_for_tests:StopRaiser")])
+    result = launch(topology, log_level=logging.WARNING)
+    assert result.code == EXIT_RUN_FAILED, result.reason
+    assert result.reason == ("actor 'a' failed: stopping() raised RuntimeError: deliberate failure in stopping() "
+                             "(as the run stopped, after: a: done)"), result.reason

@@ -121,6 +121,7 @@ class Cpu(BlockingActor):
         self._console_out()
         report = self._report(time.perf_counter() - began)
         report["outcome"] = outcome
+        report["console_error"] = self.console.error
         if outcome in ("exit", "limit"):  # (a replay that ran out of log ends where its recording did not)
             self._drain_disks()
         self.clock.exited(machine, report)

@@ -145,7 +145,7 @@ class _Checkpointing(Direct):
         code = machine.exit_code if machine.exit_code is not None else -1
         self.cpu.send(self.cpu.params.logger, GuestExit(machine.icount[0], code, str(report["state_digest"]),
                                                         str(report["memory_digest"]), self.seq,
-                                                        self.cpu.undelivered))
+                                                        self.cpu.undelivered, str(report["console_error"])))
 
 
 class Record(_Checkpointing):

@@ -7,7 +7,9 @@ output is written only as far as the stream takes it without waiting
 (``drain``); what it does not take waits here, and the cpu waits for the
 stream only where it may serve its inbox meanwhile (``drain_all``, given
 the function that serves it). A stream that is closed drops what comes
-after it, with one warning: the run, and a recording, go on.
+after it, with one warning: the run, and a recording, go on; a stream that
+fails otherwise (a full disk, an I/O error) does the same, and ``error``
+says why, for the run to end saying its output was lost.
 
 Invariant: ``pending`` holds, in order, every byte the guest wrote that the
 stream has not taken, unless the stream was found closed.
@@ -33,6 +35,7 @@ class Console:
         self.fd = fd  # None: output is not wanted
         self.warn = warn
         self.pending = bytearray()
+        self.error = ""  # why the stream failed, unless its reader merely went away
 
     def put(self, byte: int) -> None:
         """The guest wrote ``byte``; a line (or a full chunk) goes out at once."""
@@ -80,7 +83,9 @@ class Console:
         del self.pending[:written]
 
     def _closed(self, e: OSError) -> None:
-        reason = "its reader went away" if e.errno == errno.EPIPE else e.strerror
+        reason = "its reader went away" if e.errno == errno.EPIPE else e.strerror or str(e)
+        if e.errno != errno.EPIPE:
+            self.error = reason
         self.warn(f"the console cannot be written ({reason}): guest output is dropped from here on; the run goes on")
         self.fd = None
         self.pending.clear()

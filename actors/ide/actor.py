@@ -101,6 +101,7 @@ class Ide(BlockingActor):
         # Requests whose data goes to the cpu, which holds it until a
         # DmaScatter names them; each gets exactly one.
         self.parked: set[int] = set()
+        self.asked: dict[int, tuple[str, int]] = {}  # disk requests not answered yet: (op, length)
         self.draining: set[str] = set()  # the disk peers a Drain went to that have not answered it
         self.undelivered: list[tuple[int, int]] = []  # what their answers said no checkpoint delivered
 
@@ -108,6 +109,7 @@ class Ide(BlockingActor):
 
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int,
              to_memory: bool = False) -> None:
+        self.asked[tag] = (op, length)
         # Small reads come back here: their data, registers and interrupt
         # reach the cpu in one frame, where the other way costs a hop more.
         if to_memory and length >= DIRECT_MIN and self.params.direct_reads:
@@ -198,6 +200,22 @@ class Ide(BlockingActor):
         self.send(self.params.logger, Recorded(msg.seq, msg.icount, msg.events))
         self.send(self.params.logger, CheckpointDigest(msg.seq, self.node.digest.hexdigest()))
 
+    def _wrong_answer(self, msg: BlockCompletion, src: str) -> str | None:
+        """None for a completion to take; "" for one to drop (a second answer
+        to a request); else what is wrong with it, which fails the run: the
+        guest would otherwise wait for ever, or get the wrong bytes, with no
+        word of the disk at fault."""
+        asked = self.asked.pop(msg.id, None)
+        if asked is None:
+            if msg.id >= self.controller.next_tag or msg.id < 1:
+                return f"{src} answered request {msg.id}, which this ide never sent"
+            return ""
+        op, length = asked
+        elsewhere = msg.id in self.parked and not msg.data  # (its data went to the cpu)
+        if msg.status == 0 and op == "read" and not elsewhere and len(msg.data) != length:
+            return f"{src} answered read request {msg.id} with {len(msg.data)} bytes; {length} were asked"
+        return None
+
     def on_drain(self, msg: Drain, src: str) -> None:
         # Behind every request this actor sent: each disk peer answers once
         # they are all done (see Drain).
@@ -230,6 +248,11 @@ class Ide(BlockingActor):
         self.controller.pio_data(msg.channel, msg.transfer, msg.data)
 
     def on_block_completion(self, msg: BlockCompletion, src: str) -> None:
+        wrong = self._wrong_answer(msg, src)
+        if wrong is not None:
+            if wrong:
+                self.fail(wrong)
+            return
         if msg.status:
             self.log.warning("disk %s: request %d failed: %s", src, msg.id, msg.error or f"errno {msg.status}")
         self.controller.disk_done(msg.id, msg.status == 0, msg.data)

@@ -180,7 +180,11 @@ class Image(_Disk, AsyncActor):
     @classmethod
     def serving(cls, params: dict[str, Any]) -> type[Actor]:
         """``InlineImage`` for a disk with no latency; this class otherwise,
-        and for parameters it cannot read (it reports them once started)."""
+        and for parameters it cannot read (it reports them once started). A
+        subclass runs as itself: the class a topology names is the one that
+        runs (swapped for the stock one, its own code was silently left out)."""
+        if cls is not Image:
+            return cls
         try:
             zero = Latency(msgspec.convert(params, ImageParams).latency).zero
         except (msgspec.ValidationError, LatencyError):
@@ -240,8 +244,15 @@ class InlineImage(_Disk, BlockingActor):
     @classmethod
     def serving(cls, params: dict[str, Any]) -> type[Actor]:
         """As ``Image`` chooses: named directly with a latency, the disk
-        still gets it (on ``Image``) rather than losing it silently."""
-        return Image.serving(params)
+        still gets it (on ``Image``) rather than losing it silently. A
+        subclass runs as itself (and refuses a latency it cannot give)."""
+        return Image.serving(params) if cls is InlineImage else cls
+
+    def started(self) -> None:
+        super().started()
+        if self.backend is not None and not self.latency.zero:
+            self.fail(f"disk {self.name}: {type(self).__name__} serves each request as it arrives and cannot delay "
+                      f"it by latency {self.params.latency!r}; derive it from actors.image:Image instead")
 
     def on_block_request(self, msg: BlockRequest, src: str) -> None:
         bad = self._refused(msg)

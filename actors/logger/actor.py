@@ -114,6 +114,8 @@ class Logger(AsyncActor):
     def _finish_once(self, code: int, reason: str, report: dict[str, Any]) -> None:
         if not self.done:
             self.done = True
+            if self.exit is not None and self.exit.console_error:
+                report = {**report, "console_error": self.exit.console_error}
             if self.writer is not None:
                 self.writer.close()
             self.finish(code, reason, report)
@@ -176,7 +178,7 @@ class Logger(AsyncActor):
                   "log_bytes": size, "header_bytes": writer.header_bytes,
                   "bytes_per_event": record_bytes / writer.events if writer.events else None,
                   "icount": exit.icount, "state_digest": exit.state, "memory_digest": exit.memory, "disks": disks,
-                  "guest_code": exit.code}
+                  "guest_code": exit.code, "console_error": exit.console_error}
         self.finish(exit.code, f"guest exited with code {exit.code}; recorded {writer.records} checkpoints, "
                                f"{writer.events} events, {size} bytes to {self.params.path}", report)
 
