@@ -182,6 +182,7 @@ class Node:
         check_schema: bool = True,
         log: logging.Logger | None = None,
         spin: float = 0.0,
+        io_cpu: int | None = None,
     ) -> None:
         self.name = name
         self.liveness = liveness
@@ -190,6 +191,8 @@ class Node:
         self.check_schema = check_schema
         self.log = log or logging.getLogger(name)
         self.ctx = zmq.Context()
+        if io_cpu is not None:  # (before the first socket starts the I/O thread)
+            self.ctx.set(zmq.THREAD_AFFINITY_CPU_ADD, io_cpu)
         self.inbox = self.ctx.socket(zmq.PULL)
         self.inbox.setsockopt(zmq.LINGER, 0)
         self.spinner = Spinner(self.inbox, spin) if spin else None  # see actors._spin; None: sleep at once

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cls = load_implementation(spec.impl).serving(spec.params)
         node = Node(spec.name, [(p.name, p.digest) for p in spec.peers] + [("launcher", False)],
-                    liveness=spec.liveness, curve=spec.curve, log=log, spin=spec.spin)
+                    liveness=spec.liveness, curve=spec.curve, log=log, spin=spec.spin, io_cpu=spec.io_cpu)
         actor = cls(spec, node)
     except (ImplementationError, msgspec.ValidationError) as e:
         log.error("%s", e)

@@ -38,3 +38,4 @@ class ActorSpec(msgspec.Struct, array_like=True):
     parent_pid: int = 0  # exit at once if the launcher is already gone
     faults: list[RuntimeFault] = []  # this actor's share of the run's fault plan (actors._faults)
     spin: float = 0.0  # seconds a blocking wait stays awake while busy (actors._spin)
+    io_cpu: int | None = None  # pin the ZeroMQ I/O thread to this core

@@ -108,7 +108,7 @@ class _PeakRss:
         self._thread.join()
 
 
-def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, ide 1, disk 1",
+def disk(size_mib: int = 64, log_level: int = 30, placement: str = "cpu 0, cpu-io 1, ide 1, disk 1",
          rounds: int = 3) -> dict[str, Any]:
     """DMA through cpu -> ide -> image, against the transport's own limits
     and raw pread of the same file, all in one run.

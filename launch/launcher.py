@@ -311,6 +311,7 @@ class Launcher:
             peers=[PeerSpec(peer, digest) for peer, digest in self.topology.peers_of(name)],
             liveness=self.topology.run.liveness,
             cpu=actor.cpu,
+            io_cpu=actor.io_cpu,
             log_level=self.log_level,
             curve=self.curve,
             parent_pid=os.getpid(),

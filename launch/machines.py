@@ -32,7 +32,7 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
     cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "max_instructions": max_instructions,
            "poll_every": poll_every, "console": console, "ide": "ide", "drain_disks": True}
     slots = [{"peer": f"disk{i}", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
-    actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
+    actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu"), io_cpu=pins.get("cpu-io")),
               ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "direct_reads": True},
                           cpu=pins.get("ide"))]
     links = [LinkConfig(("cpu", "ide"))]
@@ -65,7 +65,7 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
            "ide": "ide", "drain_disks": True, "mode": mode, "logger": "logger", "digest_every": digest_every}
     slots = [{"peer": "blkreplay", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
     actors = [
-        ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu")),
+        ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu"), io_cpu=pins.get("cpu-io")),
         ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "blkreplay": "blkreplay",
                                               "logger": "logger"}, cpu=pins.get("ide")),
         ActorConfig("blkreplay", "actors.blkreplay:BlkReplay",

@@ -458,3 +458,25 @@ def test_an_actor_whose_stopping_hook_raises_fails_the_run() -> None:
     assert result.code == EXIT_RUN_FAILED, result.reason
     assert result.reason == ("actor 'a' failed: stopping() raised RuntimeError: deliberate failure in stopping() "
                              "(as the run stopped, after: a: done)"), result.reason
+
+
+def test_an_actor_s_io_thread_runs_on_the_core_its_topology_names() -> None:
+    """``io_cpu``: the actor's ZeroMQ I/O thread on another core than the
+    actor itself (bench disk puts the cpu's send work beside the ide)."""
+    from launch import Launcher
+
+    from .conftest import need_host
+
+    need_host((os.cpu_count() or 1) >= 2, "two cores, to put an I/O thread apart")
+    topology = Topology(actor=[ActorConfig("a", "actors.examples.echo:Idle", cpu=0, io_cpu=1)])
+    with Launcher(topology, log_level=logging.WARNING) as launcher:
+        assert launcher.start()
+        pid = launcher.procs["a"].pid
+        cores = {}  # thread -> the cores it may run on
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                status = f.read()
+            name = "main" if task == str(pid) else status.split("Name:")[1].split()[0]
+            cores[name] = status.split("Cpus_allowed_list:")[1].split()[0]
+    assert cores["main"] == "0", cores
+    assert [v for k, v in cores.items() if k.startswith("ZMQbg/IO")] == ["1"], cores

@@ -64,6 +64,8 @@ BAD = {
     "ipv6-without-brackets": ('[run]\ntransport = "tcp"\n' + GOOD_ACTORS.replace(
         'Idle"\n', 'Idle"\nendpoint = "tcp://::1:5599"\n', 1), 'actor[0] ("a").endpoint',
         "needs a host (an IPv6 address in brackets) and a numeric port"),
+    "io-cpu-out-of-range": (GOOD_ACTORS.replace('name = "b"', 'name = "b"\nio_cpu = 4096'),
+                            'actor[1] ("b").io_cpu', "no core 4096 on this machine"),
     "param-beyond-64-bits": ('[[actor]]\nname = "s"\nimpl = "actors.examples.chain:Source"\n'
                              'params = { count = 99999999999999999999999 }\n', 'actor[0] ("s").params.count',
                              "99999999999999999999999 is too large to travel in a message"),
