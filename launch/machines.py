@@ -15,6 +15,12 @@ def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int =
                     actor=[ActorConfig("cpu", "actors.cpu:Cpu", params, cpu=cpu)])
 
 
+def _at(pins: dict[str, int], role: str) -> dict[str, int | None]:
+    """Where an actor of ``role`` runs: ``pins[role]``, its core, and
+    ``pins[role + "-io"]``, its ZeroMQ I/O thread's (None: unpinned)."""
+    return {"cpu": pins.get(role), "io_cpu": pins.get(f"{role}-io")}
+
+
 def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, max_instructions: int = 0,
                poll_every: int = 65536, latency: str = "none", seed: int = 0, console: str = "stdout",
                cpus: dict[str, int] | None = None, faults: list[str] | None = None) -> Topology:
@@ -32,14 +38,14 @@ def ide_direct(name: str, image: bytes, disks: list[Disk], ram_mib: int = 16, ma
     cpu = {"elf": image, "name": name, "ram_mib": ram_mib, "max_instructions": max_instructions,
            "poll_every": poll_every, "console": console, "ide": "ide", "drain_disks": True}
     slots = [{"peer": f"disk{i}", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
-    actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu"), io_cpu=pins.get("cpu-io")),
+    actors = [ActorConfig("cpu", "actors.cpu:Cpu", cpu, **_at(pins, "cpu")),
               ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "direct_reads": True},
-                          cpu=pins.get("ide"))]
+                          **_at(pins, "ide"))]
     links = [LinkConfig(("cpu", "ide"))]
     for i, disk in enumerate(disks):
         params = {"backend": disk.backend, "latency": latency, "seed": seed + i}
         params.update({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})
-        actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, cpu=pins.get("disk")))
+        actors.append(ActorConfig(f"disk{i}", "actors.image:Image", params, **_at(pins, "disk")))
         links.append(LinkConfig(("ide", f"disk{i}"), digest=False))  # completion order is the host's
         links.append(LinkConfig((f"disk{i}", "cpu"), digest=False))  # large reads' data goes there (direct_reads)
     return Topology(name=f"run {name}", run=RunConfig(seed=seed), actor=actors, link=links, faults=list(faults or []))
@@ -65,15 +71,15 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
            "ide": "ide", "drain_disks": True, "mode": mode, "logger": "logger", "digest_every": digest_every}
     slots = [{"peer": "blkreplay", "sectors": d.sectors, "serial": f"REEL{i:04d}"} for i, d in enumerate(disks)]
     actors = [
-        ActorConfig("cpu", "actors.cpu:Cpu", cpu, cpu=pins.get("cpu"), io_cpu=pins.get("cpu-io")),
+        ActorConfig("cpu", "actors.cpu:Cpu", cpu, **_at(pins, "cpu")),
         ActorConfig("ide", "actors.ide:Ide", {"cpu": "cpu", "disks": slots, "blkreplay": "blkreplay",
-                                              "logger": "logger"}, cpu=pins.get("ide")),
+                                              "logger": "logger"}, **_at(pins, "ide")),
         ActorConfig("blkreplay", "actors.blkreplay:BlkReplay",
                     {"mode": mode, "disks": images, "wait_bound": wait_bound, "digest_every": digest_every},
-                    cpu=pins.get("blkreplay")),
+                    **_at(pins, "blkreplay")),
         ActorConfig("logger", "actors.logger:Logger",
                     {"mode": mode, "path": log, "header": header or {}, "disks": images, "digest_every": digest_every},
-                    cpu=pins.get("logger")),
+                    **_at(pins, "logger")),
     ]
     links = [LinkConfig(("cpu", "ide")), LinkConfig(("ide", "blkreplay")),
              LinkConfig(("cpu", "blkreplay"), digest=False)]
@@ -83,7 +89,7 @@ def ide_blkreplay(mode: str, name: str, image: bytes, disks: list[Disk], log: st
                   "seed": seed + i} if base_digests is not None \
             else {"backend": disk.backend, "latency": latency, "seed": seed + i,
                   **({"path": disk.path} if disk.backend == "raw" else {"size": disk.size})}
-        actors.append(ActorConfig(images[i], "actors.image:Image", params, cpu=pins.get("disk")))
+        actors.append(ActorConfig(images[i], "actors.image:Image", params, **_at(pins, "disk")))
         links += [LinkConfig(("blkreplay", images[i]), digest=False), LinkConfig(("logger", images[i]), digest=False)]
     return Topology(name=f"{mode} {name}", run=RunConfig(seed=seed), actor=actors, link=links,
                     faults=list(faults or []))
