@@ -191,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topology", help=f"a TOML file, or one of: {', '.join(bundled_names())}")
     p.add_argument("--timeout", type=_positive_seconds, default=None, metavar="SECONDS",
-                   help="stop the run as failed after this many seconds")
+                   help="stop the run as failed once it has run this many seconds from its Start (the "
+                        "actors' start-up is bounded by run.startup_timeout)")
     p.add_argument("--json", action="store_true", help="print the run's result as one JSON object")
     _liveness(p, "the topology's run.liveness")
     p.set_defaults(func=_launch)

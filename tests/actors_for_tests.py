@@ -114,6 +114,10 @@ class WrongDisk(InlineImage):
             super()._complete(src, msg, result)
 
 
+class PlainInline(InlineImage):
+    """An InlineImage subclass that changes nothing."""
+
+
 class MuteIde(BlockingActor):
     """An ide swapped in that answers nothing (its messages go unhandled)."""
 

@@ -107,3 +107,13 @@ def test_launch_json_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["code"] == 0
     assert "hello from reel" in result.stderr
+
+
+def test_a_subclass_of_the_inline_image_refuses_a_latency_it_cannot_give() -> None:
+    """Runs as itself (it was swapped for the stock Image, its code left out),
+    so a latency it cannot serve is said, not dropped."""
+    result = _run(Topology(actor=[ActorConfig("disk0", "tests.actors_for_tests:PlainInline",
+                                              {"backend": "memory", "size": 4096, "latency": "fixed:1ms"})]))
+    assert result.code == 70, result.reason
+    assert ("disk disk0: PlainInline serves each request as it arrives and cannot delay it by latency 'fixed:1ms'"
+            in result.reason), result.reason
