@@ -148,13 +148,11 @@ def _refuse_if_listened(name: str, endpoint: str) -> None:
     why = ipc_path_taken(path)
     if why:
         raise BindError(f"{name}: cannot bind its inbox to {endpoint}: {why}")
-    if not os.path.lexists(path):
-        return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
     except OSError:
-        return  # nothing listens: a stale socket file, fine to bind over
+        return  # nothing there, or a stale socket file nothing listens on: fine to bind over
     finally:
         probe.close()
     raise BindError(f"{name}: cannot bind its inbox to {endpoint}: another process listens there")

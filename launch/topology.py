@@ -207,10 +207,11 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
     if not 0 <= topology.run.spin_us <= MAX_SPIN_SECONDS * 1e6:
         raise TopologyError(origin, "run.spin_us",
                             f"must be within 0..{MAX_SPIN_SECONDS * 1e6:.0f} (microseconds), not {topology.run.spin_us}")
-    too_large = _first_beyond_64_bits(msgspec.to_builtins(topology), "")
+    as_builtins = msgspec.to_builtins(topology, builtin_types=(bytes,))  # (a guest image stays bytes, not base64)
+    too_large = _first_beyond_64_bits(as_builtins, "")
     if too_large is not None:
         key, value = too_large
-        raise TopologyError(origin, _named_key(msgspec.to_builtins(topology), key),
+        raise TopologyError(origin, _named_key(as_builtins, key),
                             f"{value} is too large to travel in a message (integers from -2**63 to 2**64 - 1)")
     seen: dict[str, int] = {}
     endpoints: dict[str, str] = {}
