@@ -292,16 +292,31 @@ def test_a_prd_table_longer_than_the_transfer_leaves_the_bus_master_active(ide: 
     assert (op, offset, length) == ("read", 512, 512) and status(ide) == r.DRDY | r.DSC
 
 
-def test_a_failing_disk_is_reported_as_unc(ide: Controller, world: World) -> None:
+def test_a_read_the_disk_fails_is_reported_as_unc_and_no_bus_master_error(ide: Controller, world: World) -> None:
     issue(ide, 0xC8, lba=0, count=1)
     ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80001000, 512)), b"")
     answer_disk(ide, world, ok=False)
     assert world.memory == {}
-    assert ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
+    # The bus master's error bit is a master abort's (SFF-8038i), not a drive's error: only the interrupt.
+    assert ide.read(bm(0, r.BM_STATUS), 1) & (r.BMIS_ACTIVE | r.BMIS_ERROR | r.BMIS_INTERRUPT) == r.BMIS_INTERRUPT
     assert status(ide) == r.DRDY | r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
     issue(ide, 0x20, lba=0, count=1)
     answer_disk(ide, world, ok=False)
     assert status(ide) & r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
+
+
+@pytest.mark.parametrize("dma", [True, False])
+def test_a_write_the_disk_fails_is_aborted_not_unc(ide: Controller, world: World, dma: bool) -> None:
+    # ATA-6 defines UNC for reads only; a write that cannot be done is aborted (as QEMU reports it).
+    if dma:
+        issue(ide, 0xCA, lba=5, count=1)
+        ide.dma_start(0, r.BMIC_START, prd((0x80001000, 512)), bytes(512))
+    else:
+        issue(ide, 0x30, lba=5, count=1)
+        ide.pio_data(0, world.expects[-1][1], bytes(512))
+    answer_disk(ide, world, ok=False)
+    assert status(ide) == r.DRDY | r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
+    assert not ide.read(bm(0, r.BM_STATUS), 1) & r.BMIS_ERROR
 
 
 # --- errors, features, resets ----------------------------------------------------
@@ -405,7 +420,7 @@ def test_the_task_file_says_where_a_transfer_ended_or_failed(world: World) -> No
     for sector in range(3):
         ide.pio_data(0, world.expects[-1][1], bytes(512))
         answer_disk(ide, world, ok=sector < 2)
-    assert status(ide) == r.DRDY | r.ERR and ide.read(task(0, r.ERROR), 1) == r.UNC
+    assert status(ide) == r.DRDY | r.ERR and ide.read(task(0, r.ERROR), 1) == r.ABRT
     assert registers(ide, lba48=False) == (0x0ABC_DEF0 + 2, 2)
     issue(ide, 0xC8, lba=77, count=8)  # READ DMA whose disk fails: nothing moved
     ide.dma_start(0, r.BMIC_START | r.BMIC_TO_MEMORY, prd((0x80000000, 4096)), b"")

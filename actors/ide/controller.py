@@ -471,7 +471,7 @@ class Controller:
             self._prd_table_too_short(ch, cmd)
             return
         if bool(ch.bm_command & r.BMIC_TO_MEMORY) != to_memory or 0 <= cmd.reach < length:
-            self._dma_end(ch, cmd, ok=False)  # the wrong direction, or past guest memory: a master abort
+            self._dma_end(ch, cmd, ok=False, master_abort=True)  # the wrong direction, or past guest memory
             return
         if to_memory:
             self._disk(ch, cmd, "read", cmd.lba * r.SECTOR, length, to_memory=True)
@@ -487,12 +487,16 @@ class Controller:
         ch.bm_status &= ~r.BMIS_ACTIVE
         self._finish(ch, cmd.drive, interrupt=False, moved=False)
 
-    def _dma_end(self, ch: Channel, cmd: Command, ok: bool, error: int = r.ABRT) -> None:
+    def _dma_end(self, ch: Channel, cmd: Command, ok: bool, error: int = r.ABRT, master_abort: bool = False) -> None:
         # A PRD table longer than the transfer leaves the bus master active
         # (SFF-8038i: Interrupt 1, Active 1; QEMU: "The Active bit must
-        # remain set"); it stops at a table's end, or on an error.
+        # remain set"); it stops at a table's end, or on an error. Its error
+        # bit means a master abort on the host's side, never a drive's error
+        # (SFF-8038i; QEMU's ide_dma_error leaves it clear): a driver reads
+        # it as a host bus fault (Linux: AC_ERR_HOST_BUS).
         longer = ok and cmd.prd is not None and sum(n for _, n in cmd.prd) > cmd.count * r.SECTOR
-        ch.bm_status = (ch.bm_status & ~r.BMIS_ACTIVE) | (r.BMIS_ACTIVE if longer else 0) | (0 if ok else r.BMIS_ERROR)
+        ch.bm_status = ((ch.bm_status & ~r.BMIS_ACTIVE) | (r.BMIS_ACTIVE if longer else 0)
+                        | (r.BMIS_ERROR if master_abort else 0))
         if ok:
             self._finish(ch, cmd.drive)
         else:
@@ -526,7 +530,7 @@ class Controller:
             self._offer_sector(ch, cmd)
         elif cmd.kind == "pio_out":
             if not ok:
-                self._abort(ch, cmd.drive, r.UNC)
+                self._abort(ch, cmd.drive, r.ABRT)  # (ATA-6 defines UNC for reads only)
                 return
             cmd.done += 1
             if cmd.done == cmd.count:
@@ -543,7 +547,7 @@ class Controller:
                 self.effects.memory_write(pieces(cmd.prd, moved), data, tag)
             self._dma_end(ch, cmd, ok, r.UNC)
         elif cmd.kind == "dma_out":
-            self._dma_end(ch, cmd, ok, r.UNC)
+            self._dma_end(ch, cmd, ok, r.ABRT)
         elif cmd.kind == "flush":
             if ok:
                 self._finish(ch, cmd.drive)
