@@ -506,6 +506,18 @@ class BlockCompletion(Message, tag=221):
     error: str = ""
 
 
+MAX_STATUS = (1 << 31) - 1
+"""The largest errno value (a C int): a BlockCompletion's status beyond it,
+or below 0, is a disk's wrong answer, and no log holds one."""
+
+
+def wrong_status(msg: BlockCompletion, src: str) -> str:
+    """What is wrong with ``msg``'s status ("" if nothing)."""
+    if 0 <= msg.status <= MAX_STATUS:
+        return ""
+    return f"{src} answered request {msg.id} with status {msg.status}, which is neither 0 nor an errno value"
+
+
 class DiskDigestRequest(Message, tag=222):
     """logger -> image: report the digest of the disk's whole content."""
 
@@ -754,13 +766,14 @@ messages: frame edges enter the digests (actors._node), so a replay's can
 match its recording's only if both cut alike. 2: a bus-master start goes in
 its checkpoint's frame, and a poll due where a checkpoint is comes first."""
 
-MACHINE = 2
+MACHINE = 3
 """Bumped whenever the machine does something else for the same guest and
 the same disk timing (a device's guest-visible behaviour, what ends a run):
 a replay of an older recording could diverge, or end with other disks,
 where the guest depends on it. 2: the bus master starts only when its start
 bit changes from 0 to 1; the guest's exit waits up to 300 s, not 30, for
-its disks' last writes."""
+its disks' last writes. 3: a disk's failure sets no bus-master error bit
+(a master abort's alone), and a failed write reports ABRT, not UNC."""
 
 DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}.{MACHINE}"
 """What a log keeps of the reel that recorded it, so that a replay by a reel

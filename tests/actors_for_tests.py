@@ -96,18 +96,21 @@ class CodeFinisher(BlockingActor):
 
 
 class _WrongDiskParams(ImageParams, forbid_unknown_fields=True):
-    mode: str = "wrong_id"  # or "short": half a read's data
+    mode: str = "wrong_id"  # or "short": half a read's data; "status": a status that is no errno value
 
 
 class WrongDisk(InlineImage):
     """A disk swapped in that answers wrongly: a request id the ide never
-    sent, or a read with half its data (a component swap gone wrong)."""
+    sent, a read with half its data, or a status that is no errno value (a
+    component swap gone wrong)."""
 
     Params = _WrongDiskParams
 
     def _complete(self, src: str, msg: BlockRequest, result: Any) -> None:
         if self.params.mode == "wrong_id":
             self.send(src, BlockCompletion(msg.id + 1000, result.status, result.data, result.error))
+        elif self.params.mode == "status":
+            self.send(src, BlockCompletion(msg.id, 1 << 40, b"", "a disk of its own errors"))
         elif msg.op == "read" and result.data:
             self.send(src, BlockCompletion(msg.id, result.status, bytes(result.data)[:len(result.data) // 2], ""))
         else:

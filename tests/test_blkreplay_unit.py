@@ -70,3 +70,18 @@ def test_a_drain_passes_on_only_behind_every_request_held_here(replaying) -> Non
     assert sent[-1] == ("ide", Drained())
     actor.on_drained(Drained(), "disk0")  # (answered once only)
     assert len(sent) == 3
+
+
+@pytest.mark.parametrize("status", [1 << 40, -5])
+def test_a_disk_answering_with_no_errno_value_fails_the_run_naming_it(replaying, status: int) -> None:
+    """Such a status can be neither logged (a log holds errno values) nor
+    given to the guest; before, 2**40 crashed blkreplay on os.strerror."""
+    actor, sent = replaying
+    failures: list[str] = []
+    actor.fail = failures.append  # type: ignore[method-assign]
+    actor.on_expect(Expect(0, [(0, 0)]), "logger")
+    actor.on_block_request(BlockRequest(7, "read", 0, 512), "ide")
+    actor.on_block_completion(BlockCompletion(0, status, b"", "odd"), "disk0")
+    assert failures == [f"disk0 answered request 0 with status {status}, which is neither 0 nor an errno value"]
+    actor.on_checkpoint(Checkpoint(0, 1000), "ide")
+    assert not any(peer == "ide" for peer, _ in sent)

@@ -206,3 +206,90 @@ def test_a_log_a_recording_still_writes_is_said_to_be_so(tmp_path: Path) -> None
     short.write_bytes(b"REEL")
     with pytest.raises(LogError, match="cut short: 4 bytes, not even the magic"):
         read(str(short))
+
+
+def _digests() -> list[str]:
+    return ["ab" * 16] * len(DIGESTED)
+
+
+def _end(icount: int = 100, undelivered: list[tuple[int, int]] | None = None) -> EndRecord:
+    return EndRecord(icount, 0, "cd" * 16, "ef" * 16, ["01" * 16], undelivered or [])
+
+
+def _sealed_run(events: list[list[tuple[int, int]]], icounts: list[int] | None = None) -> list[Record]:
+    """Checkpoints with these events (digest_every 2: a seal after every second one)."""
+    icounts = icounts or [10 * (seq + 1) for seq in range(len(events))]
+    records: list[Record] = []
+    for seq, (icount, delivered) in enumerate(zip(icounts, events)):
+        records.append(CheckpointRecord(seq, icount, delivered, 0))
+        if seq % 2:
+            records.append(SealRecord(seq, _digests()))
+    return records
+
+
+@pytest.mark.parametrize("records,complaint", [
+    (_sealed_run([[(0, 0), (0, 0)], [(1, 0)]]) + [_end()],
+     r"record 1 \(byte offset \d+\): checkpoint 0: request 0 was delivered already"),
+    (_sealed_run([[(0, 0)], [(1, 0)], [(2, 0)], [(1, 0)]]) + [_end()],
+     r"checkpoint 3: request 1 was delivered already"),
+    (_sealed_run([[(0, 0)], [(1, 0)]]) + [_end(undelivered=[(1, 5)])],
+     r"the end's undelivered: request 1 was delivered already"),
+    (_sealed_run([[(0, 0)], [(1 << 64, 0)]]) + [_end()], r"checkpoint 1: request id 18446744073709551616"),
+    (_sealed_run([[(0, 0)], [(1, 0)]], [10, 1 << 69]) + [_end(1 << 69)], r"a varint longer than 10 bytes"),
+    (_sealed_run([[(0, 0)], [(1, 0)]], [1 << 63, (1 << 64) + 4]) + [_end((1 << 64) + 4)],
+     r"checkpoint 1: icount 18446744073709551620, past 64 bits"),
+    (_sealed_run([[(0, 0)], [(1, 1 << 31)]]) + [_end()],
+     r"checkpoint 1: request 1 failed with status 2147483648, which is no errno value"),
+    (_sealed_run([[(0, 0)], [(1, 0)]]) + [_end(5)], r"the end at icount 5 comes before checkpoint 1's 20"),
+    (_sealed_run([[(0, 0)], [(1, 0)]]) + [_end(1 << 64)], r"the end at icount 18446744073709551616, past 64 bits"),
+])
+def test_a_log_whose_records_decode_but_break_its_rules_is_refused_naming_the_record(
+        tmp_path: Path, records: list[Record], complaint: str) -> None:
+    """Written with correct checksums, so only what the records say can
+    give them away; before, a replay of each crashed blkreplay or the
+    logger (a request delivered twice, numbers past 64 bits or a C int)."""
+    path = tmp_path / "edited.reel"
+    write_log(str(path), header(2), records)
+    with pytest.raises(LogError, match=complaint):
+        read(str(path))
+
+
+def test_the_control_a_log_within_the_rules_reads() -> None:
+    records = _sealed_run([[(1, 0), (0, 5)], [(2, (1 << 31) - 1)]], [10, (1 << 64) - 1]) + [
+        _end((1 << 64) - 1, [(3, 0)])]
+    assert parse(_written(header(2), records)).records == records
+
+
+def _written(head: LogHeader, records: list[Record]) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log.reel"
+        write_log(str(path), head, records)
+        return path.read_bytes()
+
+
+@pytest.mark.parametrize("every,drop,complaint", [
+    (3, None, r"malformed record 3 \(byte offset \d+\): a seal after checkpoint 1, where digest_every 3 puts none"),
+    (2, 0, r"no seal after checkpoint 1, where digest_every 2 puts one"),
+    (2, 1, r"no seal after checkpoint 3, where digest_every 2 puts one"),
+])
+def test_seals_must_lie_where_the_header_says(every: int, drop: int | None, complaint: str) -> None:
+    """Before, a header edited to another digest_every, with the seals'
+    digests garbled, replayed as "matched": the cpu and blkreplay send
+    their full digests where the header says, so seals elsewhere were
+    never compared. A seal gone missing read as a whole log too."""
+    records = _sealed_run([[(0, 0)], [(1, 0)], [(2, 0)], [(3, 0)]]) + [_end()]
+    seals = [i for i, r in enumerate(records) if isinstance(r, SealRecord)]
+    if drop is not None:
+        del records[seals[drop]]
+    with pytest.raises(LogError, match=complaint):
+        parse(_written(header(every), records))
+
+
+def test_a_log_cut_between_a_checkpoint_and_its_seal_reads_as_truncated() -> None:
+    records = _sealed_run([[(0, 0)], [(1, 0)]])
+    data = _written(header(2), records + [_end()])
+    seal_bytes = 2 + 16 * len(DIGESTED) + 4
+    cut = parse(data[:len(_written(header(2), records)) - seal_bytes])
+    assert cut.truncated and cut.records == records[:-1]

@@ -44,6 +44,8 @@ def _disktest_with(impl: str, params: dict, liveness: float = 3.0) -> Topology:
 @pytest.mark.parametrize("mode,why", [
     ("wrong_id", "actor 'ide' failed: disk0 answered request 1001, which this ide never sent"),
     ("short", "actor 'ide' failed: disk0 answered read request "),
+    ("status", "actor 'ide' failed: disk0 answered request 1 with status 1099511627776, which is neither 0 nor an "
+               "errno value"),
 ])
 def test_a_disk_that_answers_wrongly_fails_the_run_naming_it(mode: str, why: str) -> None:
     """Before, the ide dropped an answer to a request it never sent (the

@@ -49,6 +49,7 @@ from ..schema import (
     ReplayStuck,
     Settle,
     sealed,
+    wrong_status,
 )
 from .reorder import CompletionReorder, ReorderWindow
 
@@ -179,6 +180,9 @@ class BlkReplay(BlockingActor):
         if request is None or not request.issued or (self.reorder is not None and self.reorder.holds(msg.id)):
             self.log.warning("completion for unknown request %d from %s; dropped", msg.id, src)
             return
+        if wrong_status(msg, src):
+            self.fail(wrong_status(msg, src))  # (it could be neither logged nor given to the guest)
+            return
         if self.reorder is None:
             self._arrive([msg])
         else:
@@ -287,7 +291,7 @@ class BlkReplay(BlockingActor):
                                  request.offset, completion.error or f"status {status}")
             # What the ide is told is the status alone: the backend's own words
             # differ between a recording and its replay, the guest's view may not.
-            error = f"{os.strerror(status)} (status {status})"
+            error = f"{os.strerror(status)} (status {status})"  # (1 to MAX_STATUS: see wrong_status, logfile)
             self.send(self.params.ide, BlockCompletion(request.tag, status, b"", error))
         else:
             self.send(self.params.ide, BlockCompletion(request.tag, 0, completion.data))

@@ -49,6 +49,15 @@ trailer), so a killed recording leaves whole records after its last seal:
 the reader takes them (they are unchecked, and the log is reported as
 truncated) and a replay stops at its last checkpoint.
 
+A checksum vouches only for bytes, so the reader also refuses records
+that decode but that no recording writes, naming the record: a request
+delivered twice (or left undelivered after its delivery), an icount,
+request id or exit code past 64 bits, a failure whose status is no errno
+value (1 to ``schema.MAX_STATUS``), a seal anywhere but right after each
+``digest_every``-th checkpoint or none there (the cpu and blkreplay give
+their full digests where the header puts seals: seals elsewhere would
+never be compared), and an end before the last checkpoint.
+
 The trailer tells the two ways a log can stop short of its end record
 apart: only a finished recording ends with it (a cut one does so by chance
 once in 2**64), so records that stop making sense, or stop altogether,
@@ -67,12 +76,15 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from ..schema import MAX_STATUS, sealed
+
 MAGIC = b"REELLOG\x05"
 TRAILER = b"REELEND\x05"
 FORMAT_VERSION = 5
 DIGEST_BYTES = 16
 CRC_BYTES = 4
 SHORT_FORMS = 3  # V & 3 in 0..2: a checkpoint with that many in-order successful events
+WORD = 1 << 64  # icounts, request ids and exit codes travel as 64-bit integers: a log's must fit
 ESCAPE = 3
 KIND_CHECKPOINT, KIND_SEAL, KIND_END = 0, 1, 2
 
@@ -206,8 +218,8 @@ class _Cursor:
             if not byte & 0x80:
                 return value
             shift += 7
-            if shift > 63:
-                raise ValueError("a varint longer than 9 bytes")
+            if shift > 63:  # (70 bits: a 64-bit number and the bits a record packs beside it)
+                raise ValueError("a varint longer than 10 bytes")
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
@@ -480,8 +492,10 @@ class _Reader:
         self.number = 1  # record numbers: 0 is the header
         self.seq = self.icount = 0
         self.last_id = -1
+        self.delivered: set[int] = set()  # every request id a checkpoint delivered so far
         self.span_start, self.span_record = pos, 1
         self.pending: list[Record] = []
+        self.seal_due = False  # the last checkpoint is one the header says a seal follows
 
     def run(self) -> None:
         data = self.data
@@ -545,7 +559,7 @@ class _Reader:
         form = v & 3
         if form != ESCAPE:
             events = [(self.last_id + 1 + i, 0) for i in range(form)]
-            return self._checkpoint(v >> 2, events)
+            return self._checkpoint(v >> 2, events, short=True)
         w = c.varint()
         kind = w & 3
         if kind == KIND_CHECKPOINT:
@@ -553,36 +567,70 @@ class _Reader:
         if v >> 2 or w >> 2:
             raise ValueError(f"a record of kind {kind} with an icount step or a count")
         if kind == KIND_SEAL:
+            if not self.seal_due:
+                raise ValueError(f"a seal after checkpoint {self.seq - 1}, where digest_every "
+                                 f"{self.header.digest_every} puts none")
+            self.seal_due = False
             return SealRecord(self.seq - 1, [c.take(DIGEST_BYTES).hex() for _ in self.header.digested])
+        self._no_seal_due()
         if kind == KIND_END:
             icount = c.varint()
             code = _unzigzag(c.varint())
             state, memory = c.take(DIGEST_BYTES).hex(), c.take(DIGEST_BYTES).hex()
             disks = [c.take(DIGEST_BYTES).hex() for _ in self.header.disks]
-            return EndRecord(icount, code, state, memory, disks, self._events(c.varint()))
+            if not self.icount <= icount < WORD:
+                raise ValueError(f"the end at icount {icount} comes before checkpoint {self.seq - 1}'s {self.icount}"
+                                 if icount < self.icount else f"the end at icount {icount}, past 64 bits")
+            if not -WORD // 2 <= code < WORD // 2:
+                raise ValueError(f"the end's exit code {code}, past 64 bits")
+            return EndRecord(icount, code, state, memory, disks, self._events(c.varint(), "the end's undelivered"))
         raise ValueError(f"unknown record kind {kind}")
 
-    def _events(self, n: int) -> list[tuple[int, int]]:
+    def _no_seal_due(self) -> None:
+        if self.seal_due:
+            raise ValueError(f"no seal after checkpoint {self.seq - 1}, where digest_every "
+                             f"{self.header.digest_every} puts one")
+
+    def _events(self, n: int, where: str = "") -> list[tuple[int, int]]:
         if n > len(self.data) - self.cursor.pos:
             raise _OutOfData()  # each event takes a byte at least
+        where = where or f"checkpoint {self.seq}"
         events = []
         last = self.last_id
         for _ in range(n):
             word = self.cursor.varint()
             request = last + 1 + _unzigzag(word >> 1)
             status = self.cursor.varint() if word & 1 else 0
-            if request < 0:
-                raise ValueError(f"request id {request}")
+            if word & 1 and not 0 < status <= MAX_STATUS:
+                raise ValueError(f"{where}: request {request} failed with status {status}, which is no errno value")
+            self._deliver(request, where)
             events.append((request, status))
             last = request
         return events
 
-    def _checkpoint(self, step: int, events: list[tuple[int, int]]) -> CheckpointRecord:
+    def _deliver(self, request: int, where: str) -> None:
+        """Note that ``request`` is delivered (or, at the end, undelivered)."""
+        if not 0 <= request < WORD:
+            raise ValueError(f"{where}: request id {request}")
+        if request in self.delivered:
+            # blkreplay hands each request to the ide once: a second
+            # delivery is one the recording never made.
+            raise ValueError(f"{where}: request {request} was delivered already")
+        self.delivered.add(request)
+
+    def _checkpoint(self, step: int, events: list[tuple[int, int]], short: bool = False) -> CheckpointRecord:
+        self._no_seal_due()
+        if short:  # (the general form's events are noted as they are read)
+            for request, _ in events:
+                self._deliver(request, f"checkpoint {self.seq}")
         fingerprint = self.cursor.take(1)[0]
         if events:
             self.last_id = events[-1][0]
         self.icount += step
+        if self.icount >= WORD:
+            raise ValueError(f"checkpoint {self.seq}: icount {self.icount}, past 64 bits")
         record = CheckpointRecord(self.seq, self.icount, events, fingerprint)
+        self.seal_due = sealed(self.seq, self.header.digest_every)
         self.seq += 1
         return record
 
