@@ -85,3 +85,13 @@ def test_a_disk_answering_with_no_errno_value_fails_the_run_naming_it(replaying,
     assert failures == [f"disk0 answered request 0 with status {status}, which is neither 0 nor an errno value"]
     actor.on_checkpoint(Checkpoint(0, 1000), "ide")
     assert not any(peer == "ide" for peer, _ in sent)
+
+
+def test_two_drive_slots_on_one_image_are_refused_by_name() -> None:
+    """Overlapping requests are ordered per slot: two slots on one image
+    could have reordered writes to the same bytes, recording and replaying."""
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError, match="disks name 'disk0' more than once"):
+        msgspec.convert({"mode": "record", "disks": ["disk0", "disk1", "disk0"]}, BlkReplay.Params)
+    assert msgspec.convert({"mode": "record", "disks": ["disk0", "disk1"]}, BlkReplay.Params).disks == ["disk0", "disk1"]

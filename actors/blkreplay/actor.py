@@ -86,6 +86,14 @@ class BlkReplay(BlockingActor):
         digest_every: int = 64  # checkpoints between the digests the logger wants of this actor
         reorder: CompletionReorder | None = None  # an injected fault: completions go on in seeded groups
 
+        def __post_init__(self) -> None:
+            # Overlapping requests are ordered per drive slot (Request.overlaps):
+            # two slots on one image could reorder writes to the same bytes.
+            twice = sorted({d for d in self.disks if self.disks.count(d) > 1})
+            if twice:
+                raise ValueError(f"disks name {', '.join(map(repr, twice))} more than once: each drive slot "
+                                 "needs an image actor of its own")
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.next_id = 0
