@@ -14,9 +14,10 @@ each link's queue into one frame. Frames are cut only at points fixed by what
 the actor does, never by timing: before each received frame is taken
 (``receive``), when a queue reaches ``BATCH_MESSAGES``, before a bulk
 message, and where the actor asks (``flush``; the drivers' ``call`` and
-``poll``). Control messages (heartbeats, hello, ...) never join a batch: each
-leaves at once in a frame of its own with sequence number 0, so their timing
-moves neither a machine frame's edges nor its numbers. Hence every machine
+``poll``). Control messages (heartbeats, hello, ...) and hints (news whose
+moment is the host's: ``schema.Hint``) never join a batch: each leaves at
+once in a frame of its own with sequence number 0, so their timing moves
+neither a machine frame's edges nor its numbers. Hence every machine
 frame is byte-for-byte deterministic, and the digest covers whole machine
 frames, in the order this node pushed and took them. Invariant: a node never
 waits for input while it holds unflushed messages, so batching adds no
@@ -71,6 +72,7 @@ from ._version import PROTOCOL_VERSION
 from .schema import (
     BULK_THRESHOLD,
     CONTROL_TYPES,
+    UNSEQUENCED_TYPES,
     ActorStats,
     DigestReply,
     DigestRequest,
@@ -547,10 +549,10 @@ class Node:
             raise Malformed(UNKNOWN_SENDER, f"frame from unknown sender {_shown(env.src)}")
         if env.dst != self.name:
             raise Malformed(WRONG_DESTINATION, f"frame from {env.src!r} addressed to {_shown(env.dst)}")
-        control = [type(m) in CONTROL_TYPES for m in env.msgs]
-        if env.seq < 0 or (env.seq == 0 and not all(control)) or (env.seq > 0 and any(control)):
-            raise Malformed(BAD_SEQUENCE, f"frame from {env.src!r} with seq {env.seq} mixes control and "
-                                          "machine messages or numbers control ones")
+        alone = [type(m) in UNSEQUENCED_TYPES for m in env.msgs]
+        if env.seq < 0 or (env.seq == 0 and not all(alone)) or (env.seq > 0 and any(alone)):
+            raise Malformed(BAD_SEQUENCE, f"frame from {env.src!r} with seq {env.seq} mixes unsequenced (control, "
+                                          "hint) and machine messages or numbers unsequenced ones")
         if env.bulk and (env.bulk != 1 or count != 1):
             raise Malformed(BULK_MISMATCH, f"frame from {env.src!r}: {env.bulk} bulk frame(s) "
                                            f"for {count} message(s)")
@@ -804,10 +806,11 @@ _SEQ32 = struct.Struct(">BI").pack  # seq_bytes, inlined on the hot path
 _SEQ32_END = 1 << 32
 
 _CONTROL = "control"
-# What ``send`` must know about a kind, in one lookup: _CONTROL, the name of
-# its bulk field, or (absent) nothing special.
+# What ``send`` must know about a kind, in one lookup: _CONTROL (a frame of
+# its own, unsequenced: control messages and hints), the name of its bulk
+# field, or (absent) nothing special.
 _SPECIAL: dict[type, str] = {
-    t: _CONTROL if t in CONTROL_TYPES else t.BULK_FIELD  # type: ignore[attr-defined]
+    t: _CONTROL if t in UNSEQUENCED_TYPES else t.BULK_FIELD  # type: ignore[attr-defined]
     for t in schema.MESSAGE_TYPES
-    if t in CONTROL_TYPES or t.BULK_FIELD is not None  # type: ignore[attr-defined]
+    if t in UNSEQUENCED_TYPES or t.BULK_FIELD is not None  # type: ignore[attr-defined]
 }

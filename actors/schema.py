@@ -61,6 +61,21 @@ class Message(msgspec.Struct, array_like=True, gc=False):
     BULK_FIELD: ClassVar[str | None] = None
 
 
+class Hint(msgspec.Struct, array_like=True, gc=False):
+    """Base of hints: news whose moment is the host's, not the guest's.
+
+    A hint leaves at once in a frame of its own, unsequenced and
+    undigested, as a control message does: when it arrives moves no frame
+    edge, number or digest. Unlike a control message, it goes to the
+    actor's handler (``on_k``), and not once the run is stopping. So nothing
+    the guest sees may depend on a hint but through a checkpoint: it only
+    says that one would find something (a digested EventsPending from the
+    ide was taken at a poll while recording, and after the checkpoint it
+    led to when replaying, and the replay diverged)."""
+
+    BULK_FIELD: ClassVar[str | None] = None
+
+
 class ActorStats(msgspec.Struct):
     """What an actor counted on the wire; in ``Exited`` and ``StatsReply``."""
 
@@ -562,7 +577,7 @@ BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest, 
 # every actor's digest, off the critical path.
 
 
-class EventsPending(Message, tag=230):
+class EventsPending(Hint, tag=230):
     """blkreplay -> cpu (recording): completions are queued for checkpoint
     ``seq``; make it soon. ide -> cpu (recording or replaying): something
     the ide did on its own (an interrupt for a command that ended at once,
@@ -729,6 +744,8 @@ AnyMessage = Union[RuntimeControl, Supervision, ChainLink, Bench, DeviceLink, Bl
 
 CONTROL_TYPES: frozenset[type] = frozenset(RuntimeControl.__args__ + Supervision.__args__)  # type: ignore[attr-defined]
 MESSAGE_TYPES: tuple[type, ...] = AnyMessage.__args__  # type: ignore[attr-defined]
+UNSEQUENCED_TYPES: frozenset[type] = CONTROL_TYPES | {t for t in MESSAGE_TYPES if issubclass(t, Hint)}
+"""What travels alone in a frame of sequence number 0, outside the digests."""
 
 
 def kind_of(msg_type: type) -> int:
@@ -743,8 +760,9 @@ def handler_name(msg_type: type) -> str:
 
 def schema_hash(types: tuple[type, ...] = MESSAGE_TYPES) -> str:
     """A short hash of the wire shape of ``types``: kinds, field names and
-    field types; docstrings do not count."""
-    shape = msgspec.json.schema(Union[types])  # type: ignore[valid-type]
+    field types, and which kinds travel unsequenced; docstrings do not count."""
+    shape = {"kinds": msgspec.json.schema(Union[types]),  # type: ignore[valid-type]
+             "unsequenced": sorted(kind_of(t) for t in types if t in UNSEQUENCED_TYPES)}
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
@@ -760,11 +778,12 @@ def schema_hash(types: tuple[type, ...] = MESSAGE_TYPES) -> str:
 SCHEMA_HASH = schema_hash()
 """This build's schema hash, exchanged in Hello."""
 
-FRAMING = 2
+FRAMING = 3
 """Bumped whenever the actors cut their frames elsewhere with the same
 messages: frame edges enter the digests (actors._node), so a replay's can
 match its recording's only if both cut alike. 2: a bus-master start goes in
-its checkpoint's frame, and a poll due where a checkpoint is comes first."""
+its checkpoint's frame, and a poll due where a checkpoint is comes first.
+3: EventsPending is a hint, outside frames and digests."""
 
 MACHINE = 3
 """Bumped whenever the machine does something else for the same guest and

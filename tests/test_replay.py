@@ -747,3 +747,25 @@ def test_a_recorded_dma_read_costs_one_frame_from_the_cpu_and_one_from_the_ide(t
     assert links.get("blkreplay -> logger", {"frames": 0})["frames"] <= reads // 50, links.get("blkreplay -> logger")
     replayed = replay(log)
     assert replayed.returncode == 0, show(replayed)
+
+
+def test_news_the_ide_sends_on_its_own_moves_no_digest(tmp_path: Path) -> None:
+    """tests/guests/evrace.c: commands the ide refuses at once, between
+    polls; nothing the guest does depends on timing. The ide's
+    EventsPending reached the cpu at the host's moment, on the digested
+    cpu-ide link: the recording took it before the checkpoint it led to,
+    a replay (which runs to the recorded icount) often after, and every
+    replay of this guest diverged at the first seal. A seal every 4
+    checkpoints compares the cpu's full digest 25 times."""
+    from .conftest import REPO, build_guest
+
+    elf = build_guest([REPO / "tests" / "guests" / "evrace.c"], tmp_path / "evrace.elf")
+    disks = blank_disks(tmp_path / "base", count=2, size=1 << 20)
+    log = tmp_path / "run.reel"
+    recorded = run_reel("record", str(elf), *disk_args(disks), "--log", str(log), *timing(RECORD_SEED),
+                        "--digest-every", "4", timeout=TIMEOUT)
+    assert recorded.returncode == 0 and recorded.stdout.startswith("evrace "), show(recorded)
+    assert inspect(log)["summary"]["checkpoints"] >= 100, inspect(log)["summary"]  # one (at least) per refusal
+    for seed in (2, 3, 4):
+        replayed = replay(log, seed=seed)
+        assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
