@@ -578,12 +578,12 @@ BlockLink = Union[BlockRequest, BlockCompletion, DiskDigestRequest, DiskDigest, 
 
 
 class EventsPending(Hint, tag=230):
-    """blkreplay -> cpu (recording): completions are queued for checkpoint
-    ``seq``; make it soon. ide -> cpu (recording or replaying): something
-    the ide did on its own (an interrupt for a command that ended at once,
-    a PIO block to read) waits for checkpoint ``seq`` or the cpu's next
-    synchronous access. (One that comes after the cpu made checkpoint
-    ``seq`` is stale: that checkpoint took them.)"""
+    """A hint (see Hint). blkreplay -> cpu (recording): completions are
+    queued for checkpoint ``seq``; make it soon. ide -> cpu (recording or
+    replaying): something the ide did on its own (an interrupt for a
+    command that ended at once, a PIO block to read) waits for checkpoint
+    ``seq`` or the cpu's next synchronous access. (One that comes after the
+    cpu made checkpoint ``seq`` is stale: that checkpoint took them.)"""
 
     seq: int
 

@@ -188,8 +188,8 @@ class BlkReplay(BlockingActor):
         if request is None or not request.issued or (self.reorder is not None and self.reorder.holds(msg.id)):
             self.log.warning("completion for unknown request %d from %s; dropped", msg.id, src)
             return
-        if wrong_status(msg, src):
-            self.fail(wrong_status(msg, src))  # (it could be neither logged nor given to the guest)
+        if wrong := wrong_status(msg, src):
+            self.fail(wrong)  # (it could be neither logged nor given to the guest)
             return
         if self.reorder is None:
             self._arrive([msg])

@@ -212,8 +212,8 @@ class Ide(BlockingActor):
                 return f"{src} answered request {msg.id}, which this ide never sent"
             return ""
         op, length = asked
-        if wrong_status(msg, src):
-            return wrong_status(msg, src)
+        if wrong := wrong_status(msg, src):
+            return wrong
         elsewhere = msg.id in self.parked and not msg.data  # (its data went to the cpu)
         if msg.status == 0 and op == "read" and not elsewhere and len(msg.data) != length:
             return f"{src} answered read request {msg.id} with {len(msg.data)} bytes; {length} were asked"
