@@ -792,7 +792,10 @@ a replay of an older recording could diverge, or end with other disks,
 where the guest depends on it. 2: the bus master starts only when its start
 bit changes from 0 to 1; the guest's exit waits up to 300 s, not 30, for
 its disks' last writes. 3: a disk's failure sets no bus-master error bit
-(a master abort's alone), and a failed write reports ABRT, not UNC."""
+(a master abort's alone), and a failed write reports ABRT, not UNC; a
+recording makes no checkpoint at a wfi's icount after the hart's time
+jumped there, and a replay makes every checkpoint at that icount before
+it decides the jump."""
 
 DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}.{MACHINE}"
 """What a log keeps of the reel that recorded it, so that a replay by a reel

@@ -769,3 +769,26 @@ def test_news_the_ide_sends_on_its_own_moves_no_digest(tmp_path: Path) -> None:
     for seed in (2, 3, 4):
         replayed = replay(log, seed=seed)
         assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)
+
+
+def test_a_wfi_that_the_timer_or_a_disk_may_end_replays_on_the_recorded_side_of_the_time_jump(tmp_path: Path) -> None:
+    """tests/guests/wfirace.c: 200 rounds of a read in flight and the timer
+    armed for about as long, then wfi; the disk's latency straddles the
+    checkpoint's patience, so the timer wins some rounds and the disk the
+    others. A completion that came just after the patience ran out was
+    checkpointed after the hart's time jumped, at the same icount, and
+    replayed before it: two recordings in three ended with another mtime
+    in the replay (tests/test_clocks_unit.py pins the cause)."""
+    from .conftest import REPO, build_guest
+
+    elf = build_guest([REPO / "tests" / "guests" / "wfirace.c"], tmp_path / "wfirace.elf")
+    disks = blank_disks(tmp_path / "base", count=1, size=1 << 20)
+    for seed in (1, 2):
+        log = tmp_path / f"run{seed}.reel"
+        recorded = run_reel("record", str(elf), *disk_args(disks), "--log", str(log), "--latency", "uniform:0:40ms",
+                            "--seed", str(seed), "--digest-every", "1", timeout=TIMEOUT)
+        assert recorded.returncode == 0, show(recorded)
+        ticks = int(re.search(r"^wfirace ticks (\d+) hash", recorded.stdout, re.M)[1])
+        assert 0 < ticks < 200, recorded.stdout  # both the timer and the disk won rounds
+        replayed = replay(log, "--latency", "none")
+        assert replayed.returncode == 0 and replayed.stdout == recorded.stdout, show(replayed)

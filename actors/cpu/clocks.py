@@ -177,9 +177,24 @@ class Record(_Checkpointing):
     def _idle_for(self, seconds: float) -> None:
         """The timer could wake the guest, and so could a completion: a
         checkpoint now delivers the first to come within ``seconds``, or
-        none (the recorded fact that the timer won)."""
-        self.cpu.send(self.cpu.params.blkreplay, Patience(self.seq, seconds))
-        self.checkpoint(self.seq)
+        none (the recorded fact that the timer won).
+
+        Invariant: when this returns, no checkpoint is pending, so none is
+        made at this icount after the hart's time jumps. A completion that
+        came just after the patience ran out (its EventsPending arrived
+        while the checkpoint settled) is checkpointed here, at once. The
+        log keeps a checkpoint's icount, not whether it came before or
+        after the jump; a replay makes every checkpoint at one icount
+        before it decides the jump (Replay._idle_for)."""
+        machine = self.cpu.machine
+        assert machine is not None
+        patience = seconds
+        while True:
+            self.cpu.send(self.cpu.params.blkreplay, Patience(self.seq, patience))
+            self.checkpoint(self.seq)
+            if not self.pending or machine.hart.may_wake():
+                return  # (pending and awake: the run loop checkpoints before it takes the interrupt)
+            self.pending, patience = False, 0.0  # (what is queued goes at once; nothing more is waited for)
 
     def _idle(self) -> None:
         """Nothing but a completion can wake the guest: checkpoint now, and
@@ -238,10 +253,13 @@ class Replay(_Checkpointing):
         self._checkpoint_if_due(self.cpu.machine)
 
     def _idle_for(self, seconds: float) -> None:
-        """As the recording did: its checkpoint here, if it made one (and
-        then what it delivered decides whether time jumped)."""
-        assert self.cpu.machine is not None
-        self._checkpoint_if_due(self.cpu.machine)
+        """As the recording did: its checkpoints here, if it made any, every
+        one at this icount (see Record._idle_for), until the hart may wake;
+        then what they delivered decides whether time jumps."""
+        machine = self.cpu.machine
+        assert machine is not None
+        while not machine.hart.may_wake() and self._checkpoint_if_due(machine):
+            pass
 
     def _idle(self) -> None:
         machine = self.cpu.machine
