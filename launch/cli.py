@@ -352,6 +352,7 @@ def _report(result: RunResult, name: str, as_json: bool) -> None:
           file=sys.stdout if result.code == EXIT_OK else sys.stderr)
     for failure in result.failures:
         print(f"reel:   also: {failure}", file=sys.stderr)
+    _warn_unstruck(result)
     for actor, stats in result.stats.items():
         odd = {k: v for k, v in (("duplicates", stats.duplicates), ("gaps", stats.gaps)) if v}
         odd.update({f"malformed {k}": v for k, v in stats.malformed.items()})
@@ -432,6 +433,12 @@ def _print_observed(result: RunResult) -> None:
     line = observed(result)
     if line:
         print(f"reel: {line}", file=sys.stderr)
+    _warn_unstruck(result)
+
+
+def _warn_unstruck(result: RunResult) -> None:
+    for fault in result.unstruck:  # (a log still lists it: it was planned, and would have struck at that count)
+        print(f"reel: warning: injected fault {fault}", file=sys.stderr)
 
 
 REPLAY_CODES = """\

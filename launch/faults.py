@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from actors._faults import Crash, Delay, Duplicate, Hang, RuntimeFault
+from actors.schema import ActorStats
 from actors.blkreplay import CompletionReorder
 from actors.image import DiskFault, Latency, LatencyError
 
@@ -346,6 +347,21 @@ def garbage_frames(fault: PlannedFault, seed: int) -> list[bytes]:
 
 
 def blame(faults: list[PlannedFault], actor: str, kinds: tuple[type, ...] = (Crash, Hang)) -> str:
-    """`` (injected fault SPEC)`` when the plan made ``actor`` crash or hang."""
+    """`` (injected fault SPEC)`` when the plan made ``actor`` crash or hang
+    (of ``kinds``: a silence is a hang's doing, a SIGKILL a crash's)."""
     specs = [f.spec for f in faults if f.actor == actor and isinstance(f.fault, kinds)]
     return f" (injected fault {', '.join(specs)})" if specs else ""
+
+
+def unstruck(faults: list[PlannedFault], stats: dict[str, ActorStats]) -> list[str]:
+    """What of the plan's crashes and hangs never struck, each with why we
+    know: its actor exited in order (a crash leaves it no word to say),
+    having taken fewer machine messages than a hang waited for."""
+    out = []
+    for f in faults:
+        taken = stats[f.actor].received if f.actor in stats else None
+        if taken is None or not isinstance(f.fault, (Crash, Hang)):
+            continue
+        if isinstance(f.fault, Crash) or taken < f.fault.message:
+            out.append(f"{f.spec} never struck: {f.actor} took {taken} machine messages and exited in order")
+    return out

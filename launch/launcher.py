@@ -26,6 +26,7 @@ import zmq
 from actors import LAUNCHER, ActorSpec, CurveKeys, Node, NotConnected, PeerSpec
 from actors._actor import dispatch_table
 from actors._errors import HandshakeRefused, LinkGap
+from actors._faults import Crash, Hang
 from actors.schema import ActorStats, Connected, Exited, Failed, Finished, Ready, Start, Stop, Wire
 
 from . import _scratch
@@ -57,6 +58,7 @@ class RunResult(msgspec.Struct):
     seconds: float = 0.0
     run_seconds: float = 0.0  # from Start to the end: the actors' startup and stop left out
     pids: dict[str, int] = {}
+    unstruck: list[str] = []  # planned crashes and hangs that never struck (faults.unstruck)
 
 
 class Launcher:
@@ -145,6 +147,7 @@ class Launcher:
         out.failures = list(self._failures)
         out.seconds = time.monotonic() - self._started_at
         out.pids = {name: p.pid for name, p in self.procs.items()}
+        out.unstruck = fault_plan.unstruck(self.faults, out.stats)
         return out
 
     def __enter__(self) -> Launcher:
@@ -183,7 +186,7 @@ class Launcher:
             if not self._stopping:
                 self._end(EXIT_RUN_FAILED,
                           f"actor {link.peer!r} silent for more than {self.node.liveness:g} s (liveness bound); "
-                          f"it is hung or unreachable{fault_plan.blame(self.faults, link.peer)}")
+                          f"it is hung or unreachable{fault_plan.blame(self.faults, link.peer, (Hang,))}")
         if self._signal is not None and not self._stopping and self._outcome is None:
             name = signal.Signals(self._signal).name
             self._end(EXIT_SIGINT if self._signal == signal.SIGINT else EXIT_SIGTERM, f"interrupted by {name}")
@@ -202,7 +205,7 @@ class Launcher:
             if name in self._stats:
                 continue  # it said Exited first: an orderly exit
             self.node.mark_lost(name)
-            injected = fault_plan.blame(self.faults, name) if proc.popen.returncode == -signal.SIGKILL else ""
+            injected = fault_plan.blame(self.faults, name, (Crash,)) if proc.popen.returncode == -signal.SIGKILL else ""
             self._end(EXIT_RUN_FAILED, f"actor {name!r} (pid {proc.pid}) {proc.describe_exit()}{injected}; "
                       f"last lines of its stderr:\n{proc.last_lines()}")
 
@@ -236,9 +239,14 @@ class Launcher:
 
     def _on_failed(self, msg: Failed, src: str) -> None:
         # A peer that noticed an injected hang or crash first: name the fault too.
-        culprit = re.search(r"peer '([^']+)' (?:silent|was lost|is lost)", msg.reason)
-        injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
-        reason = f"actor {src!r} failed: {msg.reason}{injected}"
+        culprit = re.search(r"peer '([^']+)' (silent|was lost|is lost)", msg.reason)
+        if culprit and culprit[2] == "silent":
+            # Said as the launcher says it when it notices first: the news is the silent actor, not its peer.
+            reason = (f"actor {culprit[1]!r} silent for more than {self.node.liveness:g} s (liveness bound); it is "
+                      f"hung or unreachable{fault_plan.blame(self.faults, culprit[1], (Hang,))} (noticed by {src!r})")
+        else:
+            injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
+            reason = f"actor {src!r} failed: {msg.reason}{injected}"
         done = self._outcome
         if done is not None and done.code == EXIT_OK:
             # An actor failing as the run stops (its stopping hook raised:
