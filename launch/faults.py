@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from actors._faults import Crash, Delay, Duplicate, Hang, RuntimeFault
-from actors.schema import ActorStats
 from actors.blkreplay import CompletionReorder
 from actors.image import DiskFault, Latency, LatencyError
+from actors.schema import ActorStats
 
 from .disks import DiskError, parse_size
 
