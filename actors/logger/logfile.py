@@ -594,7 +594,6 @@ class _Reader:
     def _events(self, n: int, where: str = "") -> list[tuple[int, int]]:
         if n > len(self.data) - self.cursor.pos:
             raise _OutOfData()  # each event takes a byte at least
-        where = where or f"checkpoint {self.seq}"
         events = []
         last = self.last_id
         for _ in range(n):
@@ -602,27 +601,31 @@ class _Reader:
             request = last + 1 + _unzigzag(word >> 1)
             status = self.cursor.varint() if word & 1 else 0
             if word & 1 and not 0 < status <= MAX_STATUS:
-                raise ValueError(f"{where}: request {request} failed with status {status}, which is no errno value")
+                raise ValueError(f"{where or f'checkpoint {self.seq}'}: request {request} failed with status "
+                                 f"{status}, which is no errno value")
             self._deliver(request, where)
             events.append((request, status))
             last = request
         return events
 
-    def _deliver(self, request: int, where: str) -> None:
-        """Note that ``request`` is delivered (or, at the end, undelivered)."""
-        if not 0 <= request < WORD:
-            raise ValueError(f"{where}: request id {request}")
+    def _deliver(self, request: int, where: str = "") -> None:
+        """Note that ``request`` is delivered (or, at the end, undelivered);
+        ``where``: "" for the checkpoint being read."""
+        if 0 <= request < WORD and request not in self.delivered:
+            self.delivered.add(request)
+            return
+        where = where or f"checkpoint {self.seq}"  # (said only when something is wrong: this runs per event)
         if request in self.delivered:
             # blkreplay hands each request to the ide once: a second
             # delivery is one the recording never made.
             raise ValueError(f"{where}: request {request} was delivered already")
-        self.delivered.add(request)
+        raise ValueError(f"{where}: request id {request}")
 
     def _checkpoint(self, step: int, events: list[tuple[int, int]], short: bool = False) -> CheckpointRecord:
         self._no_seal_due()
         if short:  # (the general form's events are noted as they are read)
             for request, _ in events:
-                self._deliver(request, f"checkpoint {self.seq}")
+                self._deliver(request)
         fingerprint = self.cursor.take(1)[0]
         if events:
             self.last_id = events[-1][0]
