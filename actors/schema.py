@@ -785,7 +785,7 @@ match its recording's only if both cut alike. 2: a bus-master start goes in
 its checkpoint's frame, and a poll due where a checkpoint is comes first.
 3: EventsPending is a hint, outside frames and digests."""
 
-MACHINE = 3
+MACHINE = 4
 """Bumped whenever the machine does something else for the same guest and
 the same disk timing (a device's guest-visible behaviour, what ends a run):
 a replay of an older recording could diverge, or end with other disks,
@@ -795,7 +795,8 @@ its disks' last writes. 3: a disk's failure sets no bus-master error bit
 (a master abort's alone), and a failed write reports ABRT, not UNC; a
 recording makes no checkpoint at a wfi's icount after the hart's time
 jumped there, and a replay makes every checkpoint at that icount before
-it decides the jump."""
+it decides the jump. 4: IDENTIFY gives a disk smaller than two cylinders
+two (as QEMU does), not 0."""
 
 DIGESTS_ID = f"{SCHEMA_HASH}.{FRAMING}.{MACHINE}"
 """What a log keeps of the reel that recorded it, so that a replay by a reel

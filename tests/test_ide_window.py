@@ -138,6 +138,27 @@ def test_a_28_bit_command_may_address_by_cylinder_head_and_sector() -> None:
         assert rig.read(r.STATUS) == r.DRDY | r.ERR and rig.read(r.ERROR) == error
 
 
+def test_a_disk_smaller_than_two_cylinders_reports_two_and_refuses_chs_past_its_end() -> None:
+    """A 64-sector disk reported 0 cylinders, which says to a driver that
+    reads the geometry that the disk holds nothing; QEMU reports 2 at least.
+    A CHS address inside those cylinders but past the disk's end is IDNF."""
+    rig = Rig(sectors=64)
+    rig.write(r.DEVICE, 0xA0 | r.DEV_LBA)
+    rig.write(r.COMMAND, 0xEC)
+    words = [rig.read(r.DATA, 2) for _ in range(256)]
+    assert (words[1], words[3], words[6]) == (2, 16, 63)
+    assert words[60] | words[61] << 16 == 64
+    for head, sector, status in ((1, 1, r.DRDY | r.DSC | r.DRQ), (1, 2, r.DRDY | r.ERR)):  # LBA 63, then 64
+        for reg, value in ((r.SECTOR_COUNT, 1), (r.LBA_LOW, sector), (r.LBA_MID, 0), (r.LBA_HIGH, 0),
+                           (r.DEVICE, 0xA0 | head), (r.COMMAND, 0x20)):
+            rig.write(reg, value)
+        assert rig.read(r.STATUS) == status
+        if status & r.DRQ:
+            assert [rig.read(r.DATA, 2) for _ in range(256)] == rig.sector(63)
+        else:
+            assert rig.read(r.ERROR) == r.IDNF
+
+
 def test_only_a_change_of_the_start_bit_from_0_to_1_starts_the_bus_master() -> None:
     """A second write with the start bit set (a read-modify-write that keeps
     it, say) sent a second DmaStart, which the ide kept for the next command:

@@ -11,7 +11,11 @@ LBA28_MAX = 0x0FFF_FFFF
 LBA48_SECTORS = 1 << 48  # the most sectors LBA48 addresses
 # The CHS geometry IDENTIFY reports (as QEMU's for disks this size): what
 # 28-bit commands with the LBA bit clear address.
-HEADS, SECTORS_PER_TRACK, MAX_CYLINDERS = 16, 63, 16383
+# A disk smaller than two cylinders still reports two (as QEMU's
+# hd_geometry_guess does): a geometry of 0 cylinders tells a driver that
+# reads words 1, 3 and 6 that the disk holds nothing. CHS addresses past the
+# disk's last sector fail with IDNF, as every address past it does.
+HEADS, SECTORS_PER_TRACK, MIN_CYLINDERS, MAX_CYLINDERS = 16, 63, 2, 16383
 
 
 def _ata_string(text: str, length: int) -> bytes:
@@ -42,7 +46,7 @@ class Drive:
     @property
     def cylinders(self) -> int:
         """Of the CHS geometry IDENTIFY gives (words 1, 3, 6)."""
-        return min(MAX_CYLINDERS, self.sectors // (HEADS * SECTORS_PER_TRACK))
+        return max(MIN_CYLINDERS, min(MAX_CYLINDERS, self.sectors // (HEADS * SECTORS_PER_TRACK)))
 
     def chs_to_lba(self, cylinder: int, head: int, sector: int) -> int | None:
         """The LBA of a CHS address in this geometry, None outside it
