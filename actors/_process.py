@@ -12,10 +12,12 @@ import argparse
 import ctypes
 import gc
 import importlib
+import inspect
 import logging
 import os
 import signal
 import sys
+import traceback
 
 import msgspec
 
@@ -46,12 +48,30 @@ def load_implementation(impl: str) -> type[Actor]:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ImplementationError(f"implementation {impl!r}: cannot import module {module_name!r} ({e})") from None
+    except (Exception, SystemExit) as e:
+        # The module's own code failed as it was imported (or tried to end
+        # the process): its fault, said with where it happened, not a traceback.
+        raise ImplementationError(f"implementation {impl!r}: importing module {module_name!r} raised "
+                                  f"{_where(e)}") from None
     cls = getattr(module, attr, None)
     if cls is None:
         raise ImplementationError(f"implementation {impl!r}: module {module_name!r} has no {attr!r}")
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
         raise ImplementationError(f"implementation {impl!r} is not an Actor subclass")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise ImplementationError(f"implementation {impl!r} is abstract (it does not define {missing}): "
+                                  "subclass BlockingActor or AsyncActor")
     return cls
+
+
+def _where(e: BaseException) -> str:
+    """``Type: message (file:line)`` of an exception, at its innermost frame."""
+    if isinstance(e, SyntaxError):
+        return f"SyntaxError: {e.msg} ({e.filename}:{e.lineno})"
+    frames = traceback.extract_tb(e.__traceback__)
+    place = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{type(e).__name__}: {e}{place}"
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -103,6 +103,17 @@ class Topology(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+def _core_list(cores: set[int]) -> str:
+    """``{0, 1, 2, 5}`` -> ``"0-2, 5"``."""
+    runs: list[list[int]] = []
+    for core in sorted(cores):
+        if runs and core == runs[-1][1] + 1:
+            runs[-1][1] = core
+        else:
+            runs.append([core, core])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -216,6 +227,7 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
     seen: dict[str, int] = {}
     endpoints: dict[str, str] = {}
     ncpu = os.cpu_count() or 1
+    allowed = os.sched_getaffinity(0)  # a cpuset (a container's, taskset's) may leave some out
     for i, actor in enumerate(topology.actor):
         key = f'actor[{i}] ("{actor.name}")'
         if not _NAME.match(actor.name):
@@ -233,6 +245,9 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
         for field, core in (("cpu", actor.cpu), ("io_cpu", actor.io_cpu)):
             if core is not None and not 0 <= core < ncpu:
                 raise TopologyError(origin, f"{key}.{field}", f"no core {core} on this machine (cores 0-{ncpu - 1})")
+            if core is not None and core not in allowed:
+                raise TopologyError(origin, f"{key}.{field}", f"core {core} is not one this process may run on "
+                                    f"(its affinity allows cores {_core_list(allowed)})")
         if actor.endpoint is not None:
             _check_endpoint(origin, f"{key}.endpoint", actor.endpoint, topology.run.transport)
             same = _same_place(actor.endpoint)

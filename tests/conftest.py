@@ -35,8 +35,9 @@ def reel_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "import sys; from launch._entry import main; sys.exit(main())", *args]
 
 
-def run_reel(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(reel_command(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO,
+def run_reel(*args: str, timeout: float = 60, under: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``reel ARGS``; ``under``: a command that runs it (``taskset -c 0``)."""
+    return subprocess.run([*under, *reel_command(*args)], capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env=_env())
 
 

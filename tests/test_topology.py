@@ -3,13 +3,14 @@ and what is wrong; nothing is started."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from launch import ActorConfig, LinkConfig, Topology, TopologyError, parse, validate
 
-from .conftest import run_reel
+from .conftest import need_host, need_tool, run_reel
 
 GOOD_ACTORS = """
 [[actor]]
@@ -28,6 +29,11 @@ BAD = {
                       'actor[0] ("a").impl', "has no 'Nope'"),
     "not-an-actor": ('[[actor]]\nname = "a"\nimpl = "launch.topology:Topology"\n',
                      'actor[0] ("a").impl', "is not an Actor subclass"),
+    "raises-on-import": ('[[actor]]\nname = "a"\nimpl = "tests.raises_on_import:Thing"\n', 'actor[0] ("a").impl',
+                         "importing module 'tests.raises_on_import' raised RuntimeError: this component cannot be "
+                         "imported ("),
+    "abstract": ('[[actor]]\nname = "a"\nimpl = "actors:Actor"\n', 'actor[0] ("a").impl',
+                 "is abstract (it does not define run): subclass BlockingActor or AsyncActor"),
     "missing-peer": (GOOD_ACTORS + '[[link]]\nbetween = ["a", "zed"]\n',
                      "link[0].between", "link to missing actor 'zed'"),
     "endpoint-clash": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc:///tmp/reel-clash"\n'),
@@ -87,6 +93,20 @@ def test_bad_topology_file_is_refused_naming_file_key_and_fault(case: str, tmp_p
     first = result.stderr.strip().splitlines()[0]
     assert first.startswith(f"reel: {path}: "), first
     assert key in first and what in first, first
+
+
+def test_a_core_outside_the_affinity_is_refused(tmp_path: Path) -> None:
+    """A container's cpuset (or taskset) may leave out a core the machine
+    has: pinning there killed the actor (sched_setaffinity's EINVAL, or
+    libzmq's abort for its I/O thread) after the run had started."""
+    need_host((os.cpu_count() or 1) >= 2, "a second core")
+    path = tmp_path / "pinned.toml"
+    for field in ("cpu", "io_cpu"):
+        path.write_text(GOOD_ACTORS.replace('name = "b"', f'name = "b"\n{field} = 1'))
+        result = run_reel("launch", str(path), under=(need_tool("taskset"), "-c", "0"))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f'reel: {path}: actor[1] ("b").{field}: core 1 is not one this process may '
+                                         "run on (its affinity allows cores 0)")
 
 
 def test_missing_file_and_unknown_bundled_name() -> None:
