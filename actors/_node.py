@@ -218,6 +218,7 @@ class Node:
         self._authenticator: object | None = None
         self._socket_file: tuple[str, tuple[int, int]] | None = None  # the ipc inbox's socket file, (device, inode)
         self.next_tick = 0.0  # (time.monotonic) before this, tick has nothing to do
+        self.last_tick = time.monotonic()  # when tick last looked at the links
         self._on_all_hellos: Callable[[], None] | None = None
         # How frames leave: blocking pushes by default. The asyncio driver
         # installs non-blocking ones that queue on a full pipe, and a hook
@@ -701,6 +702,11 @@ class Node:
         if now < self.next_tick:
             return []
         self.next_tick = now + TICK_SECONDS
+        # What this tick finds sent was sent after the last tick: that is
+        # when it counts as said. Counted as said now, a busy actor whose
+        # ticks come a handler's d seconds apart sent heartbeats 2d apart
+        # on a quiet link, and a d of half the liveness bound lost it.
+        since, self.last_tick = self.last_tick, now
         lost: list[Link] = []
         for link in self.links.values():
             if link.out is None or link.lost:
@@ -714,9 +720,10 @@ class Node:
                 continue
             said = link.sent_seq + link.control_out
             if said != link.said_mark:
-                link.said_mark, link.said_at = said, now
-            elif now - link.said_at >= self.heartbeat_interval and not link.eos_sent:
+                link.said_mark, link.said_at = said, since
+            if now - link.said_at >= self.heartbeat_interval and not link.eos_sent:
                 self.send(link.peer, Heartbeat())
+                link.said_mark, link.said_at = link.sent_seq + link.control_out, now
         return lost
 
     def say_alive(self) -> None:

@@ -132,6 +132,20 @@ def test_an_actor_waiting_for_a_reply_among_a_stream_of_other_messages_still_hea
     assert result.code == 0, result.reason
 
 
+def test_an_actor_busy_for_more_than_half_the_liveness_bound_between_turns_still_heartbeats() -> None:
+    """The chatter looks at its links only every 0.6 s (its loop sleeps in
+    between), under a 1 s bound. Its link to the launcher carries nothing
+    but heartbeats. They went out 1.2 s apart (a heartbeat counted as said
+    when the next turn saw it, not when it was sent), and the launcher took
+    the chatter for hung: a disk whose requests took 1.6 s was lost under a
+    3 s bound."""
+    topology = Topology(actor=[ActorConfig("waiter", "tests.actors_for_tests:Waiter", {}),
+                               ActorConfig("chatter", "tests.actors_for_tests:Chatter", {"seconds": 3.0, "gap": 0.6})],
+                        link=[LinkConfig(("chatter", "waiter"))], run=RunConfig(liveness=1.0))
+    result = launch(topology, log_level=logging.CRITICAL, forward_stderr=False)
+    assert result.code == 0, result.reason
+
+
 def test_a_temporary_folder_too_deep_for_unix_sockets_is_not_a_problem(tmp_path: Path) -> None:
     """ipc paths are limited to 107 bytes: the run's sockets go to /tmp then."""
     deep = tmp_path / ("d" * 100)
