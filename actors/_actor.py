@@ -72,10 +72,37 @@ def dispatch_table(owner: object) -> dict[type, Callable[[Any, str], Any]]:
     return table
 
 
+def _only_from(actor: Actor, field: str, handler: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """``handler``, for messages from the peer ``actor.params.<field>`` names
+    alone: from anyone else, the sender's protocol error."""
+    sender = getattr(actor.params, field)
+
+    def checked(msg: Any, src: str) -> Any:
+        if src != sender:
+            actor.fail(f"{src!r} sent {type(msg).__name__}, which only {sender or 'no peer'!r} (params.{field}) "
+                       f"sends to {actor.name!r}: a protocol error of {src!r}; not acted on")
+            return None
+        return handler(msg, src)
+    return checked
+
+
 class Actor(abc.ABC):
     """State and supervision common to both drivers."""
 
     Params: ClassVar[type[msgspec.Struct]] = NoParams
+    SENDERS: ClassVar[dict[str, frozenset[type]]] = {}
+    """Kinds that one peer alone sends this actor: the Params field naming
+    that peer -> those kinds. One from another sender (a swapped-in
+    component out of turn) fails the run naming both and is not acted on:
+    a disk's DmaWrite to the cpu would have overwritten guest memory."""
+
+    @classmethod
+    def peers_named(cls, params: Any) -> dict[str, str]:
+        """The peers these (converted) params name, by their key in params
+        (``disks[0].peer``): each must be linked to this actor, which the
+        topology checks before anything starts. By default, the SENDERS
+        fields that name one."""
+        return {field: getattr(params, field) for field in cls.SENDERS if getattr(params, field)}
 
     @classmethod
     def serving(cls, params: dict[str, Any]) -> type[Actor]:
@@ -98,6 +125,9 @@ class Actor(abc.ABC):
         self._lost: list[str] = []
         self._failed = False
         self._handlers = dispatch_table(self)
+        for field, kinds in self.SENDERS.items():
+            for kind in kinds & self._handlers.keys():
+                self._handlers[kind] = _only_from(self, field, self._handlers[kind])
         self.send = node.send  # type: ignore[method-assign]  # the hot path skips a call layer
 
     # --- for implementations ---------------------------------------------------
@@ -124,12 +154,13 @@ class Actor(abc.ABC):
         """Tell the launcher that the run's work is done, with its exit code."""
         self._tell_launcher(Finished(code, reason, report or {}))
 
-    def fail(self, reason: str) -> None:
-        """Tell the launcher this actor cannot go on; it stops the run."""
+    def fail(self, reason: str, output: bool = False) -> None:
+        """Tell the launcher this actor cannot go on; it stops the run.
+        ``output``: what failed is reel's output (a file it writes)."""
         if not self._failed:
             self._failed = True
             self.log.error("%s", reason)
-            self._tell_launcher(Failed(reason))
+            self._tell_launcher(Failed(reason, output))
 
     def _tell_launcher(self, msg: msgspec.Struct) -> None:
         """Send ``msg`` to the launcher, unless it is lost: this actor is

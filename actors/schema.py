@@ -192,6 +192,7 @@ class Failed(Control, tag=22):
     message, lost peer, handler error); the launcher stops the run."""
 
     reason: str
+    output: bool = False  # what failed is reel's output (the replay log): the run exits 74, not 70
 
 
 class Exited(Control, tag=23):

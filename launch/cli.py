@@ -19,11 +19,9 @@ from actors._logging import configure
 
 from . import _leftovers, _scratch
 from . import faults as fault_plan
-from .launcher import EXIT_OK, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError, Launcher, RunResult
+from .launcher import (EXIT_OK, EXIT_OUTPUT, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LaunchError,
+                       Launcher, RunResult)
 from .topology import MAX_LIVENESS, MIN_LIVENESS, TopologyError, bundled_names, load
-
-EXIT_OUTPUT = 74
-"""Standard output could not be written (sysexits' EX_IOERR)."""
 
 EXIT_CODES = f"""\
 exit codes:
@@ -36,14 +34,13 @@ exit codes:
 """
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     configure("reel", level)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)  # a usage error: not on stdout, where output goes
         return EXIT_USAGE
     too_large = _beyond_64_bits(args)
     if too_large:
@@ -302,7 +299,7 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--spin-us", type=int, default=None, metavar="US",
                     help="run.spin_us for every run (default: the benchmarks' 1000; 0: never wait awake)")
     rb.set_defaults(func=_bench_replay)
-    b.set_defaults(func=lambda args, level: (b.print_help(), EXIT_USAGE)[1])
+    b.set_defaults(func=lambda args, level: (b.print_help(sys.stderr), EXIT_USAGE)[1])
     return parser
 
 

@@ -37,6 +37,7 @@ from .topology import Topology, validate
 EXIT_OK = 0
 EXIT_USAGE = 2  # bad command line or input file
 EXIT_RUN_FAILED = 70  # an actor failed, died, hung or could not connect
+EXIT_OUTPUT = 74  # reel's output (standard output, a replay log) could not be written: sysexits' EX_IOERR
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -247,13 +248,14 @@ class Launcher:
         else:
             injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
             reason = f"actor {src!r} failed: {msg.reason}{injected}"
+        code = EXIT_OUTPUT if msg.output else EXIT_RUN_FAILED
         done = self._outcome
         if done is not None and done.code == EXIT_OK:
             # An actor failing as the run stops (its stopping hook raised:
             # an image's close, say) fails a run that had succeeded.
-            done.code, done.reason = EXIT_RUN_FAILED, f"{reason} (as the run stopped, after: {done.reason})"
+            done.code, done.reason = code, f"{reason} (as the run stopped, after: {done.reason})"
             return
-        self._end(EXIT_RUN_FAILED, reason)
+        self._end(code, reason)
 
     def _on_exited(self, msg: Exited, src: str) -> None:
         self._stats[src] = msg.stats

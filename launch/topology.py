@@ -226,6 +226,7 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
                             f"{value} is too large to travel in a message (integers from -2**63 to 2**64 - 1)")
     seen: dict[str, int] = {}
     endpoints: dict[str, str] = {}
+    named: dict[int, dict[str, str]] = {}  # actor index -> the peers its params name
     ncpu = os.cpu_count() or 1
     allowed = os.sched_getaffinity(0)  # a cpuset (a container's, taskset's) may leave some out
     for i, actor in enumerate(topology.actor):
@@ -260,12 +261,20 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
         except ImplementationError as e:
             raise TopologyError(origin, f"{key}.impl", str(e)) from None
         try:
-            msgspec.convert(actor.params, cls.Params)
+            params = msgspec.convert(actor.params, cls.Params)
         except msgspec.ValidationError as e:
             what, sep, path = str(e).rpartition(" - at `")
             sub = path.rstrip("`").removeprefix("$").lstrip(".") if sep else ""
             raise TopologyError(origin, f"{key}.params" + (f".{sub}" if sub else ""), what if sep else str(e)) from None
+        named[i] = cls.peers_named(params)
     _validate_links(topology, origin, seen)
+    for i, actor in enumerate(topology.actor):
+        linked = [peer for peer, _ in topology.peers_of(actor.name)]
+        for field, peer in named[i].items():
+            if peer not in linked:
+                raise TopologyError(origin, f'actor[{i}] ("{actor.name}").params.{field}',
+                                    f"names {peer!r}, which is not linked to {actor.name!r} "
+                                    f"(its links: {', '.join(linked) or 'none'})")
     _validate_faults(topology, origin)
 
 

@@ -96,19 +96,23 @@ class CodeFinisher(BlockingActor):
 
 
 class _WrongDiskParams(ImageParams, forbid_unknown_fields=True):
-    mode: str = "wrong_id"  # or "short": half a read's data; "status": a status that is no errno value
+    mode: str = "wrong_id"  # or "short": half a read's data; "status": a status that is no errno value;
+    # "dma": a write of guest memory sent to the cpu itself, as only the ide may
 
 
 class WrongDisk(InlineImage):
     """A disk swapped in that answers wrongly: a request id the ide never
-    sent, a read with half its data, or a status that is no errno value (a
-    component swap gone wrong)."""
+    sent, a read with half its data, a status that is no errno value, or a
+    DMA write of its own to the cpu (a component swap gone wrong)."""
 
     Params = _WrongDiskParams
 
     def _complete(self, src: str, msg: BlockRequest, result: Any) -> None:
         if self.params.mode == "wrong_id":
             self.send(src, BlockCompletion(msg.id + 1000, result.status, result.data, result.error))
+        elif self.params.mode == "dma":
+            self.send("cpu", DmaWrite(0x80000000, bytes(4096)))
+            super()._complete(src, msg, result)
         elif self.params.mode == "status":
             self.send(src, BlockCompletion(msg.id, 1 << 40, b"", "a disk of its own errors"))
         elif msg.op == "read" and result.data:

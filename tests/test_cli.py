@@ -28,7 +28,20 @@ def test_version() -> None:
 
 
 def test_no_command_is_a_usage_error() -> None:
-    assert run_reel().returncode == 2
+    result = run_reel()
+    assert result.returncode == 2
+    assert result.stdout == "" and "usage: reel" in result.stderr  # a usage error's help is not output
+
+
+def test_a_disk_guest_run_without_disks_is_told_why_it_faulted() -> None:
+    """The guest's own trap handler says only "unexpected trap ... mtval
+    0x10001006"; the run says that the IDE window is there only with disks."""
+    result = run_reel("run", "disktest")
+    assert result.returncode == 255, result.stderr
+    assert ("WARNING the guest accessed the IDE controller's window (first at 0x10001006), but this machine has no "
+            "disks, so it faulted: run it with disks (reel run disktest --disk memory:8M ...)") in result.stderr
+    hello = run_reel("run", "hello")
+    assert hello.returncode == 0 and "IDE" not in hello.stderr
 
 
 def test_launch_the_bundled_chain() -> None:

@@ -321,7 +321,7 @@ def test_an_endpoint_that_cannot_be_bound_is_one_line_naming_it(tmp_path: Path) 
         topology = tmp_path / "t.toml"
         topology.write_text(f'[run]\ntransport = "tcp"\n'
                             f'[[actor]]\nname = "source"\nimpl = "actors.examples.chain:Source"\n'
-                            f'params = {{ count = 10 }}\nendpoint = "tcp://127.0.0.1:{port}"\n'
+                            f'params = {{ count = 10, to = "sink" }}\nendpoint = "tcp://127.0.0.1:{port}"\n'
                             f'[[actor]]\nname = "sink"\nimpl = "actors.examples.chain:Sink"\n'
                             f'[[link]]\nbetween = ["source", "sink"]\n')
         result = run_reel("launch", str(topology))

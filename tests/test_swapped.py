@@ -46,6 +46,8 @@ def _disktest_with(impl: str, params: dict, liveness: float = 3.0) -> Topology:
     ("short", "actor 'ide' failed: disk0 answered read request "),
     ("status", "actor 'ide' failed: disk0 answered request 1 with status 1099511627776, which is neither 0 nor an "
                "errno value"),
+    ("dma", "actor 'cpu' failed: 'disk0' sent DmaWrite, which only 'ide' (params.ide) sends to 'cpu': a protocol "
+            "error of 'disk0'; not acted on"),
 ])
 def test_a_disk_that_answers_wrongly_fails_the_run_naming_it(mode: str, why: str) -> None:
     """Before, the ide dropped an answer to a request it never sent (the

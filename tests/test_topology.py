@@ -34,6 +34,11 @@ BAD = {
                          "imported ("),
     "abstract": ('[[actor]]\nname = "a"\nimpl = "actors:Actor"\n', 'actor[0] ("a").impl',
                  "is abstract (it does not define run): subclass BlockingActor or AsyncActor"),
+    "params-name-an-unlinked-peer": ('[[actor]]\nname = "s"\nimpl = "actors.examples.chain:Source"\n'
+                                     'params = { to = "nobody" }\n[[actor]]\nname = "relay"\n'
+                                     'impl = "actors.examples.chain:Relay"\nparams = { to = "s" }\n'
+                                     '[[link]]\nbetween = ["s", "relay"]\n', 'actor[0] ("s").params.to',
+                                     "names 'nobody', which is not linked to 's' (its links: relay)"),
     "missing-peer": (GOOD_ACTORS + '[[link]]\nbetween = ["a", "zed"]\n',
                      "link[0].between", "link to missing actor 'zed'"),
     "endpoint-clash": (GOOD_ACTORS.replace('Idle"\n', 'Idle"\nendpoint = "ipc:///tmp/reel-clash"\n'),

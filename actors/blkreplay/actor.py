@@ -94,6 +94,14 @@ class BlkReplay(BlockingActor):
                 raise ValueError(f"disks name {', '.join(map(repr, twice))} more than once: each drive slot "
                                  "needs an image actor of its own")
 
+    SENDERS = {"ide": frozenset({BlockRequest, Checkpoint, Drain}), "cpu": frozenset({Patience}),
+               "logger": frozenset({Expect})}
+
+    @classmethod
+    def peers_named(cls, params: BlkReplay.Params) -> dict[str, str]:
+        return {"ide": params.ide, "cpu": params.cpu, "logger": params.logger,
+                **{f"disks[{i}]": disk for i, disk in enumerate(params.disks)}}
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.next_id = 0

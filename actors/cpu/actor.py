@@ -29,7 +29,7 @@ from .clocks import CLOCKS, Divergence
 from .codecache import CodeCache
 from .console import BACKLOG_LIMIT, Console
 from .machine import GuestHung, Machine
-from .ide_window import IdeWindow
+from .ide_window import AbsentIdeWindow, IdeWindow
 
 
 MAX_PARKED = 64
@@ -72,10 +72,24 @@ class Cpu(BlockingActor):
         blkreplay: str = "blkreplay"  # recording: where a checkpoint's Patience goes
         digest_every: Annotated[int, msgspec.Meta(ge=1)] = 64  # ... and every how many checkpoints it wants this actor's digest
 
+    SENDERS = {"ide": frozenset({DmaRead, DmaWrite, DmaScatter, IrqLevel, RegisterSnapshot, PioFill, PioExpect,
+                                 Drained}),
+               "logger": frozenset({RunTo})}
+
+    @classmethod
+    def peers_named(cls, params: Cpu.Params) -> dict[str, str]:
+        named = {"ide": params.ide} if params.ide else {}
+        if params.mode != "direct":
+            named["logger"] = params.logger
+        if params.mode == "record":
+            named["blkreplay"] = params.blkreplay
+        return named
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.machine: Machine | None = None
         self.ide_window: IdeWindow | None = None
+        self.absent_ide: AbsentIdeWindow | None = None  # no ide: what the guest tried of its window
         self.parked: dict[int, bytes] = {}  # disk request -> the data it read, until a DmaScatter names it
         self.drained = False  # the ide answered the guest's exit's Drain
         self.undelivered: list[tuple[int, int]] = []  # ... with the completions no checkpoint delivered
@@ -101,6 +115,9 @@ class Cpu(BlockingActor):
             self.ide_window = IdeWindow(p.ide, self.call, self.send, self.clock.push_soon, machine.bus.read_ram,
                                         lambda line: machine.plic.set_level(line, False), RAM_BASE + machine.bus.ram_size)
             machine.bus.attach(self.ide_window)
+        else:
+            self.absent_ide = AbsentIdeWindow()
+            machine.bus.attach(self.absent_ide)
         try:
             machine.load(program)
         except ValueError as e:
@@ -119,12 +136,20 @@ class Cpu(BlockingActor):
             self.send(self.params.logger, ReplayDiverged(f"{name}: {e}"))
             return
         self._console_out()
+        self._say_if_disks_were_wanted()
         report = self._report(time.perf_counter() - began)
         report["outcome"] = outcome
         report["console_error"] = self.console.error
         if outcome in ("exit", "limit"):  # (a replay that ran out of log ends where its recording did not)
             self._drain_disks()
         self.clock.exited(machine, report)
+
+    def _say_if_disks_were_wanted(self) -> None:
+        touched = self.absent_ide.first_access if self.absent_ide is not None else None
+        if touched is not None:
+            self.log.warning("the guest accessed the IDE controller's window (first at %#x), but this machine has "
+                             "no disks, so it faulted: run it with disks (reel run %s --disk memory:8M ...)",
+                             touched, self.name_of_guest)
 
     def _drain_disks(self) -> None:
         """The guest exited, or reached the run's instruction bound: its disk

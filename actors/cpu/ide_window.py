@@ -40,7 +40,9 @@ import msgspec
 
 from ..ide import registers as r
 from ..schema import DmaStart, InterruptAck, PioData, PioDrained, PioExpect, PioFill, RegisterSnapshot
+from . import isa
 from .bus import RAM_BASE
+from .hart import Trap
 from .window import RemoteWindow
 
 PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
@@ -222,3 +224,26 @@ class IdeWindow(RemoteWindow):
             if msg.length:
                 self._collected(msg.channel)
         # (else the block was posted, or dropped by a command: nothing to do)
+
+
+class AbsentIdeWindow:
+    """The IDE window of a machine without disks: every access faults, as
+    at any unmapped address, and the first is kept, so that the run can say
+    why a disk guest trapped (its own trap handler says only mtval)."""
+
+    BASE, SIZE = r.WINDOW_BASE, r.WINDOW_SIZE
+
+    def __init__(self) -> None:
+        self.first_access: int | None = None
+
+    def read(self, offset: int, size: int) -> int:
+        self._note(offset)
+        raise Trap(isa.LOAD_ACCESS_FAULT, self.BASE + offset)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self._note(offset)
+        raise Trap(isa.STORE_ACCESS_FAULT, self.BASE + offset)
+
+    def _note(self, offset: int) -> None:
+        if self.first_access is None:
+            self.first_access = self.BASE + offset

@@ -35,6 +35,10 @@ class Source(BlockingActor):
         bulk_every: int = 100  # 0: no bulk items
         to: str = "relay"
 
+    @classmethod
+    def peers_named(cls, params: Source.Params) -> dict[str, str]:
+        return {"to": params.to}
+
     def started(self) -> None:
         p = self.params
         digest = xxhash.xxh3_128()
@@ -51,6 +55,10 @@ class Source(BlockingActor):
 class Relay(AsyncActor):
     class Params(msgspec.Struct, forbid_unknown_fields=True):
         to: str = "sink"
+
+    @classmethod
+    def peers_named(cls, params: Relay.Params) -> dict[str, str]:
+        return {"to": params.to}
 
     def on_item(self, msg: Item, src: str) -> None:
         self.send(self.params.to, msg)

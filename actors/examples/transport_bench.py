@@ -69,6 +69,10 @@ class BenchClient(BlockingActor):
         small_count: int = 5000
         bulk_count: int = 300
 
+    @classmethod
+    def peers_named(cls, params: BenchClient.Params) -> dict[str, str]:
+        return {"server": params.server}
+
     def started(self) -> None:
         p = self.params
         self.raw = self.node.ctx.socket(zmq.PAIR)

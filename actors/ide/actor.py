@@ -80,6 +80,16 @@ class Ide(BlockingActor):
                 raise ValueError("direct_reads cannot be used with blkreplay: blkreplay sends each read's data "
                                  "back through the ide, to deliver it at a checkpoint")
 
+    SENDERS = {"cpu": frozenset({MmioRead, MmioWrite, DmaStart, IdleQuery, InterruptAck, PioDrained, PioData,
+                                 Checkpoint, Drain}),
+               "blkreplay": frozenset({Settle})}
+
+    @classmethod
+    def peers_named(cls, params: Ide.Params) -> dict[str, str]:
+        named = {field: getattr(params, field) for field in ("cpu", "blkreplay", "logger") if getattr(params, field)}
+        named.update({f"disks[{i}].peer": slot.peer for i, slot in enumerate(params.disks) if slot is not None})
+        return named
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         slots: list[DiskSlot | None] = list(self.params.disks)

@@ -59,6 +59,13 @@ class Logger(AsyncActor):
         recent_wait: float = 1.0  # seconds to wait for the diverging actor's recent messages
         digests_wait: float = 10.0  # replaying: seconds to wait, after the guest's exit, for its last digests
 
+    SENDERS = {"cpu": frozenset({GuestExit})}
+
+    @classmethod
+    def peers_named(cls, params: Logger.Params) -> dict[str, str]:
+        return {"cpu": params.cpu, "blkreplay": params.blkreplay,
+                **{f"disks[{i}]": disk for i, disk in enumerate(params.disks)}}
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.digests: dict[int, dict[str, str]] = {}
@@ -160,7 +167,7 @@ class Logger(AsyncActor):
         self.writer = None  # nothing more goes to it: what it holds replays as a truncated log
         held = f"checkpoints 0 to {last_whole}" if last_whole >= 0 else "no checkpoint"
         self.fail(f"log {self.params.path}: cannot write ({e.strerror}); it holds {held} "
-                  "and replays as a truncated log")
+                  "and replays as a truncated log", output=True)
 
     async def _write_end(self, exit: GuestExit) -> None:
         writer = self.writer
