@@ -97,7 +97,7 @@ class CodeFinisher(BlockingActor):
 
 class _WrongDiskParams(ImageParams, forbid_unknown_fields=True):
     mode: str = "wrong_id"  # or "short": half a read's data; "status": a status that is no errno value;
-    # "dma": a write of guest memory sent to the cpu itself, as only the ide may
+    # "dma": a write of guest memory sent to the cpu itself, as only the ide may; "mute": no answer to writes
 
 
 class WrongDisk(InlineImage):
@@ -110,6 +110,8 @@ class WrongDisk(InlineImage):
     def _complete(self, src: str, msg: BlockRequest, result: Any) -> None:
         if self.params.mode == "wrong_id":
             self.send(src, BlockCompletion(msg.id + 1000, result.status, result.data, result.error))
+        elif self.params.mode == "mute" and msg.op == "write":
+            pass  # alive (its heartbeats go on), and never answers
         elif self.params.mode == "dma":
             self.send("cpu", DmaWrite(0x80000000, bytes(4096)))
             super()._complete(src, msg, result)

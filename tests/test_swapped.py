@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,22 @@ def test_a_disk_that_answers_wrongly_fails_the_run_naming_it(mode: str, why: str
     assert result.code == 70 and result.reason.startswith(why), result.reason
     if mode == "short":
         assert result.reason.endswith(" were asked"), result.reason
+
+
+def test_a_disk_that_lives_on_but_never_answers_is_said_while_the_guest_waits(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """Its heartbeats keep it inside the liveness bound, and the guest polls
+    on: before, nothing was said until the guest gave up minutes later."""
+    topology = _disktest_with("tests.actors_for_tests:WrongDisk", {"backend": "memory", "size": 8 << 20,
+                                                                   "mode": "mute"})
+    topology.actor_named("ide").params["slow_disk_seconds"] = 1.0
+    with Launcher(topology, log_level=logging.WARNING) as launcher:
+        if launcher.start():
+            launcher.wait(3.5)
+    assert launcher.result().reason == "run did not end within 3.5 s"
+    said = re.findall(r"\[ide\] WARNING disk0 has not answered write request (\d+) \(512 bytes\) for (\d+) s; the guest "
+                      r"waits for it \(1 request\(s\) unanswered\)", capfd.readouterr().err)
+    assert [int(seconds) for _, seconds in said][:2] == [1, 2], said
 
 
 def test_an_ide_that_never_answers_a_register_read_fails_the_run_naming_it() -> None:

@@ -10,6 +10,7 @@ messages.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Annotated, Iterator
 
 import msgspec
@@ -47,6 +48,12 @@ from .controller import Controller
 from .drive import LBA48_SECTORS, Drive
 
 
+SLOW_DISK_SECONDS = 15.0
+"""A disk request unanswered this long is said, and again each time as long
+again: a disk that lives on (its heartbeats keep it inside the liveness
+bound) but never answers left the guest waiting with nothing said. (A
+replay's blkreplay fails the run sooner, at its wait bound.)"""
+
 DIRECT_MIN = 64 * 1024
 """The smallest DMA read whose data goes from the disk straight to the cpu
 (``Ide.Params.direct_reads``). Measured here: diskseq's 1 MiB reads ran
@@ -74,6 +81,7 @@ class Ide(BlockingActor):
         # from the disk straight to the cpu (each disk then needs a link to
         # it): it crosses one hop instead of two (BlockRequest.data_to).
         direct_reads: bool = False
+        slow_disk_seconds: Annotated[float, msgspec.Meta(gt=0)] = SLOW_DISK_SECONDS
 
         def __post_init__(self) -> None:
             if self.direct_reads and self.blkreplay:
@@ -112,7 +120,8 @@ class Ide(BlockingActor):
         # Requests whose data goes to the cpu, which holds it until a
         # DmaScatter names them; each gets exactly one.
         self.parked: set[int] = set()
-        self.asked: dict[int, tuple[str, int]] = {}  # disk requests not answered yet: (op, length)
+        self.asked: dict[int, tuple[str, int, str, float]] = {}  # unanswered disk requests: (op, length, peer, when)
+        self.slow_check_at = 0.0  # (time.monotonic) when the oldest of them is next looked at
         self.draining: set[str] = set()  # the disk peers a Drain went to that have not answered it
         self.undelivered: list[tuple[int, int]] = []  # what their answers said no checkpoint delivered
 
@@ -120,7 +129,7 @@ class Ide(BlockingActor):
 
     def disk(self, drive: int, op: str, offset: int, length: int, data: bytes, tag: int,
              to_memory: bool = False) -> None:
-        self.asked[tag] = (op, length)
+        self.asked[tag] = (op, length, self.peers[drive], time.monotonic())  # (the time is only ever said)
         # Small reads come back here: their data, registers and interrupt
         # reach the cpu in one frame, where the other way costs a hop more.
         if to_memory and length >= DIRECT_MIN and self.params.direct_reads:
@@ -221,13 +230,28 @@ class Ide(BlockingActor):
             if msg.id >= self.controller.next_tag or msg.id < 1:
                 return f"{src} answered request {msg.id}, which this ide never sent"
             return ""
-        op, length = asked
+        op, length, _, _ = asked
         if wrong := wrong_status(msg, src):
             return wrong
         elsewhere = msg.id in self.parked and not msg.data  # (its data went to the cpu)
         if msg.status == 0 and op == "read" and not elsewhere and len(msg.data) != length:
             return f"{src} answered read request {msg.id} with {len(msg.data)} bytes; {length} were asked"
         return None
+
+    def _housekeeping(self) -> None:
+        super()._housekeeping()
+        now = time.monotonic()
+        if not self.asked or now < self.slow_check_at:
+            return
+        tag, (op, length, peer, since) = next(iter(self.asked.items()))  # the oldest: requests go in order of asking
+        waited = now - since
+        bound = self.params.slow_disk_seconds
+        if waited < bound:
+            self.slow_check_at = since + bound
+            return
+        self.slow_check_at = now + bound
+        self.log.warning("%s has not answered %s request %d (%d bytes) for %.0f s; the guest waits for it "
+                         "(%d request(s) unanswered)", peer, op, tag, length, waited, len(self.asked))
 
     def on_drain(self, msg: Drain, src: str) -> None:
         # Behind every request this actor sent: each disk peer answers once
