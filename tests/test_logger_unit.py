@@ -55,7 +55,7 @@ def logger(log: Path, digests_wait: float = 5.0) -> tuple[Logger, list[tuple[int
     actor.node.send = lambda peer, msg: None  # type: ignore[method-assign]
     actor._tasks = set()  # (what AsyncActor's loop sets up)
     actor._waiting = collections.defaultdict(collections.deque)
-    actor.started()
+    asyncio.run(actor._start_replay())  # (what started() spawns on the actor's loop)
     return actor, finished
 
 

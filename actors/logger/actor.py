@@ -90,7 +90,7 @@ class Logger(AsyncActor):
                 header = msgspec.convert(self.params.header, LogHeader)
                 self.writer = LogWriter(self.params.path, header)
             else:
-                self._start_replay()
+                self.spawn(self._start_replay(), "reading the log")
         except (OSError, msgspec.ValidationError, logfile.LogError) as e:
             self.fail(f"log {self.params.path}: {e}")
 
@@ -191,8 +191,18 @@ class Logger(AsyncActor):
 
     # --- replaying -------------------------------------------------------------------
 
-    def _start_replay(self) -> None:
-        log = self.recording = logfile.read(self.params.path)
+    async def _start_replay(self) -> None:
+        # Read on a thread: a long log takes seconds (about 5 us a
+        # checkpoint), and the loop must go on heartbeating meanwhile, or
+        # the peers take this actor for hung (a 2M-checkpoint log: 11 s).
+        # Nothing comes in before it: the cpu and blkreplay wait for what
+        # _prescribe_ahead sends.
+        try:
+            log = await asyncio.to_thread(logfile.read, self.params.path)
+        except (OSError, logfile.LogError) as e:
+            self.fail(f"log {self.params.path}: {e}")
+            return
+        self.recording = log
         self.checkpoints = log.checkpoints
         self.seals = {r.seq: r.digests for r in log.records if isinstance(r, SealRecord)}
         self._prescribe_ahead()
