@@ -103,17 +103,6 @@ class Topology(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-def _core_list(cores: set[int]) -> str:
-    """``{0, 1, 2, 5}`` -> ``"0-2, 5"``."""
-    runs: list[list[int]] = []
-    for core in sorted(cores):
-        if runs and core == runs[-1][1] + 1:
-            runs[-1][1] = core
-        else:
-            runs.append([core, core])
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
-
-
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -201,6 +190,17 @@ def _first_beyond_64_bits(value: Any, key: str) -> tuple[str, int] | None:
         if found is not None:
             return found
     return None
+
+
+def _core_list(cores: set[int]) -> str:
+    """``{0, 1, 2, 5}`` -> ``"0-2, 5"``."""
+    runs: list[list[int]] = []
+    for core in sorted(cores):
+        if runs and core == runs[-1][1] + 1:
+            runs[-1][1] = core
+        else:
+            runs.append([core, core])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def validate(topology: Topology, origin: str = "<topology>") -> None:

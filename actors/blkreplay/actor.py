@@ -99,8 +99,7 @@ class BlkReplay(BlockingActor):
 
     @classmethod
     def peers_named(cls, params: BlkReplay.Params) -> dict[str, str]:
-        return {"ide": params.ide, "cpu": params.cpu, "logger": params.logger,
-                **{f"disks[{i}]": disk for i, disk in enumerate(params.disks)}}
+        return {**super().peers_named(params), **{f"disks[{i}]": disk for i, disk in enumerate(params.disks)}}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -94,7 +94,9 @@ class Ide(BlockingActor):
 
     @classmethod
     def peers_named(cls, params: Ide.Params) -> dict[str, str]:
-        named = {field: getattr(params, field) for field in ("cpu", "blkreplay", "logger") if getattr(params, field)}
+        named = super().peers_named(params)  # cpu, and blkreplay when recording or replaying
+        if params.logger:
+            named["logger"] = params.logger
         named.update({f"disks[{i}].peer": slot.peer for i, slot in enumerate(params.disks) if slot is not None})
         return named
 

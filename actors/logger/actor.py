@@ -63,7 +63,7 @@ class Logger(AsyncActor):
 
     @classmethod
     def peers_named(cls, params: Logger.Params) -> dict[str, str]:
-        return {"cpu": params.cpu, "blkreplay": params.blkreplay,
+        return {**super().peers_named(params), "blkreplay": params.blkreplay,
                 **{f"disks[{i}]": disk for i, disk in enumerate(params.disks)}}
 
     def __init__(self, *args: object, **kwargs: object) -> None:
