@@ -35,6 +35,8 @@ from .machines import ide_blkreplay
 COPY_CHUNK = 1 << 20
 PROGRESS_SECONDS = 2.0  # a pass over a disk that takes longer says how far it is, this often
 DIGEST_EVERY = 64  # checkpoints between the log's seals (every actor's digest and a checksum)
+LONG_LOG_BYTES = 4 << 20
+"""A log this large (about a million checkpoints) is said as it is read."""
 
 
 def identity(disk: Disk) -> DiskIdentity:
@@ -100,6 +102,16 @@ def _progress(what: str, path: str) -> Callable[[int], None]:
             next_word = now + PROGRESS_SECONDS
             log.info("%s: %s of %s (%d%%)", what, _size(count), _size(total), 100 * count // max(total, 1))
     return done
+
+
+def _say_if_long(log: str) -> None:
+    """A log of millions of checkpoints takes seconds to read and check
+    (about 5 us a checkpoint) before anything starts: said, not silent."""
+    with contextlib.suppress(OSError):  # (read says what is wrong with the file)
+        size = os.path.getsize(log)
+        if size >= LONG_LOG_BYTES:
+            logging.getLogger("reel").info("reading %s (%s): every record is checked before the replay starts",
+                                           log, _size(size))
 
 
 def _size(count: int) -> str:
@@ -252,6 +264,7 @@ def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: st
     topology's, 3 s)."""
     faults = plan(fault_specs or [], None, seed)
     runtime_only(faults, "a replay injects no disk faults (the recording's are in the log, replayed as events)")
+    _say_if_long(log)
     recorded = read(log)
     if recorded.being_written:
         raise LogError(log, "a recording is still writing this log; replay it once that recording has ended")

@@ -351,3 +351,44 @@ def test_a_subclass_of_the_image_actor_runs_as_itself() -> None:
     assert InlineImage.serving(some) is Image
     assert Mine.serving(none) is Mine and Mine.serving(some) is Mine
     assert MineInline.serving(none) is MineInline and MineInline.serving(some) is MineInline
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / (1 << 20)
+
+
+def test_a_memory_disk_takes_host_memory_only_as_it_is_written() -> None:
+    """A bytearray of the disk's size wrote every page at once: 8 GiB took
+    18 s and 8 GiB before the first request (the disk actor then went
+    silent past the liveness bound)."""
+    before = _rss_mib()
+    disk = Memory(2 << 30)
+    assert _rss_mib() - before < 64
+    assert disk.write((2 << 30) - 512, b"\x05" * 512).status == 0
+    assert disk.read((2 << 30) - 1024, 1024).data == bytes(512) + b"\x05" * 512
+    assert _rss_mib() - before < 64
+    with pytest.raises(ValueError, match="a memory disk needs a positive size, not 0"):
+        Memory(0)
+
+
+def test_a_memory_disk_loads_its_base_in_one_pass_with_progress(tmp_path: Path) -> None:
+    """Loading a base read it whole (holes too), then copied it twice: three
+    times its size at the peak, and no word to the peers meanwhile."""
+    from actors.image.backends import file_digest
+
+    base = tmp_path / "base.img"
+    with open(base, "wb") as f:
+        f.truncate(256 << 20)  # a hole, but for 24 MiB of data at 100 MiB
+        f.seek(100 << 20)
+        f.write(os.urandom(24 << 20))
+    before = _rss_mib()
+    done: list[int] = []
+    disk, digest = Memory.loaded(str(base), progress=done.append)
+    assert _rss_mib() - before < 24 + 48  # the data, not the size (nor three copies of it)
+    assert digest == file_digest(str(base))[1]
+    assert disk.size == 256 << 20 and disk.read(0, 256 << 20).data == base.read_bytes()
+    assert len(done) >= 24 and done == sorted(done)  # a word at every chunk of data
+    smaller, _ = Memory.loaded(str(base), size=110 << 20)  # a disk smaller than its base takes its start
+    assert smaller.read(0, 110 << 20).data == base.read_bytes()[:110 << 20]

@@ -26,7 +26,6 @@ import concurrent.futures
 from typing import Annotated, Any, Literal
 
 import msgspec
-import xxhash
 
 from .._actor import Actor
 from .._async import AsyncActor
@@ -53,10 +52,11 @@ class ImageParams(msgspec.Struct, forbid_unknown_fields=True):
     faults: list[DiskFault] = []  # injected by the run's fault plan
 
 
-def _check_base(path: str, content: bytes, digest: str) -> None:
-    """A memory disk's base must hold what its run's log names: the base was
-    read for its identity before, and something may have written it since."""
-    if digest and (found := xxhash.xxh3_128_hexdigest(content)) != digest:
+def _check_base(path: str, found: str, digest: str) -> None:
+    """A memory disk's base must hold what its run's log names (``found``:
+    the digest of what was loaded): the base was read for its identity
+    before, and something may have written it since."""
+    if digest and found != digest:
         raise ValueError(f"base {path} changed after its identity was read: it holds content {found}, the run "
                          f"expects {digest} (was something writing it?)")
 
@@ -71,6 +71,7 @@ class _Disk:
     send: Any
     log: Any
     fail: Any
+    node: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,18 +108,21 @@ class _Disk:
                 if not p.path:
                     raise ValueError("the raw backend needs a path")
                 self.backend = RawFile(p.path)
+            elif p.base:
+                memory, found = Memory.loaded(p.base, p.size, self._keep_alive)
+                _check_base(p.base, found, p.base_digest)
+                self.backend = memory
             else:
-                content = b""
-                if p.base:
-                    with open(p.base, "rb") as f:
-                        content = f.read()
-                    _check_base(p.base, content, p.base_digest)
-                size = p.size or len(content)
-                if size <= 0:
-                    raise ValueError(f"the memory backend needs a positive size, not {size}")
-                self.backend = Memory(size, content)
+                self.backend = Memory(p.size)
         except (OSError, ValueError, LatencyError) as e:
             self.fail(f"disk {self.name}: {e}")
+
+    def _keep_alive(self, done: int) -> None:
+        """Between the chunks of a long load (a base of GiBs): heartbeats go
+        on, and the peers' frames, which wait unread meanwhile (a request
+        then would start the load again), are not held against them."""
+        self.node.was_deaf()
+        self.node.tick()
 
     def stopping(self) -> None:
         if self.backend is not None:
