@@ -172,9 +172,12 @@ def _named_key(raw: dict[str, Any], key: str) -> str:
     return key
 
 
-MIN_LIVENESS, MAX_LIVENESS = 0.01, 86400.0
+MIN_LIVENESS, MAX_LIVENESS = 0.1, 86400.0
 """Bounds of a run's liveness (seconds): shorter is no time to answer a
-heartbeat; a day is as long as ZeroMQ's timeouts, in milliseconds, hold."""
+heartbeat (actors look at their links every 20 ms at best, and a busy
+2-core host gives each process slices of several ms: 0.01 failed some
+runs of the bundled chain on an idle host); a day is as long as ZeroMQ's
+timeouts, in milliseconds, hold."""
 
 
 def _first_beyond_64_bits(value: Any, key: str) -> tuple[str, int] | None:

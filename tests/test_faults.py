@@ -404,8 +404,8 @@ impl = "actors.examples.echo:Echo"
         parse(toml)
 
 
-@pytest.mark.parametrize("value,why", [("0", "must be from 0.01 to 86400 seconds"),
-                                       ("1e9", "must be from 0.01 to 86400 seconds"),
+@pytest.mark.parametrize("value,why", [("0", "must be from 0.1 to 86400 seconds"),
+                                       ("1e9", "must be from 0.1 to 86400 seconds"),
                                        ("soon", "'soon' is not a number of seconds")])
 def test_a_bad_liveness_bound_is_refused(tmp_path: Path, value: str, why: str) -> None:
     rec = record(tmp_path, "--liveness", value)
