@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)  # a usage error: not on stdout, where output goes
         return EXIT_USAGE
-    too_large = _beyond_64_bits(args)
-    if too_large:
-        print(f"reel: {too_large}", file=sys.stderr)
+    wrong = _beyond_64_bits(args) or _bad_developer_folder()
+    if wrong:
+        print(f"reel: {wrong}", file=sys.stderr)
         return EXIT_USAGE
     for parent in dict.fromkeys((tempfile.gettempdir(), "/tmp")):  # the launcher falls back to /tmp
         _scratch.sweep(parent)  # what reels killed earlier left behind
@@ -159,6 +159,25 @@ def _report_leftovers(killed: list[str]) -> None:
     if killed:
         print(f"reel: killed {len(killed)} process(es) that the run's actors left behind outside their "
               f"process groups: {', '.join(killed)}", file=sys.stderr)
+
+
+def _bad_developer_folder() -> str:
+    """What is wrong with a folder the developer's variables name
+    (REEL_TRACE_DIR, REEL_PROFILE_DIR), or "": every actor writes its file
+    there as it ends, so a wrong one would only be said then, in the middle
+    of a run's last lines, and the run exit 0 without what was asked for."""
+    from actors._process import PROFILE_ENV
+    from actors._trace import ENV as TRACE_ENV
+
+    for variable in (TRACE_ENV, PROFILE_ENV):
+        folder = os.environ.get(variable)
+        if not folder or not os.path.lexists(folder):
+            continue  # unset, or made by the actors
+        if not os.path.isdir(folder):
+            return f"{variable}={folder}: is not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{variable}={folder}: cannot be written"
+    return ""
 
 
 def _beyond_64_bits(args: argparse.Namespace) -> str:
@@ -364,11 +383,22 @@ def _guest_names() -> list[str]:
     return bundled_names()
 
 
+def _check_latency(spec: str) -> None:
+    """Refuse a bad ``--latency`` naming the option (its message alone
+    would not say where the spec came from)."""
+    from actors.image import Latency, LatencyError
+
+    try:
+        Latency(spec)
+    except LatencyError as e:
+        raise LatencyError(f"--{e}") from None  # "--latency 'x': ..."
+
+
 def _run(args: argparse.Namespace, level: int) -> int:
     from .guests import GuestError, load
     from .machines import cpu_only
 
-    from actors.image import Latency, LatencyError
+    from actors.image import LatencyError
 
     from . import disks
     from .faults import FaultError, for_run, plan
@@ -376,7 +406,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
 
     try:
         name, image = load(args.guest, args.ram)
-        Latency(args.latency)  # check the spec here, not in every disk actor
+        _check_latency(args.latency)  # here, not in every disk actor
         if args.disk:
             attached = disks.free(disks.distinct([disks.parse(spec) for spec in args.disk]))
             disks.fit_in_memory([d for d in attached if d.backend == "memory"])
@@ -497,7 +527,7 @@ def _run_with_signals(launcher: Launcher) -> RunResult:
 
 
 def _record(args: argparse.Namespace, level: int) -> int:
-    from actors.image import Latency, LatencyError
+    from actors.image import LatencyError
 
     from . import recording
     from .disks import DiskError
@@ -505,7 +535,7 @@ def _record(args: argparse.Namespace, level: int) -> int:
 
     try:
         name, image = load(args.guest)
-        Latency(args.latency)
+        _check_latency(args.latency)
         result = recording.record(name, image, args.disk, args.log, args.latency, args.seed, args.backend, 16,
                                   level, _run_with_signals, fault_specs=args.fault,
                                   digest_every=args.digest_every, liveness=args.liveness, overwrite=args.force)
@@ -520,13 +550,13 @@ def _record(args: argparse.Namespace, level: int) -> int:
 
 
 def _replay(args: argparse.Namespace, level: int) -> int:
-    from actors.image import Latency, LatencyError
+    from actors.image import LatencyError
 
     from . import recording
     from .disks import DiskError
 
     try:
-        Latency(args.latency)
+        _check_latency(args.latency)
         result = recording.replay(args.log, args.disk, args.latency, args.seed, args.backend, level,
                                   _run_with_signals, fault_specs=args.fault, liveness=args.liveness)
     except (recording.LogError, recording.FaultError, DiskError, LatencyError, OSError) as e:
@@ -804,7 +834,7 @@ def _print_bench(report: dict[str, Any], as_json: bool, rows: list[tuple[str, st
         print(json.dumps(report))
         return
     count = report.get("rounds") or report.get("repetitions")
-    rounds = f"; medians of {count} rounds" if count else ""
+    rounds = f"; medians of {count} rounds" if count and count > 1 else "; one round" if count else ""
     print(f"placement: {report.get('placement')}{rounds}{_steal_note(report)}")
     if "python" in report:
         print(f"python: {report['python']}")

@@ -152,9 +152,9 @@ def make(path: str, size_text: str, force: bool = False) -> Disk:
     except OSError as e:  # (a name too long for the file system, say)
         raise DiskError(f"{path}: {e.strerror}") from None
     if exists:
+        check_replaceable(path, target)  # (a folder, a device: --force would not help, so it is not offered)
         if not force:
             raise DiskError(f"{path}: already exists (use --force to replace it)")
-        check_replaceable(path, target)
     # Made aside and renamed into place: a size the file system refuses
     # leaves no empty file behind, and an image being replaced intact.
     temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"

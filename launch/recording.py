@@ -214,7 +214,8 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     ``overwrite``, and then only a regular file that no run holds (a disk in
     use, a log being written) is replaced; a base disk never becomes the
     log. A new log is created here, exclusively, so that of two recordings
-    told the same new path one is refused instead of both writing it."""
+    told the same new path one is refused instead of both writing it. An
+    empty file is taken without ``overwrite``."""
     if not log.strip():
         raise FileNotFoundError("--log names no file (an empty path)")
     given = Path(log)
@@ -229,9 +230,11 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
             raise FileExistsError(f"{log}: is one of the base disks; the log needs a file of its own")
         if path.is_dir():
             raise IsADirectoryError(f"{log}: is a folder; the log is a file")
-        if not overwrite:
-            raise FileExistsError(f"{log}: already exists (use --force to replace it)")
         check_replaceable(log, path)
+        # An empty one holds nothing to lose: what a recording killed before
+        # its header (SIGKILL in its first half second) leaves behind.
+        if not overwrite and path.stat().st_size > 0:
+            raise FileExistsError(f"{log}: already exists (use --force to replace it)")
         if not os.access(path, os.W_OK):
             raise PermissionError(f"{log}: cannot be written")
         return str(path)

@@ -111,14 +111,22 @@ def bundled_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+MAX_FILE_BYTES = 1 << 20
+"""The longest topology file read (the bundled ones are about 1 KB)."""
+
+
 def resolve(path_or_name: str) -> tuple[str, bytes]:
     """A file path, or the name of a bundled topology; (origin, content)."""
     path = Path(path_or_name)
     if path.exists() or os.sep in path_or_name or path_or_name.endswith(".toml"):
         try:
-            return str(path), path.read_bytes()
+            with open(path, "rb") as f:  # (a pipe is fine: reel launch <(make-topology))
+                content = f.read(MAX_FILE_BYTES + 1)
         except OSError as e:
             raise TopologyError(str(path), "", f"cannot read: {e.strerror}") from None
+        if len(content) > MAX_FILE_BYTES:  # /dev/zero, a log named by mistake: not read to the end
+            raise TopologyError(str(path), "", f"longer than {MAX_FILE_BYTES >> 20} MiB: not a topology file")
+        return str(path), content
     bundled = resources.files("launch") / BUNDLED / f"{path_or_name}.toml"
     if bundled.is_file():
         return f"{path_or_name} (bundled)", bundled.read_bytes()

@@ -12,7 +12,7 @@ import pytest
 
 from actors import VERSION
 
-from .conftest import REPO, _env, run_reel
+from .conftest import REPO, _env, reel_command, run_reel
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -69,6 +69,35 @@ def test_launch_json_result() -> None:
 def test_run_refuses_numbers_out_of_range(flag: str, value: str, says: str) -> None:
     result = run_reel("run", "hello", flag, value, timeout=30)
     assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("bogus", "reel: --latency 'bogus': expected none, fixed:DUR, uniform:MIN:MAX or exp:MEAN"),
+    ("fixed:abc", "reel: --latency 'fixed:abc': 'abc' is not a duration"),  # said the duration alone, nothing more
+    ("uniform:5ms:1ms", "reel: --latency 'uniform:5ms:1ms': the maximum is below the minimum"),
+])
+def test_a_bad_latency_is_said_against_the_option(spec: str, says: str) -> None:
+    result = run_reel("run", "hello", "--latency", spec, timeout=30)
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+def test_mkdisk_does_not_offer_force_where_it_would_not_help(tmp_path) -> None:
+    (tmp_path / "folder").mkdir()
+    for path in (str(tmp_path / "folder"), "/dev/null"):
+        result = run_reel("mkdisk", path, "1M", timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert f"reel: {path}: exists and is not a regular file; not replaced" in result.stderr, result.stderr
+
+
+def test_a_developer_folder_that_is_a_file_is_refused_before_the_run(tmp_path) -> None:
+    """REEL_TRACE_DIR naming a file: each actor said so as it ended, in the
+    run's last lines, and the run exited 0 with no trace."""
+    (tmp_path / "file").write_text("")
+    for variable in ("REEL_TRACE_DIR", "REEL_PROFILE_DIR"):
+        result = subprocess.run(reel_command("run", "hello"), capture_output=True, text=True, timeout=30,
+                                env={**_env(), variable: str(tmp_path / "file")})
+        assert result.returncode == 2 and result.stdout == "", result.stdout + result.stderr
+        assert f"reel: {variable}={tmp_path / 'file'}: is not a folder" in result.stderr, result.stderr
 
 
 def test_record_needs_a_log_name(tmp_path) -> None:

@@ -716,6 +716,19 @@ def test_force_replaces_only_a_log_that_is_a_file_no_run_holds(tmp_path: Path) -
     assert run_reel("record", "hello", "--disk", str(disk), "--log", str(log), "--force").returncode == 0
 
 
+def test_an_empty_log_left_by_a_killed_recording_is_taken_without_force(tmp_path: Path) -> None:
+    """A recording killed before its header (SIGKILL in its first half
+    second) leaves its claimed log empty: the next recording asked for
+    --force to replace nothing."""
+    [disk] = blank_disks(tmp_path, 1)
+    log = tmp_path / "r.reel"
+    log.write_bytes(b"")
+    result = run_reel("record", "hello", "--disk", str(disk), "--log", str(log))
+    assert result.returncode == 0 and log.stat().st_size > 0, show(result)
+    result = run_reel("record", "hello", "--disk", str(disk), "--log", str(log))
+    assert result.returncode == 2 and "already exists (use --force to replace it)" in result.stderr, show(result)
+
+
 def test_a_base_that_has_moved_is_asked_for_by_its_new_place(tmp_path: Path) -> None:
     [disk] = blank_disks(tmp_path, 1)
     log = tmp_path / "r.reel"

@@ -121,6 +121,23 @@ def test_missing_file_and_unknown_bundled_name() -> None:
     assert "chain" in result.stderr  # says what is bundled
 
 
+def test_an_endless_file_is_refused_and_a_pipe_is_read() -> None:
+    """``reel launch /dev/zero`` read until the host ran out of memory (the
+    kernel killed it); a pipe, as from ``<(make-topology)``, still works."""
+    result = run_reel("launch", "/dev/zero", timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "reel: /dev/zero: longer than 1 MiB: not a topology file" in result.stderr, result.stderr
+    chain = (Path(__file__).parent.parent / "launch" / "topologies" / "chain.toml").read_bytes()
+    read, write = os.pipe()
+    os.write(write, chain)  # (1 KB: the pipe holds it)
+    os.close(write)
+    try:
+        result = run_reel("-q", "launch", f"/proc/{os.getpid()}/fd/{read}", timeout=60)
+    finally:
+        os.close(read)
+    assert result.returncode == 0, result.stderr
+
+
 def test_python_api_builds_and_validates_the_same() -> None:
     good = Topology(actor=[ActorConfig("a", "actors.examples.echo:Idle"), ActorConfig("b", "actors.examples.echo:Idle")],
                     link=[LinkConfig(("a", "b"))])

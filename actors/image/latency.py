@@ -36,6 +36,12 @@ class Latency:
     """Draws one delay (seconds) per request."""
 
     def __init__(self, spec: str = "none", seed: int = 0) -> None:
+        try:
+            self._parse(spec, seed)
+        except LatencyError as e:
+            raise LatencyError(f"latency {spec!r}: {e}") from None  # (a bad duration alone would not say where it is)
+
+    def _parse(self, spec: str, seed: int) -> None:
         self.spec = spec
         self.rng = random.Random(seed)
         kind, _, rest = spec.partition(":")
@@ -48,13 +54,13 @@ class Latency:
         elif kind == "uniform" and len(args) == 2:
             low, high = duration(args[0]), duration(args[1])
             if high < low:
-                raise LatencyError(f"latency {spec!r}: the maximum is below the minimum")
+                raise LatencyError("the maximum is below the minimum")
             self.draw = lambda: self.rng.uniform(low, high)
         elif kind == "exp" and len(args) == 1:
             mean = duration(args[0])
             self.draw = lambda: self.rng.expovariate(1 / mean) if mean > 0 else 0.0
         else:
-            raise LatencyError(f"latency {spec!r}: expected none, fixed:DUR, uniform:MIN:MAX or exp:MEAN")
+            raise LatencyError("expected none, fixed:DUR, uniform:MIN:MAX or exp:MEAN")
 
     @property
     def zero(self) -> bool:
