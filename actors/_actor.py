@@ -154,13 +154,15 @@ class Actor(abc.ABC):
         """Tell the launcher that the run's work is done, with its exit code."""
         self._tell_launcher(Finished(code, reason, report or {}))
 
-    def fail(self, reason: str, output: bool = False) -> None:
+    def fail(self, reason: str, output: bool = False, peer: str = "", silent: bool = False) -> None:
         """Tell the launcher this actor cannot go on; it stops the run.
-        ``output``: what failed is reel's output (a file it writes)."""
+        ``output``: what failed is reel's output (a file it writes);
+        ``peer``: the peer it is about (lost or stuck; ``silent``: fell
+        silent past the liveness bound)."""
         if not self._failed:
             self._failed = True
             self.log.error("%s", reason)
-            self._tell_launcher(Failed(reason, output))
+            self._tell_launcher(Failed(reason, output, peer, silent))
 
     def _tell_launcher(self, msg: msgspec.Struct) -> None:
         """Send ``msg`` to the launcher, unless it is lost: this actor is
@@ -228,7 +230,7 @@ class Actor(abc.ABC):
         self.log.error("handler for %s from %s raised:\n%s", type(msg).__name__, src,
                        "".join(traceback.format_exception(exc)).rstrip())
         self.fail(f"{type(exc).__name__}: {exc} (handling {type(msg).__name__} from {src!r}, "
-                  f"{where.filename}:{where.lineno})")
+                  f"{where.filename}:{where.lineno})", peer=exc.peer if isinstance(exc, NotConnected) else "")
 
     def _housekeeping(self) -> None:
         """Heartbeats, liveness and signals; called often by the driver."""
@@ -243,7 +245,8 @@ class Actor(abc.ABC):
                 self.exit_code = EXIT_ORPHANED
                 self.request_stop("launcher lost")
             elif not self._stop_reason:
-                self.fail(f"peer {link.peer!r} silent for more than {self.node.liveness:g} s (liveness bound)")
+                self.fail(f"peer {link.peer!r} silent for more than {self.node.liveness:g} s (liveness bound)",
+                          peer=link.peer, silent=True)
 
     def _begin_stop(self) -> float:
         """First half of the stop sequence; returns the drain deadline."""

@@ -24,7 +24,7 @@ import uvloop
 import zmq
 
 from ._actor import Actor
-from ._errors import ActorStopped, HandshakeRefused, LinkGap
+from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
 from ._backlog import BacklogPusher
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -182,7 +182,7 @@ class AsyncActor(Actor):
         if origin is not None:
             self._handler_crashed(*origin, exc)
         else:
-            self.fail(f"{type(exc).__name__}: {exc} (in {what})")
+            self.fail(f"{type(exc).__name__}: {exc} (in {what})", peer=exc.peer if isinstance(exc, NotConnected) else "")
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

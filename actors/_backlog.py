@@ -57,7 +57,7 @@ class BacklogPusher:
                     continue
                 if time.monotonic() - progress_at > self.liveness:
                     raise NotConnected(f"peer {link.peer!r} took no message for {self.liveness:g} s; "
-                                       f"{len(link.backlog)} frame(s) wait for it")
+                                       f"{len(link.backlog)} frame(s) wait for it", link.peer)
                 writable.clear()
                 # The FD is edge-triggered: wait only if EVENTS says not writable.
                 if not out.getsockopt(zmq.EVENTS) & zmq.POLLOUT:

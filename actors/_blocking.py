@@ -150,7 +150,8 @@ class BlockingActor(Actor):
         give up if the peer is gone."""
         self._housekeeping()
         if self.node.links[peer].lost:
-            raise NotConnected(f"{self.name}: peer {peer!r} was lost while waiting for its {reply_type.__name__}")
+            raise NotConnected(f"{self.name}: peer {peer!r} was lost while waiting for its {reply_type.__name__}",
+                               peer)
 
     # --- internals -----------------------------------------------------------
 

@@ -25,7 +25,12 @@ class ActorStopped(ReelError):
 
 
 class NotConnected(ReelError):
-    """A send to a peer that is not (or no longer) connected."""
+    """A send to a peer that is not (or no longer) connected; ``peer``
+    names it when it was connected once and is lost or stuck."""
+
+    def __init__(self, message: str, peer: str = "") -> None:
+        super().__init__(message)
+        self.peer = peer
 
 
 class BindError(ReelError):

@@ -331,7 +331,7 @@ class Node:
         flush point); send a control message at once, in a frame of its own."""
         link = self._open.get(peer)
         if link is None:
-            raise NotConnected(self._why_not_connected(peer, msg))
+            raise NotConnected(self._why_not_connected(peer, msg), peer if peer in self.links else "")
         special = _SPECIAL.get(type(msg))  # None for a plain machine message
         if special is not None:
             if special is _CONTROL:
@@ -375,7 +375,7 @@ class Node:
         try:
             link.push(frame)  # type: ignore[misc]
         except zmq.Again:
-            raise NotConnected(self._why_stuck(link)) from None
+            raise NotConnected(self._why_stuck(link), link.peer) from None
 
     def _push(self, link: Link, frame: bytes) -> None:
         """Push a control frame."""
@@ -383,7 +383,7 @@ class Node:
         try:
             link.push(frame)  # type: ignore[misc]
         except zmq.Again:
-            raise NotConnected(self._why_stuck(link)) from None
+            raise NotConnected(self._why_stuck(link), link.peer) from None
 
     def _send_bulk(self, link: Link, msg: msgspec.Struct, field: str) -> None:
         """A bulk message travels alone: its fields in the head frame, its
@@ -400,7 +400,7 @@ class Node:
         try:
             self.push_bulk(link, head, payload)
         except zmq.Again:
-            raise NotConnected(self._why_stuck(link)) from None
+            raise NotConnected(self._why_stuck(link), link.peer) from None
 
     def _why_stuck(self, link: Link) -> str:
         return (f"{self.name}: peer {link.peer!r} took no message for {self.liveness:g} s "

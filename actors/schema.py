@@ -193,6 +193,8 @@ class Failed(Control, tag=22):
 
     reason: str
     output: bool = False  # what failed is reel's output (the replay log): the run exits 74, not 70
+    peer: str = ""  # the peer it is about, when one was lost or stuck (the launcher blames its faults)
+    silent: bool = False  # that peer fell silent past the liveness bound: the news is the peer
 
 
 class Exited(Control, tag=23):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import signal
 import tempfile
@@ -240,13 +239,12 @@ class Launcher:
 
     def _on_failed(self, msg: Failed, src: str) -> None:
         # A peer that noticed an injected hang or crash first: name the fault too.
-        culprit = re.search(r"peer '([^']+)' (silent|was lost|is lost)", msg.reason)
-        if culprit and culprit[2] == "silent":
+        if msg.silent:
             # Said as the launcher says it when it notices first: the news is the silent actor, not its peer.
-            reason = (f"actor {culprit[1]!r} silent for more than {self.node.liveness:g} s (liveness bound); it is "
-                      f"hung or unreachable{fault_plan.blame(self.faults, culprit[1], (Hang,))} (noticed by {src!r})")
+            reason = (f"actor {msg.peer!r} silent for more than {self.node.liveness:g} s (liveness bound); it is "
+                      f"hung or unreachable{fault_plan.blame(self.faults, msg.peer, (Hang,))} (noticed by {src!r})")
         else:
-            injected = fault_plan.blame(self.faults, culprit[1]) if culprit else ""
+            injected = fault_plan.blame(self.faults, msg.peer) if msg.peer else ""
             reason = f"actor {src!r} failed: {msg.reason}{injected}"
         code = EXIT_OUTPUT if msg.output else EXIT_RUN_FAILED
         done = self._outcome
