@@ -32,7 +32,6 @@ from .faults import FaultError, PlannedFault, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 
-COPY_CHUNK = 1 << 20
 PROGRESS_SECONDS = 2.0  # a pass over a disk that takes longer says how far it is, this often
 DIGEST_EVERY = 64  # checkpoints between the log's seals (every actor's digest and a checksum)
 LONG_LOG_BYTES = 4 << 20
@@ -70,7 +69,7 @@ def identified_copy(base: str, folder: str, index: int) -> tuple[Disk, DiskIdent
             except OSError as e:
                 raise _copy_error(base, target, e) from None
 
-        size, digest = file_digest(base, COPY_CHUNK, on_data=keep, progress=_progress(f"copying {base}", base))
+        size, digest = file_digest(base, on_data=keep, progress=_progress(f"copying {base}", base))
         try:
             dst.truncate(size)
         except OSError as e:

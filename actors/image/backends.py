@@ -228,56 +228,81 @@ def extents(fd: int, size: int) -> Iterator[tuple[int, int, bool]]:
         offset = hole
 
 
-def content_digest(backend: Backend, chunk: int = 1 << 20, between: Callable[[], None] | None = None) -> str:
-    """xxh3-128 of a disk's whole content, read a chunk at a time (holes
-    are hashed as the zeros they read as, unread); ``between`` is called
-    after each chunk (a blocking actor serves its inbox there, so that a
-    large disk read from the host's disk does not silence it past the
-    liveness bound)."""
+DIGEST_CHUNK = 1 << 20
+"""A disk's digest is xxh3-128 over the xxh3-128 of each DIGEST_CHUNK of
+its content in turn (the last one may be shorter). A chunk that lies wholly
+in a hole has a digest known in advance, so holes are neither read nor
+hashed: the identity of a sparse 2 TiB image with little data takes a
+fraction of a second (hashing its zeros took 88 s, at each record, replay
+and end of run). What is digested is the content, whatever the holes: a
+file and its sparse copy, or a memory disk loaded from it, digest alike."""
+
+_ZERO_CHUNK = bytes(DIGEST_CHUNK)
+
+
+def content_digest(backend: Backend, between: Callable[[], None] | None = None) -> str:
+    """The digest of a disk's whole content (DIGEST_CHUNK), read a chunk
+    at a time, its holes unread; ``between`` is called after each chunk (a
+    blocking actor serves its inbox there, so that a large disk read from
+    the host's disk does not silence it past the liveness bound)."""
     def read(offset: int, length: int) -> bytes:
         result = backend.read(offset, length)
         if result.status:
             raise OSError(result.status, result.error)
         return result.data
 
-    return _digest(backend.extents(), read, chunk, after=None if between is None else lambda done: between())
+    return _digest(backend.extents(), read, after=None if between is None else lambda done: between())
 
 
-def file_digest(path: str, chunk: int = 1 << 20, on_data: Callable[[int, bytes], None] | None = None,
+def file_digest(path: str, on_data: Callable[[int, bytes], None] | None = None,
                 progress: Callable[[int], None] | None = None) -> tuple[int, str]:
-    """(size, xxh3-128) of a file's content: a disk's identity. Each chunk
-    read from the file's data goes to ``on_data`` (offset, bytes) too (a
-    copy made in the same pass), and ``progress`` hears how many bytes are
-    done after each chunk."""
+    """(size, digest) of a file's content (DIGEST_CHUNK): a disk's
+    identity. Each chunk read from the file's data goes to ``on_data``
+    (offset, bytes) too (a copy made in the same pass), and ``progress``
+    hears how many bytes are done after each chunk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        return size, _digest(extents(fd, size), lambda offset, length: os.pread(fd, length, offset), chunk,
+        return size, _digest(extents(fd, size), lambda offset, length: os.pread(fd, length, offset),
                              on_data=on_data, after=progress)
     finally:
         os.close(fd)
 
 
-def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], bytes], chunk: int,
+def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], bytes],
             on_data: Callable[[int, bytes], None] | None = None, after: Callable[[int], None] | None = None) -> str:
-    """xxh3-128 over ``runs`` (holes hashed as zeros, data ``read``); each
-    chunk of data also goes to ``on_data`` (offset, bytes), and ``after``
-    hears how many bytes are done after each chunk."""
+    """The digest (DIGEST_CHUNK) of the content ``runs`` cover, in order:
+    each chunk that holds data is ``read`` whole (the hole in it reads as
+    zeros) and goes to ``on_data`` (offset, bytes); ``after`` hears how
+    many bytes are done after each chunk, and after each stretch of holes."""
     import xxhash
 
+    chunk_digest = xxhash.xxh3_128_digest
+    zero_digest = chunk_digest(_ZERO_CHUNK)
     h = xxhash.xxh3_128()
-    zeros = memoryview(bytes(chunk))
-    for start, length, data in runs:
-        end = start + length
-        for offset in range(start, end, chunk):
-            size = min(chunk, end - offset)
-            if data:
-                block = read(offset, size)
-                h.update(block)
-                if on_data is not None:
-                    on_data(offset, block)
-            else:
-                h.update(zeros[:size])
+    position = 0  # a multiple of DIGEST_CHUNK: every chunk before it is digested
+    size = 0
+    data: list[tuple[int, int]] = []
+    for start, length, holds_data in runs:
+        size = start + length
+        if holds_data and length:
+            data.append((start, size))
+    for start, end in [*data, (size, size)]:  # (the end: holes up to the last chunk, then that one)
+        holes = (start - start % DIGEST_CHUNK - position) // DIGEST_CHUNK  # whole chunks before this data
+        while holes > 0:
+            batch = min(holes, 1 << 16)
+            h.update(zero_digest * batch)
+            holes -= batch
+            position += batch * DIGEST_CHUNK
             if after is not None:
-                after(offset + size)
+                after(position)
+        while position < end:
+            length = min(DIGEST_CHUNK, size - position)
+            block = read(position, length)
+            h.update(chunk_digest(block))
+            if on_data is not None:
+                on_data(position, block)
+            position += length
+            if after is not None:
+                after(position)
     return h.hexdigest()

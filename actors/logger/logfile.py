@@ -119,7 +119,9 @@ class LogError(Exception):
 
 
 class DiskIdentity(msgspec.Struct):
-    """A disk the recording started from: its size and content digest."""
+    """A disk the recording started from: its size and content digest
+    (``actors.image.backends.DIGEST_CHUNK``: xxh3-128 over the xxh3-128 of
+    each MiB)."""
 
     path: str
     size: int
