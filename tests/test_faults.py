@@ -91,6 +91,26 @@ def test_a_link_delay_longer_than_the_liveness_bound_makes_frames_late_not_actor
     assert "holding each machine frame to relay" in result.stderr
 
 
+def test_a_request_numbered_fault_strikes_the_request_the_guest_made_whatever_the_timing(tmp_path: Path) -> None:
+    """tests/guests/abandoned.c asks disk 0 for W, then R (which blkreplay
+    holds behind W, in flight: it overlaps it), then C, and reports C. C
+    is the disk's third request, so request=3 fails it and request=2 does
+    not. While W took long (here 300 ms), C reached the disk before R
+    did: request=3 failed R instead, and which request a plan failed
+    depended on the disk's timing."""
+    from .conftest import build_guest
+
+    elf = build_guest([REPO / "tests" / "guests" / "abandoned.c", REPO / "guests" / "ata.c"], tmp_path / "a.elf")
+    [disk] = blank_disks(tmp_path / "disks", 1)
+    for number, says in ((3, "C failed"), (2, "C ok")):
+        log = tmp_path / f"r{number}.reel"
+        result = run_reel("record", str(elf), "--disk", str(disk), "--log", str(log), "--latency", "fixed:300ms",
+                          "--fault", f"disk0:error:request={number}", timeout=TIMEOUT)
+        assert result.returncode == 0 and result.stdout == says + "\n", show(result)
+        replayed = replay(log)
+        assert replayed.returncode == 0 and replayed.stdout == result.stdout, show(replayed)
+
+
 def test_reordered_completions_record_and_replay_identically(tmp_path: Path) -> None:
     """blkreplay takes the two disks' completions in seeded groups: the log
     shows checkpoints delivering requests against their submission order,

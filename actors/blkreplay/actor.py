@@ -138,13 +138,23 @@ class BlkReplay(BlockingActor):
         """Issue every waiting request that may go, in submission order. One
         may go once its fate is known (replaying: a request that failed when
         recording fails again without reaching the disk, so the disk's
-        content stays what it was) and no earlier request overlapping it is
-        still in flight or waiting."""
+        content stays what it was), no earlier request overlapping it is
+        still in flight or waiting, and no earlier request of its disk waits
+        for such an overlap.
+
+        That last rule keeps each disk's requests in submission order: a
+        disk numbers its requests as they come, and a plan's fault names
+        one by its number (``disk0:error:request=3``). A request that went
+        past one held for an overlap took its number whenever the overlapped
+        one was slow, and the plan failed another request."""
         still: list[Request] = []
+        held: set[int] = set()  # the disks with a request held for an overlap (not for its fate)
         for request in self.waiting:
             fate = self.fates.get(request.id, 0 if self.fates_open else None)
-            blocked = any(r.overlaps(request) for r in still) or any(
+            blocked = request.disk in held or any(r.overlaps(request) for r in still) or any(
                 r.issued and r.overlaps(request) for r in self.requests.values() if r is not request)
+            if blocked:
+                held.add(request.disk)
             if fate is None or blocked:
                 still.append(request)
                 continue
