@@ -341,7 +341,7 @@ def inspect(log: str) -> dict[str, Any]:
         "summary": describe(recorded),
         "records": [],
     }
-    for record in recorded.records:
+    for record in recorded.iter_records():
         if isinstance(record, CheckpointRecord):
             out["records"].append({"checkpoint": record.seq, "icount": record.icount,
                                    "events": [list(e) for e in record.events],

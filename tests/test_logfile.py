@@ -260,6 +260,32 @@ def test_the_control_a_log_within_the_rules_reads() -> None:
     assert parse(_written(header(2), records)).records == records
 
 
+def test_a_long_log_read_takes_tens_of_bytes_a_checkpoint() -> None:
+    """A read log keeps its checkpoints in columns (logfile.Checkpoints):
+    as objects, a log of a million checkpoints (ten minutes of recording)
+    took 440 MB in each process that read it, the launcher and the logger."""
+    import tracemalloc
+
+    count = 100_000
+    records: list[Record] = []
+    for seq in range(count):
+        records.append(CheckpointRecord(seq, 1000 * (seq + 1), [(seq, 0)], seq & 0xFF))
+        if seq % 64 == 63:
+            records.append(SealRecord(seq, _digests()))
+    data = _written(header(64), records + [_end(1000 * count + 1)])
+    tracemalloc.start()
+    try:
+        log = parse(data)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    last = count - 1
+    assert len(log.checkpoints) == count and log.checkpoints[last] == CheckpointRecord(last, 1000 * count,
+                                                                                      [(last, 0)], last & 0xFF)
+    assert log.records == records + [_end(1000 * count + 1)]
+    assert kept < 64 * count, f"{kept / count:.0f} bytes a checkpoint"
+
+
 def _written(head: LogHeader, records: list[Record]) -> bytes:
     import tempfile
 

@@ -282,12 +282,13 @@ def test_swapped_completions_are_a_divergence_at_that_checkpoint(tmp_path: Path)
     rec = record(tmp_path, "--digest-every", "1", "--fault", "disks:reorder:window=2")
     assert rec.result.returncode == 0, show(rec.result)
     log = read(str(rec.log))
-    both = [r for r in log.records if isinstance(r, CheckpointRecord) and len(r.events) >= 2]
+    records = log.records  # (a new list each time)
+    both = [r for r in records if isinstance(r, CheckpointRecord) and len(r.events) >= 2]
     assert both, "no checkpoint delivered two completions at once: nothing to swap"
     target = both[0]
     target.events[0], target.events[1] = target.events[1], target.events[0]
     edited = tmp_path / "swapped.reel"
-    write_log(str(edited), log.header, log.records)
+    write_log(str(edited), log.header, records)
     assert read(str(edited)).checkpoints[target.seq].events[:2] == target.events[:2]
     result = replay(edited)  # times out (and fails) rather than hang
     assert result.returncode == EXIT_DIVERGED, show(result)

@@ -204,7 +204,7 @@ class Logger(AsyncActor):
             return
         self.recording = log
         self.checkpoints = log.checkpoints
-        self.seals = {r.seq: r.digests for r in log.records if isinstance(r, SealRecord)}
+        self.seals = log.seals
         self._prescribe_ahead()
 
     def _prescribe_ahead(self) -> None:
