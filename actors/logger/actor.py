@@ -76,7 +76,7 @@ class Logger(AsyncActor):
         self.reporting = False  # a divergence is being reported: check nothing more
         self.done = False
         self.recording: logfile.Log | None = None
-        self.checkpoints: list[CheckpointRecord] = []
+        self.checkpoints: logfile.Checkpoints = logfile.Checkpoints()
         self.seals: dict[int, list[str]] = {}
         self.next_prescribed = 0
         self.matched = 0

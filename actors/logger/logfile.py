@@ -359,7 +359,7 @@ def write_log(path: str, header: LogHeader, records: list[Record]) -> None:
 
 
 class Checkpoints:
-    """A log's checkpoints, kept in columns of machine integers: about 27
+    """A log's checkpoints, kept in columns of machine integers: about 30
     bytes a checkpoint of one completion, against about 400 as objects (a
     log of a million checkpoints, ten minutes of recording, took 440 MB in
     each process that read it). Indexing gives a ``CheckpointRecord``,
