@@ -107,6 +107,8 @@ def test_a_request_numbered_fault_strikes_the_request_the_guest_made_whatever_th
         result = run_reel("record", str(elf), "--disk", str(disk), "--log", str(log), "--latency", "fixed:300ms",
                           "--fault", f"disk0:error:request={number}", timeout=TIMEOUT)
         assert result.returncode == 0 and result.stdout == says + "\n", show(result)
+        # The disk says which of its requests the fault took (blkreplay and the ide number them otherwise).
+        assert f"injected fault disk0:error:request={number} on this disk's request {number}: EIO" in result.stderr
         replayed = replay(log)
         assert replayed.returncode == 0 and replayed.stdout == result.stdout, show(replayed)
 

@@ -293,7 +293,7 @@ class Ide(BlockingActor):
                 self.fail(wrong)
             return
         if msg.status:
-            self.log.warning("disk %s: request %d failed: %s", src, msg.id, msg.error or f"errno {msg.status}")
+            self.log.warning("request %d to %s failed: %s", msg.id, src, msg.error or f"errno {msg.status}")
         self.controller.disk_done(msg.id, msg.status == 0, msg.data)
         if msg.id in self.parked:  # nothing of it reaches memory (an error, a reset...): the cpu lets it go
             self.parked.discard(msg.id)

@@ -158,7 +158,7 @@ class _Disk:
         took the disk ~240 us here, which the status used to wait behind."""
         if result.status:
             self.errors += 1
-            self.log.warning("request %d: %s", msg.id, result.error)
+            self.log.warning("request %d from %s: %s", msg.id, src, result.error)
         if not msg.data_to:
             self.send(src, BlockCompletion(msg.id, result.status, result.data, result.error))
             return

@@ -45,13 +45,16 @@ class DiskFault(msgspec.Struct, forbid_unknown_fields=True):
         first, last = offset // SECTOR, (offset + max(length, 1) - 1) // SECTOR
         return first <= self.last_lba and self.first_lba <= last
 
-    def result(self) -> Result:
-        return Result(self.status, error=f"injected fault {self.spec}: {errno.errorcode.get(self.status, self.status)}")
+    def result(self, number: int) -> Result:
+        """The failed result it gives request ``number`` of this disk (said
+        in the error: blkreplay and the ide number requests otherwise)."""
+        return Result(self.status, error=f"injected fault {self.spec} on this disk's request {number}: "
+                                         f"{errno.errorcode.get(self.status, self.status)}")
 
 
 def injected(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> Result | None:
     """The failed result of the first fault that hits this request, if any."""
     for fault in faults:
         if fault.hits(number, op, offset, length):
-            return fault.result()
+            return fault.result(number)
     return None
