@@ -15,9 +15,13 @@ two seams, so that an actor without faults pays nothing:
   the whole process (no reading, no heartbeats) for T seconds or for good.
 
 Every draw comes from a seed the plan fixed, and every trigger is a count
-of machine messages, whose frames are deterministic; so is where a fault
-strikes. Control frames (heartbeats, hello, ...) are never touched: their
-timing is not the machine's.
+of machine messages or frames, which are deterministic on each link; so is
+where a link fault or a crash at a Checkpoint strikes. A crash or hang at a
+message count strikes at the frame that brings the count over all the
+actor's links to N or past it: how the links' frames interleave is the
+host's timing, so that point may move by a frame from run to run (the
+recording cut there replays all the same). Control frames (heartbeats,
+hello, ...) are never touched: their timing is not the machine's.
 """
 
 from __future__ import annotations

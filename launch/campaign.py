@@ -44,6 +44,9 @@ LATENCY = "uniform:0:2ms"
 RUN_TIMEOUT = 120.0  # seconds for one reel process: beyond it the run counts as hung
 TAG = "REEL_CAMPAIGN_TAG"
 
+LEFTOVER_GRACE = 5.0
+"""Seconds a run's output may stay open after its reel has ended."""
+
 Outcome = Literal["completes", "guest error", "stops"]
 
 
@@ -130,16 +133,38 @@ def _reel(args: list[str], tag: str, cwd: str) -> tuple[subprocess.CompletedProc
         _running.add(proc)
     with proc:
         try:
-            out, err = proc.communicate(timeout=RUN_TIMEOUT)
-            done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            done = subprocess.CompletedProcess(proc.args, -1, _text(out), _text(err) + "\n(timed out)")
+            done = _outcome(proc, tag, began + RUN_TIMEOUT)
         finally:
             with _running_lock:
                 _running.discard(proc)
     return done, time.monotonic() - began
+
+
+def _outcome(proc: subprocess.Popen[str], tag: str, deadline: float) -> subprocess.CompletedProcess[str]:
+    """``proc``'s output once it has ended (killed at ``deadline``). Its
+    output ends when the last process holding it does: a leftover of the
+    run that outlives the reel (none should) is killed once the reel has
+    been gone LEFTOVER_GRACE, or the campaign would wait on it for good,
+    deaf to Ctrl-C."""
+    notes: list[str] = []
+    ended_at: float | None = None
+    while True:
+        try:
+            out, err = proc.communicate(timeout=1.0)  # (retried: no output is lost)
+            code = -1 if notes and notes[0] == "timed out" else proc.returncode
+            return subprocess.CompletedProcess(proc.args, code, _text(out), _text(err) + "".join(
+                f"\n({note})" for note in notes))
+        except subprocess.TimeoutExpired:
+            now = time.monotonic()
+            if proc.poll() is None:
+                if now > deadline:
+                    proc.kill()
+                    notes.insert(0, "timed out")
+            elif ended_at is None:
+                ended_at = now
+            elif now - ended_at > LEFTOVER_GRACE:
+                notes.append(f"{_reap(tag)} leftover process(es) held its output after it ended; killed")
+                ended_at = float("inf")  # (once)
 
 
 def _interrupt_running() -> None:

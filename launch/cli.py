@@ -290,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--runs", type=int, default=200, help="runs in all, spread over the fault kinds (default 200)")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="runs at once (default: one per core)")
-    f.add_argument("--kinds", default="", metavar="K1,K2", help="only these fault kinds (default: all)")
+    f.add_argument("--kinds", default=None, metavar="K1,K2", help="only these fault kinds (default: all)")
     f.add_argument("--json", action="store_true", help="print the table as one JSON object")
     f.set_defaults(func=_faults)
 
@@ -645,7 +645,8 @@ def _faults(args: argparse.Namespace, level: int) -> int:
     from . import campaign
 
     known = {kind.name: kind for kind in campaign.KINDS}
-    wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else list(known)
+    # (--kinds "" names no kind, as --kinds "," does: it is not the default, every kind)
+    wanted = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds is not None else list(known)
     unknown = [k for k in wanted if k not in known]
     wanted = list(dict.fromkeys(wanted))
     if unknown or not wanted or args.runs < 1 or args.jobs < 1 or args.runs < len(wanted):

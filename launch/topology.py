@@ -306,6 +306,10 @@ def _validate_faults(topology: Topology, origin: str) -> None:
                 what = "a disk" if planned.disk >= 0 else "blkreplay"
                 raise TopologyError(origin, f"faults[{i}]", f"fault {spec!r}: actor {planned.actor!r} is not {what} "
                                                             f"(its parameters take no {' or '.join(missing)})")
+    try:
+        for_run(topology.faults, topology)  # together: two that set one thing (a link's delay...) conflict
+    except FaultError as e:
+        raise TopologyError(origin, "faults", str(e)) from None
 
 
 def _validate_links(topology: Topology, origin: str, actors: dict[str, int]) -> None:

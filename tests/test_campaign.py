@@ -37,7 +37,8 @@ def test_the_campaign_sees_a_run_that_misbehaves() -> None:
 
 
 def test_unknown_fault_kinds_and_bad_counts_are_refused() -> None:
-    for args in (["--kinds", "meteor"], ["--kinds", ","], ["--kinds", " "], ["--runs", "0"], ["--jobs", "0"]):
+    for args in (["--kinds", "meteor"], ["--kinds", ","], ["--kinds", " "], ["--kinds", ""], ["--runs", "0"],
+                 ["--jobs", "0"]):
         result = run_reel("faults", *args)
         assert result.returncode == 2, args
         assert "reel faults:" in result.stderr
@@ -79,3 +80,22 @@ def test_no_reel_starts_once_the_campaign_is_interrupted(tmp_path, monkeypatch) 
     finally:
         campaign._interrupted.clear()
     assert started == []
+
+
+def test_a_leftover_holding_a_runs_output_is_killed_not_waited_for(monkeypatch) -> None:
+    """A process the run left behind (none should) kept its output open:
+    the campaign waited on it past the run's time-out, deaf to SIGTERM."""
+    import os
+    import subprocess
+    import time
+
+    monkeypatch.setattr(campaign, "LEFTOVER_GRACE", 0.5)
+    tag = "leftover-test"
+    proc = subprocess.Popen(["sh", "-c", "sleep 300 & echo started"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **{campaign.TAG: tag}))
+    began = time.monotonic()
+    with proc:
+        done = campaign._outcome(proc, tag, began + 60)
+    assert time.monotonic() - began < 10
+    assert done.returncode == 0 and done.stdout == "started\n", done
+    assert "1 leftover process(es) held its output after it ended; killed" in done.stderr, done

@@ -406,6 +406,12 @@ between = ["source", "sink"]
     assert stats["sink"]["duplicates"] > 0 and sum(stats["sink"]["malformed"].values()) == 3, stats
     with pytest.raises(TopologyError, match=r"faults\[0\]: fault 'actor:nobody:hang:message=1': the run has no actor"):
         parse(toml.replace('faults = [', 'faults = ["actor:nobody:hang:message=1", '))
+    # Two faults that set one thing: refused with the file's other faults (it was a traceback from the launcher).
+    path.write_text(toml.replace('faults = [', 'faults = ["link:source->sink:duplicate:every=3", '))
+    result = run_reel("launch", str(path), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert (f"reel: {path}: faults: faults 'link:source->sink:duplicate:every=3' and "
+            "'link:source->sink:duplicate:every=2' both set the duplication of the link source->sink") in result.stderr
 
 
 @pytest.mark.parametrize("name,spec,why", [
