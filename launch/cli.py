@@ -401,7 +401,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from actors.image import LatencyError
 
     from . import disks
-    from .faults import FaultError, for_run, plan
+    from .faults import FaultError, for_run, plan, within_disks
     from .machines import ide_direct
 
     try:
@@ -410,7 +410,9 @@ def _run(args: argparse.Namespace, level: int) -> int:
         if args.disk:
             attached = disks.free(disks.distinct([disks.parse(spec) for spec in args.disk]))
             disks.fit_in_memory([d for d in attached if d.backend == "memory"])
-            faults = [f.spec for f in plan(args.fault, len(attached), args.seed)]
+            planned = plan(args.fault, len(attached), args.seed)
+            within_disks(planned, [d.size for d in attached])
+            faults = [f.spec for f in planned]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
                                   args.latency, args.seed, faults=faults)
             for_run(faults, topology)

@@ -45,7 +45,7 @@ from actors.blkreplay import CompletionReorder
 from actors.image import DiskFault, Latency, LatencyError
 from actors.schema import ActorStats
 
-from .disks import DiskError, parse_size
+from .disks import SECTOR, DiskError, parse_size
 
 RANDOM_CRASH = (1, 2000)
 """The range of a random crash's machine message number."""
@@ -259,6 +259,24 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
                 if links is not None and frozenset((f.actor, f.fault.peer)) not in pairs:
                     raise FaultError(f"fault {f.spec!r}: no link joins {f.actor!r} and {f.fault.peer!r}")
     return faults
+
+
+def within_disks(faults: list[PlannedFault], sizes: list[int]) -> None:
+    """Refuse a disk fault that no request of its disk (of ``sizes[i]``
+    bytes) can meet: an error at sectors past the disk's last, or a disk
+    full at or past its size. It was taken, never struck, and the log
+    listed it as injected."""
+    for f in faults:
+        if not isinstance(f.fault, DiskFault) or f.disk < 0:
+            continue
+        size = sizes[f.disk]
+        last = size // SECTOR - 1
+        if f.fault.kind == "error" and f.fault.first_lba > last:
+            raise FaultError(f"fault {f.spec!r}: disk{f.disk} has sectors 0 to {last}: no request reaches "
+                             f"LBA {f.fault.first_lba}")
+        if f.fault.kind == "full" and f.fault.size >= size:
+            raise FaultError(f"fault {f.spec!r}: disk{f.disk} holds {size} bytes: no write ends past "
+                             f"{f.fault.size}")
 
 
 def _one_at_a_time(faults: list[PlannedFault]) -> None:

@@ -349,12 +349,21 @@ def test_a_hang_is_noticed_within_the_liveness_bound_and_named(tmp_path: Path, l
     # time.sleep takes at most 2**63 ns: this one crashed the actor with a traceback
     ("actor:ide:hang:message=3:seconds=9999999999", "at most 86400 (leave it out to hang for good)"),
     ("gremlins", "expected one of disk<I>:error"),
+    # faults no request of an 8 MiB disk can meet: taken, never struck, and listed in the log as injected
+    ("disk0:error:lba=16384-20000", "disk0 has sectors 0 to 16383: no request reaches LBA 16384"),
+    ("disk1:full:bytes=8M", "disk1 holds 8388608 bytes: no write ends past 8388608"),
 ])
 def test_a_bad_fault_spec_is_refused_naming_it_and_what_is_wrong(tmp_path: Path, spec: str, why: str) -> None:
     rec = record(tmp_path, "--fault", spec)
     assert rec.result.returncode == 2, show(rec.result)
     assert f"fault {spec!r}" in rec.result.stderr and why in rec.result.stderr, show(rec.result)
     assert not rec.log.exists()
+
+
+def test_run_refuses_a_disk_fault_past_its_disk(tmp_path: Path) -> None:
+    result = run_reel("run", "journal", *disk_args(blank_disks(tmp_path, 2)), "--fault", "disk1:error:lba=99999")
+    assert result.returncode == 2, show(result)
+    assert "fault 'disk1:error:lba=99999': disk1 has sectors 0 to 16383" in result.stderr, show(result)
 
 
 def test_two_faults_that_set_one_thing_are_refused() -> None:
