@@ -611,13 +611,13 @@ def _inspect(args: argparse.Namespace, level: int) -> int:
         print(json.dumps(out))
         return EXIT_OK
     h, summary = out["header"], out["summary"]
-    print(f"log {summary['path']}: {summary['bytes']} bytes, format {h['format']}, reel {h['reel_version']}")
-    print(f"guest {h['guest']} (sha256 {h['guest_sha256'][:16]}...), RAM {h['ram_mib']} MiB, "
-          f"latency {h['latency']} seed {h['seed']}")
+    print(f"log {summary['path']}: {summary['bytes']} bytes, format {h['format']}, reel {_shown(h['reel_version'])}")
+    print(f"guest {_shown(h['guest'])} (sha256 {_shown(h['guest_sha256'][:16])}...), RAM {h['ram_mib']} MiB, "
+          f"latency {_shown(h['latency'])} seed {h['seed']}")
     for i, d in enumerate(h["disks"]):
-        print(f"disk {i}: {d['path']} ({d['size']} bytes, digest {d['digest']})")
+        print(f"disk {i}: {_shown(d['path'])} ({d['size']} bytes, digest {_shown(d['digest'])})")
     if h["faults"]:
-        print("faults injected while recording: " + ", ".join(h["faults"]))
+        print("faults injected while recording: " + ", ".join(map(_shown, h["faults"])))
     per_event = summary["bytes_per_event"]
     print(f"{summary['checkpoints']} checkpoints, {summary['events']} events ({summary['failed_events']} failed), "
           f"header {summary['header_bytes']} bytes, checkpoints and seals {summary['record_bytes']} bytes"
@@ -636,6 +636,13 @@ def _inspect(args: argparse.Namespace, level: int) -> int:
             print(f"  end: icount {record['icount']}, exit code {record['exit_code']}, state {record['state'][:8]}, "
                   f"memory {record['memory'][:8]}" + (f", undelivered {undelivered}" if undelivered else ""))
     return EXIT_OK
+
+
+def _shown(text: str) -> str:
+    """A string from a log's header as one printable line: a control
+    character (a newline, an escape sequence a damaged or edited log can
+    carry) is shown escaped, not sent to the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _event_text(request: int, status: int) -> str:

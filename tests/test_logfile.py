@@ -319,3 +319,17 @@ def test_a_log_cut_between_a_checkpoint_and_its_seal_reads_as_truncated() -> Non
     seal_bytes = 2 + 16 * len(DIGESTED) + 4
     cut = parse(data[:len(_written(header(2), records)) - seal_bytes])
     assert cut.truncated and cut.records == records[:-1]
+
+
+def test_inspect_shows_control_characters_of_a_header_escaped(tmp_path: Path) -> None:
+    """A guest named with a newline and an escape sequence (an edited log)
+    broke inspect's lines and turned the terminal red."""
+    import msgspec
+
+    from .conftest import run_reel
+
+    log = tmp_path / "odd.reel"
+    write_log(str(log), msgspec.structs.replace(header(2), guest_name="a\nb\x1b[31mred"), [_end()])
+    result = run_reel("inspect", str(log), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "guest a\\nb\\x1b[31mred (sha256" in result.stdout, result.stdout
