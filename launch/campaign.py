@@ -147,18 +147,19 @@ def _outcome(proc: subprocess.Popen[str], tag: str, deadline: float) -> subproce
     been gone LEFTOVER_GRACE, or the campaign would wait on it for good,
     deaf to Ctrl-C."""
     notes: list[str] = []
+    timed_out = False
     ended_at: float | None = None
     while True:
         try:
             out, err = proc.communicate(timeout=1.0)  # (retried: no output is lost)
-            code = -1 if notes and notes[0] == "timed out" else proc.returncode
-            return subprocess.CompletedProcess(proc.args, code, _text(out), _text(err) + "".join(
-                f"\n({note})" for note in notes))
+            return subprocess.CompletedProcess(proc.args, -1 if timed_out else proc.returncode, _text(out),
+                                               _text(err) + "".join(f"\n({note})" for note in notes))
         except subprocess.TimeoutExpired:
             now = time.monotonic()
             if proc.poll() is None:
-                if now > deadline:
+                if now > deadline and not timed_out:
                     proc.kill()
+                    timed_out = True
                     notes.insert(0, "timed out")
             elif ended_at is None:
                 ended_at = now

@@ -99,3 +99,15 @@ def test_a_leftover_holding_a_runs_output_is_killed_not_waited_for(monkeypatch) 
     assert time.monotonic() - began < 10
     assert done.returncode == 0 and done.stdout == "started\n", done
     assert "1 leftover process(es) held its output after it ended; killed" in done.stderr, done
+
+
+def test_a_run_past_its_time_out_is_killed_once_and_counts_as_timed_out() -> None:
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    began = time.monotonic()
+    with proc:
+        done = campaign._outcome(proc, "timeout-test", began + 0.5)
+    assert time.monotonic() - began < 10
+    assert done.returncode == -1 and done.stderr == "\n(timed out)", done
