@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import json
 import logging
 import signal
@@ -226,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
                         "master, channel 1 master, channel 0 slave, channel 1 slave")
     r.add_argument("--latency", default="none", metavar="SPEC",
                    help="disk completion latency: none, fixed:DUR, uniform:MIN:MAX or exp:MEAN (e.g. uniform:0:2ms)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
+    r.add_argument("--seed", type=_integer, default=0, help="seed of the disk latency draws (disk i uses seed + i)")
     r.add_argument("--fault", action="append", default=[], metavar="SPEC",
                    help="inject a fault (repeatable; needs a --disk): " + FAULT_HELP)
     _liveness(r)
@@ -241,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--force", action="store_true", help="replace the log if it exists")
     rec.add_argument("--fault", action="append", default=[], metavar="SPEC",
                      help="inject a fault (repeatable), drawn from --seed: " + FAULT_HELP)
-    rec.add_argument("--digest-every", type=int, default=64, metavar="N",
+    rec.add_argument("--digest-every", type=_integer, default=64, metavar="N",
                      help="checkpoints between every actor's full digest in the log (default 64; 1 makes a "
                           "replay name the exact checkpoint of any divergence, at about 50 more bytes each)")
     _disk_timing(rec)
@@ -287,8 +288,8 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("faults", help="a fault-injection campaign: fault kinds x seeds, each recorded and replayed, "
                                       "outcomes checked")
-    f.add_argument("--runs", type=int, default=200, help="runs in all, spread over the fault kinds (default 200)")
-    f.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    f.add_argument("--runs", type=_integer, default=200, help="runs in all, spread over the fault kinds (default 200)")
+    f.add_argument("--jobs", type=_integer, default=os.cpu_count() or 1,
                    help="runs at once (default: one per core)")
     f.add_argument("--kinds", default=None, metavar="K1,K2", help="only these fault kinds (default: all)")
     f.add_argument("--json", action="store_true", help="print the table as one JSON object")
@@ -300,11 +301,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.add_argument("--placement", choices=["split", "same"], default="split",
                    help="split: client and server on two cores (default); same: both on core 0")
-    t.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported (default 5)")
+    t.add_argument("--rounds", type=_integer, default=5, help="rounds; medians are reported (default 5)")
     t.set_defaults(func=_bench_transport)
     d = bsub.add_parser("disk", help="DMA through cpu -> ide -> image: QD1 latency and sequential throughput")
     d.add_argument("--json", action="store_true", help="print one JSON object")
-    d.add_argument("--rounds", type=int, default=3, metavar="N",
+    d.add_argument("--rounds", type=_integer, default=3, metavar="N",
                    help="rounds, each measuring the raw baseline and both guests; medians are reported (default 3)")
     d.set_defaults(func=_bench_disk)
     c = bsub.add_parser("cpu", help="guest instructions per second of the bundled bench guest")
@@ -313,9 +314,9 @@ def _parser() -> argparse.ArgumentParser:
     rb = bsub.add_parser("replay", help="direct vs record vs replay of an I/O-heavy guest: overhead, checkpoints/s, "
                                         "log bytes per event")
     rb.add_argument("--json", action="store_true", help="print one JSON object")
-    rb.add_argument("--repetitions", type=int, default=5, metavar="N",
+    rb.add_argument("--repetitions", type=_integer, default=5, metavar="N",
                     help="interleaved repetitions of the three modes; medians are reported (default 5)")
-    rb.add_argument("--spin-us", type=int, default=None, metavar="US",
+    rb.add_argument("--spin-us", type=_integer, default=None, metavar="US",
                     help="run.spin_us for every run (default: the benchmarks' 1000; 0: never wait awake)")
     rb.set_defaults(func=_bench_replay)
     b.set_defaults(func=lambda args, level: (b.print_help(sys.stderr), EXIT_USAGE)[1])
@@ -482,12 +483,33 @@ replay verdicts:
 def _disk_timing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency", default="none", metavar="SPEC",
                    help="disk completion latency: none, fixed:DUR, uniform:MIN:MAX or exp:MEAN")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latency draws (disk i uses seed + i)")
+    p.add_argument("--seed", type=_integer, default=0, help="seed of the latency draws (disk i uses seed + i)")
     p.add_argument("--backend", choices=["raw", "memory"], default="raw",
                    help="work on a copy of each base file (raw, default) or on it loaded into memory")
 
 
 N = TypeVar("N", int, float)
+
+
+def _whole(text: str) -> int:
+    """A whole number written in ASCII digits, with an optional sign: int()
+    also took " 5", "1_000" and other scripts' digits, which no one means."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _decimal(text: str) -> float:
+    """A decimal number in ASCII (as _whole): float() also took "1_0",
+    " 5" and other scripts' digits."""
+    if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text):
+        raise ValueError(text)
+    return float(text)
+
+
+def _integer(text: str) -> int:
+    """An argparse type: a whole number (argparse says which option)."""
+    return _parsed(text, _whole, "a whole number")
 
 
 def _parsed(text: str, convert: Callable[[str], N], what: str) -> N:
@@ -499,14 +521,14 @@ def _parsed(text: str, convert: Callable[[str], N], what: str) -> N:
 
 
 def _seconds(text: str) -> float:
-    value = _parsed(text, float, "a number of seconds")
+    value = _parsed(text, _decimal, "a number of seconds")
     if not MIN_LIVENESS <= value <= MAX_LIVENESS:
         raise argparse.ArgumentTypeError(f"{text!r}: must be from {MIN_LIVENESS:g} to {MAX_LIVENESS:g} seconds")
     return value
 
 
 def _positive_seconds(text: str) -> float:
-    value = _parsed(text, float, "a number of seconds")
+    value = _parsed(text, _decimal, "a number of seconds")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
     return value
@@ -788,7 +810,7 @@ def _at_least(least: int) -> Callable[[str], int]:
     """An argparse type: an integer of at least ``least`` (the cpu's own
     bound, said here against the option rather than the topology)."""
     def parse(text: str) -> int:
-        value = _parsed(text, int, "an integer")
+        value = _parsed(text, _whole, "an integer")
         if value < least:
             raise argparse.ArgumentTypeError(f"{value}: must be at least {least}")
         return value
@@ -800,7 +822,7 @@ def _ram_mib(text: str) -> int:
     the 32-bit space."""
     from actors.cpu.bus import MAX_RAM_MIB
 
-    value = _parsed(text, int, "a whole number of MiB")
+    value = _parsed(text, _whole, "a whole number of MiB")
     if not 1 <= value <= MAX_RAM_MIB:
         raise argparse.ArgumentTypeError(f"{value}: must be within 1..{MAX_RAM_MIB} (MiB)")
     return value

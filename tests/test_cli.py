@@ -65,6 +65,12 @@ def test_launch_json_result() -> None:
     ("--max-instructions", "-1", "argument --max-instructions: -1: must be at least 0"),
     ("--ram", "0", "argument --ram: 0: must be within 1..2048 (MiB)"),
     ("--ram", "100000", "argument --ram: 100000: must be within 1..2048 (MiB)"),  # RAM ends at 2^32
+    # only ASCII digits: int() and float() also took these, which no one means
+    ("--seed", "1_000", "argument --seed: '1_000' is not a whole number"),
+    ("--seed", "\u0663", "argument --seed: '\u0663' is not a whole number"),  # an Arabic-Indic 3
+    ("--seed", " 5", "argument --seed: ' 5' is not a whole number"),
+    ("--ram", "1_6", "argument --ram: '1_6' is not a whole number of MiB"),
+    ("--liveness", "1_0", "argument --liveness: '1_0' is not a number of seconds"),
 ])
 def test_run_refuses_numbers_out_of_range(flag: str, value: str, says: str) -> None:
     result = run_reel("run", "hello", flag, value, timeout=30)
