@@ -118,6 +118,7 @@ class _LinkFaults:
                     count = self.frames[link.peer] = self.frames.get(link.peer, 0) + 1
                     if count % dup.every == 0:
                         self.duplicated += 1
+                        node.note_struck(dup.spec)
                         if self.duplicated == 1:
                             self.log.warning("injected fault %s: pushing machine frame %d again", dup.spec, count)
                         push(frame)
@@ -136,6 +137,7 @@ class _LinkFaults:
     def _hold(self, peer: str) -> None:
         delay = self.delay.get(peer)
         if delay is not None:
+            self.node.note_struck(delay[0].spec)
             if not self.held:
                 self.log.warning("injected fault %s: holding each machine frame to %s", delay[0].spec, peer)
             self.held += 1

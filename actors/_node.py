@@ -212,6 +212,7 @@ class Node:
         self._dirty: list[Link] = []
         self._open: dict[str, Link] = {}  # the links a message can be sent on now
         self.malformed: dict[str, int] = {}
+        self.struck: dict[str, int] = {}  # planned fault spec -> how often it struck here (ActorStats.struck)
         self.unhandled: dict[str, int] = {}
         self.gaps = 0
         self.endpoint = ""
@@ -782,7 +783,14 @@ class Node:
             malformed=dict(self.malformed),
             unhandled=dict(self.unhandled),
             digest=self.digest.hexdigest(),
+            struck=dict(self.struck),
         )
+
+    def note_struck(self, spec: str) -> int:
+        """A planned fault struck here once more; how often it has now (so
+        the launcher can say which of a plan's faults never did)."""
+        count = self.struck[spec] = self.struck.get(spec, 0) + 1
+        return count
 
 
 # pyzmq's Socket.send is a Python wrapper (for SERVER and RADIO sockets)

@@ -86,6 +86,7 @@ class ActorStats(msgspec.Struct):
     malformed: dict[str, int] = {}
     unhandled: dict[str, int] = {}
     digest: str = ""
+    struck: dict[str, int] = {}  # planned fault (its spec) -> how often it struck in this actor
 
 
 # --- runtime control: any actor <-> any actor (and the launcher) ------------

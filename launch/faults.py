@@ -372,14 +372,38 @@ def blame(faults: list[PlannedFault], actor: str, kinds: tuple[type, ...] = (Cra
 
 
 def unstruck(faults: list[PlannedFault], stats: dict[str, ActorStats]) -> list[str]:
-    """What of the plan's crashes and hangs never struck, each with why we
-    know: its actor exited in order (a crash leaves it no word to say),
-    having taken fewer machine messages than a hang waited for."""
+    """What of the plan's faults never struck, each with why we know, from
+    the statistics of the actor that applies it (one that did not exit in
+    order says nothing, and nothing is said of it). A crash or hang: its
+    actor exited in order (a crash leaves it no word to say), having taken
+    fewer machine messages than a hang waited for. A disk error or full
+    disk, a link's duplication or delay, a reordering: its actor counted
+    no strike of it (``ActorStats.struck``). A slow disk and garbage, which
+    act whatever the run does, are not said."""
     out = []
     for f in faults:
-        taken = stats[f.actor].received if f.actor in stats else None
-        if taken is None or not isinstance(f.fault, (Crash, Hang)):
+        if f.actor not in stats:
             continue
-        if isinstance(f.fault, Crash) or taken < f.fault.message:
-            out.append(f"{f.spec} never struck: {f.actor} took {taken} machine messages and exited in order")
+        actor = stats[f.actor]
+        if isinstance(f.fault, (Crash, Hang)):
+            if isinstance(f.fault, Crash) or actor.received < f.fault.message:
+                out.append(f"{f.spec} never struck: {f.actor} took {actor.received} machine messages and exited "
+                           "in order")
+        elif f.fault is not None and not actor.struck.get(f.spec):
+            out.append(f"{f.spec} never struck: {_never(f)}")
     return out
+
+
+def _never(f: PlannedFault) -> str:
+    """What did not happen, that a fault that never struck needed."""
+    fault = f.fault
+    if isinstance(fault, DiskFault):
+        return f"no request {f.actor} served met it"
+    if isinstance(fault, CompletionReorder):
+        return "blkreplay never had two completions at once to take in another order"
+    if isinstance(fault, Duplicate):
+        return (f"{f.actor} pushed fewer than {fault.every} machine frames to {fault.peer}" if fault.every > 1
+                else f"{f.actor} pushed no machine frame to {fault.peer}")
+    if isinstance(fault, Delay):
+        return f"{f.actor} pushed no machine frame to {fault.peer}"
+    return f"{f.actor} counted no strike of it"

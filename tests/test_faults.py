@@ -360,6 +360,20 @@ def test_a_bad_fault_spec_is_refused_naming_it_and_what_is_wrong(tmp_path: Path,
     assert not rec.log.exists()
 
 
+def test_every_kind_of_fault_that_never_struck_is_said(tmp_path: Path) -> None:
+    """Only crashes and hangs were said to have never struck: a disk error
+    no request met, or a link fault on a link no frame took that way, was
+    listed in the log as injected and nothing said otherwise. What struck
+    is not said."""
+    never = ["disk0:error:lba=16000", "link:logger->cpu:duplicate:every=1", "link:logger->ide:delay:fixed:1ms"]
+    rec = record(tmp_path, *(a for spec in never + ["disk1:error:request=3"] for a in ("--fault", spec)))
+    assert rec.result.returncode == 3, show(rec.result)  # (journal's own code: a request failed)
+    said = re.findall(r"^reel: warning: injected fault (\S+) never struck: (.*)$", rec.result.stderr, re.M)
+    assert said == [("disk0:error:lba=16000", "no request disk0 served met it"),
+                    ("link:logger->cpu:duplicate:every=1", "logger pushed no machine frame to cpu"),
+                    ("link:logger->ide:delay:fixed:1ms", "logger pushed no machine frame to ide")], show(rec.result)
+
+
 def test_run_refuses_a_disk_fault_past_its_disk(tmp_path: Path) -> None:
     result = run_reel("run", "journal", *disk_args(blank_disks(tmp_path, 2)), "--fault", "disk1:error:lba=99999")
     assert result.returncode == 2, show(result)

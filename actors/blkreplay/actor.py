@@ -123,7 +123,7 @@ class BlkReplay(BlockingActor):
         self.drain_for: str | None = None  # the peer whose Drain waits for requests still held here
         self.draining: set[str] = set()  # the disks a Drain went to that have not answered it
         reorder = self.params.reorder
-        self.reorder = ReorderWindow(reorder, self.log.warning) if reorder is not None else None
+        self.reorder = ReorderWindow(reorder, self.log.warning, self.node.note_struck) if reorder is not None else None
 
     # --- requests ---------------------------------------------------------------
 

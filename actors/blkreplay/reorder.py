@@ -38,8 +38,10 @@ class ReorderWindow:
     """Invariant: ``held`` are completions that came from the disks and
     that blkreplay has not seen yet, fewer than ``window`` of them."""
 
-    def __init__(self, fault: CompletionReorder, note: Callable[[str], None]) -> None:
+    def __init__(self, fault: CompletionReorder, note: Callable[[str], None],
+                 struck: Callable[[str], object] = lambda spec: None) -> None:
         self.spec = fault.spec
+        self.struck = struck  # told each time a group goes in another order
         self.window = max(fault.window, 2)
         self.rng = random.Random(fault.seed)
         self.note = note
@@ -62,6 +64,7 @@ class ReorderWindow:
         self.groups += 1
         if order != sorted(order):
             self.reordered += 1
+            self.struck(self.spec)
             if self.reordered == 1:
                 self.note(f"injected fault {self.spec}: completions of requests {[c.id for c in group]} "
                           f"go on as {[group[i].id for i in order]}")

@@ -32,7 +32,7 @@ from .._async import AsyncActor
 from .._blocking import BlockingActor
 from ..schema import BlockCompletion, BlockRequest, DiskDigest, DiskDigestRequest, Drain, Drained
 from .backends import Backend, Memory, RawFile, Result, check, content_digest
-from .faults import DiskFault, injected
+from .faults import DiskFault, striking
 from .latency import Latency, LatencyError
 
 INLINE_MAX = 1 << 20
@@ -138,7 +138,10 @@ class _Disk:
             return Result(5, error=f"disk {self.name} is not open")
         bad = check(self.backend.size, msg.op, msg.offset, msg.length, len(msg.data))
         if bad is None and self.params.faults:
-            bad = injected(self.params.faults, self.requests, msg.op, msg.offset, msg.length)
+            fault = striking(self.params.faults, self.requests, msg.op, msg.offset, msg.length)
+            if fault is not None:
+                self.node.note_struck(fault.spec)
+                bad = fault.result(self.requests)
         return bad
 
     def _run(self, msg: BlockRequest) -> Result:

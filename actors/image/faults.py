@@ -52,9 +52,9 @@ class DiskFault(msgspec.Struct, forbid_unknown_fields=True):
                                          f"{errno.errorcode.get(self.status, self.status)}")
 
 
-def injected(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> Result | None:
-    """The failed result of the first fault that hits this request, if any."""
+def striking(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> DiskFault | None:
+    """The first fault that hits this request, if any."""
     for fault in faults:
         if fault.hits(number, op, offset, length):
-            return fault.result(number)
+            return fault
     return None
