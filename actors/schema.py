@@ -719,10 +719,12 @@ class ReplayBackendFailed(Message, tag=242):
 
 
 class ReplayDiverged(Message, tag=244):
-    """cpu -> logger (replaying): the guest did what the recording did not,
-    which only the cpu can see (it exited early or ran past the recording's
-    exit, or waits where the recording made no checkpoint); ``what`` says
-    what. The logger ends the replay as diverged, as for any divergence."""
+    """cpu or blkreplay -> logger (replaying): the guest did what the
+    recording did not, which no digest shows yet: the cpu sees it exit
+    early, run past the recording's exit, or wait where the recording made
+    no checkpoint; blkreplay sees it make a request the recording never
+    made. ``what`` says what. The logger ends the replay as diverged, as
+    for any divergence."""
 
     what: str
 

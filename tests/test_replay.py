@@ -17,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -728,6 +729,27 @@ def test_an_empty_log_left_by_a_killed_recording_is_taken_without_force(tmp_path
     assert result.returncode == 0 and log.stat().st_size > 0, show(result)
     result = run_reel("record", "hello", "--disk", str(disk), "--log", str(log))
     assert result.returncode == 2 and "already exists (use --force to replace it)" in result.stderr, show(result)
+
+
+def test_a_request_the_recording_never_made_is_a_divergence_at_once(tmp_path: Path) -> None:
+    """A log edited to hold no checkpoint (checksums made anew): the guest's
+    first request is one the recording never made. No checkpoint comes to
+    show it, and the replay waited, the ide warning every 15 s, until the
+    guest passed the recording's exit: 105 s for disktest."""
+    from actors.logger.logfile import read, write_log
+
+    rec = record(tmp_path)
+    assert rec.result.returncode == 0, show(rec.result)
+    log = read(str(rec.log))
+    edited = tmp_path / "no-checkpoints.reel"
+    write_log(str(edited), log.header, [log.end])
+    began = time.monotonic()
+    result = replay(edited)
+    assert result.returncode == EXIT_DIVERGED, show(result)
+    made = max([i for c in log.checkpoints for i, _ in c.events] + [i for i, _ in log.end.undelivered])
+    assert (f"replay diverged: blkreplay: the guest made request 0, which the recording never made (it made "
+            f"no request)") in result.stderr, show(result)
+    assert made > 0 and time.monotonic() - began < 30, show(result)
 
 
 def test_a_base_that_has_moved_is_asked_for_by_its_new_place(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from ..schema import (
     Expect,
     Patience,
     ReplayBackendFailed,
+    ReplayDiverged,
     ReplayStuck,
     Settle,
     sealed,
@@ -119,6 +120,9 @@ class BlkReplay(BlockingActor):
         # delivers nothing more).
         self.fates: dict[int, int] = {}
         self.fates_open = self.params.mode == "record"
+        self.log_ended = False  # replaying: the log's last Expect came (it lists every request the recording made)
+        self.expected_max = -1  # replaying: the highest request id an Expect named
+        self.reporting_new = False  # a request the recording never made has been reported
         self.due: tuple[int, int, float] | None = None  # replaying: (seq, icount, since) of a checkpoint waiting
         self.drain_for: str | None = None  # the peer whose Drain waits for requests still held here
         self.draining: set[str] = set()  # the disks a Drain went to that have not answered it
@@ -132,7 +136,23 @@ class BlkReplay(BlockingActor):
         self.next_id += 1
         self.requests[request.id] = request
         self.waiting.append(request)
+        if self.log_ended:
+            self._made_by_the_recording(request.id)
         self._issue_waiting()
+
+    def _made_by_the_recording(self, request_id: int) -> None:
+        """Replaying, once the log has no more Expects: each request the
+        recording made is listed in one (delivered at a checkpoint, or left
+        undelivered at the end), so one with no fate left is new. Said at
+        once: no checkpoint comes to show it, and the guest would wait for
+        it, or poll it, up to the recording's exit (a log edited to hold no
+        checkpoint took 105 s to say diverged)."""
+        if request_id in self.fates or self.reporting_new:
+            return
+        self.reporting_new = True
+        made = f"requests 0 to {self.expected_max}" if self.expected_max >= 0 else "no request"
+        self.send(self.params.logger, ReplayDiverged(
+            f"the guest made request {request_id}, which the recording never made (it made {made})"))
 
     def _issue_waiting(self) -> None:
         """Issue every waiting request that may go, in submission order. One
@@ -278,9 +298,13 @@ class BlkReplay(BlockingActor):
         self._settle(msg.seq, msg.icount, [(c.id, c.status) for c in queue])
 
     def on_expect(self, msg: Expect, src: str) -> None:
+        self.expected_max = max([self.expected_max, *(request for request, _ in msg.events)])
         if msg.seq < 0:  # the log has no more checkpoints: what comes now succeeds, but for what failed undelivered
             self.fates.update(msg.events)
             self.fates_open = True
+            self.log_ended = True
+            for request in self.waiting:
+                self._made_by_the_recording(request.id)
         else:
             self.expected[msg.seq] = msg.events
             self.fates.update(msg.events)
