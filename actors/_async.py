@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar, cast
 
 import msgspec
 import uvloop
@@ -72,8 +72,8 @@ class AsyncActor(Actor):
         # is a frame of its own, a flush point fixed by the task's own steps.
         self.node.on_first_queued = self._flush_outside_serve
         self._introduce()
-        inbox_fd = self.node.inbox.getsockopt(zmq.FD)
-        loop.add_reader(inbox_fd, lambda: self._waiter is not None and _wake(self._waiter))
+        inbox_fd = cast(int, self.node.inbox.getsockopt(zmq.FD))
+        loop.add_reader(inbox_fd, self._inbox_readable_now)
         ticker = loop.create_task(self._ticker())
         try:
             while self._stop_reason is None:
@@ -106,7 +106,7 @@ class AsyncActor(Actor):
                         self._serving = False
                         await asyncio.sleep(0)
                         return
-                    if node.receive(zmq.NOBLOCK) or node.inbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    if node.receive(zmq.NOBLOCK) or node.inbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # type: ignore[arg-type,operator]
                         continue
                     node.flush()
                     self._serving = False
@@ -134,6 +134,11 @@ class AsyncActor(Actor):
         finally:
             timer.cancel()
             self._waiter = None
+
+    def _inbox_readable_now(self) -> None:
+        """The inbox's FD fired: wake ``_inbox_readable``'s wait, if one is on."""
+        if self._waiter is not None:
+            _wake(self._waiter)
 
     def _flush_outside_serve(self) -> None:
         if not self._serving:
@@ -178,9 +183,10 @@ class AsyncActor(Actor):
         exc = task.exception()
         if exc is None or isinstance(exc, ActorStopped):
             return
-        origin = getattr(task, "origin", None)
+        origin: tuple[msgspec.Struct, str] | None = getattr(task, "origin", None)
         if origin is not None:
-            self._handler_crashed(*origin, exc)
+            msg, src = origin
+            self._handler_crashed(msg, src, exc)
         else:
             self.fail(f"{type(exc).__name__}: {exc} (in {what})", peer=exc.peer if isinstance(exc, NotConnected) else "")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Coroutine
+from typing import Any, Callable, Coroutine, cast
 
 import zmq
 
@@ -45,7 +45,7 @@ class BacklogPusher:
         assert out is not None
         loop = asyncio.get_running_loop()
         writable = asyncio.Event()
-        fd = out.getsockopt(zmq.FD)
+        fd = cast(int, out.getsockopt(zmq.FD))
         loop.add_reader(fd, writable.set)
         progress_at = time.monotonic()
         try:
@@ -60,7 +60,7 @@ class BacklogPusher:
                                        f"{len(link.backlog)} frame(s) wait for it", link.peer)
                 writable.clear()
                 # The FD is edge-triggered: wait only if EVENTS says not writable.
-                if not out.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
+                if not out.getsockopt(zmq.EVENTS) & zmq.POLLOUT:  # type: ignore[arg-type,operator]  # (an int option)
                     try:
                         await asyncio.wait_for(writable.wait(), WAIT_SECONDS)
                     except asyncio.TimeoutError:
@@ -69,7 +69,7 @@ class BacklogPusher:
             loop.remove_reader(fd)
 
 
-def _try_push(link: Link, head: bytes, bulk: object | None) -> bool:
+def _try_push(link: Link, head: bytes, bulk: Any | None) -> bool:
     out = link.out
     assert out is not None
     try:

@@ -103,7 +103,7 @@ class BlockingActor(Actor):
                     continue
                 msg, src = pending.popleft()
                 if type(msg) is reply_type and src == peer:
-                    return msg  # type: ignore[return-value]
+                    return msg
                 if type(msg) not in CONTROL_TYPES or not node.handle_control(msg, src):
                     self._handle(msg, src)
             except (LinkGap, HandshakeRefused) as e:

@@ -46,7 +46,7 @@ import socket
 import stat
 import struct
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 import zmq
@@ -493,7 +493,7 @@ class Node:
             self._recent((False, bytes(head)))
         self.pending.extend(zip(env.msgs[skip:], itertools.repeat(env.src)))
 
-    def _take_salvaged(self, head: bytes, error: msgspec.MsgspecError, sock: zmq.Socket) -> None:
+    def _take_salvaged(self, head: bytes, error: msgspec.MsgspecError | UnicodeDecodeError, sock: zmq.Socket) -> None:
         """A frame that failed to decode: if only some of its messages are
         bad, count those and take the rest (the bad ones keep their numbers,
         so that no gap is seen after them); else count the frame."""
@@ -804,7 +804,7 @@ def _blocking_push(link: Link) -> Callable[[bytes], object]:
     return functools.partial(_SEND, link.out)
 
 
-def _push_bulk_blocking(link: Link, head: bytes, bulk: object) -> None:
+def _push_bulk_blocking(link: Link, head: bytes, bulk: Any) -> None:
     out = link.out
     assert out is not None
     _SEND(out, head, zmq.SNDMORE)

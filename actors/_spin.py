@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import zmq
 
@@ -82,7 +82,7 @@ class Spinner:
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 
 
-def wait_awake(events: Callable[[int], int], end: float) -> bool:
+def wait_awake(events: Callable[[int], Any], end: float) -> bool:
     """Until ``end`` (a perf_counter time) or a frame is in (``events``: a
     socket's ``get``), yielding the core between two questions. True when a
     frame is in."""

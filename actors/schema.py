@@ -767,7 +767,7 @@ def handler_name(msg_type: type) -> str:
 def schema_hash(types: tuple[type, ...] = MESSAGE_TYPES) -> str:
     """A short hash of the wire shape of ``types``: kinds, field names and
     field types, and which kinds travel unsequenced; docstrings do not count."""
-    shape = {"kinds": msgspec.json.schema(Union[types]),  # type: ignore[valid-type]
+    shape = {"kinds": msgspec.json.schema(Union[types]),
              "unsequenced": sorted(kind_of(t) for t in types if t in UNSEQUENCED_TYPES)}
 
     def strip(node: Any) -> Any:

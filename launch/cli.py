@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     subreaper = _leftovers.become_subreaper()
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = _Output(stdout)  # type: ignore[assignment]
-    sys.stderr = _Diagnostics(stderr)  # type: ignore[assignment]
+    sys.stdout = _Output(stdout)
+    sys.stderr = _Diagnostics(stderr)
     try:
         code = args.func(args, level)
         sys.stdout.flush()  # here, where a failing output (a full disk) can be said
@@ -160,6 +160,13 @@ def _report_leftovers(killed: list[str]) -> None:
     if killed:
         print(f"reel: killed {len(killed)} process(es) that the run's actors left behind outside their "
               f"process groups: {', '.join(killed)}", file=sys.stderr)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """A command that needs a subcommand, given none: its usage, on stderr
+    (a usage error, not output)."""
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
 
 
 def _bad_developer_folder() -> str:
@@ -319,7 +326,7 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--spin-us", type=_integer, default=None, metavar="US",
                     help="run.spin_us for every run (default: the benchmarks' 1000; 0: never wait awake)")
     rb.set_defaults(func=_bench_replay)
-    b.set_defaults(func=lambda args, level: (b.print_help(sys.stderr), EXIT_USAGE)[1])
+    b.set_defaults(func=lambda args, level: _usage(b))
     return parser
 
 

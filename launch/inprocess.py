@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -43,6 +43,9 @@ from actors.schema import (
     RegisterSnapshot,
 )
 
+
+
+T = TypeVar("T", bound=msgspec.Struct)
 
 class IdeEffects:
     """The controller's effects as the ide actor would send them: messages
@@ -122,10 +125,11 @@ class _Wiring(IdeEffects):
     def send(self, peer: str, msg: msgspec.Struct) -> None:
         to_controller(self.controller, msg)
 
-    def call(self, peer: str, msg: MmioRead, reply: type) -> MmioValue:
+    def call(self, peer: str, msg: msgspec.Struct, reply_type: type[T]) -> T:
+        assert isinstance(msg, MmioRead) and reply_type is MmioValue, msg  # (the window's only synchronous access here)
         value = self.controller.read(msg.offset, msg.size)
         self.deliver()  # what the ide sent before its answer arrives first
-        return MmioValue(value)
+        return MmioValue(value)  # type: ignore[return-value]
 
     def deliver(self) -> None:
         m = self.machine

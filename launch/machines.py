@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .disks import MAX_DISKS, Disk, DiskError
 from .topology import ActorConfig, LinkConfig, RunConfig, Topology
 
@@ -15,7 +17,7 @@ def cpu_only(name: str, image: bytes, ram_mib: int = 16, max_instructions: int =
                     actor=[ActorConfig("cpu", "actors.cpu:Cpu", params, cpu=cpu)])
 
 
-def _at(pins: dict[str, int], role: str) -> dict[str, int | None]:
+def _at(pins: dict[str, int], role: str) -> dict[str, Any]:
     """Where an actor of ``role`` runs: ``pins[role]``, its core, and
     ``pins[role + "-io"]``, its ZeroMQ I/O thread's (None: unpinned)."""
     return {"cpu": pins.get(role), "io_cpu": pins.get(f"{role}-io")}

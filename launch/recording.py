@@ -31,6 +31,10 @@ from .disks import SECTOR, Disk, DiskError, check_replaceable, fit_in_memory, pa
 from .faults import FaultError, PlannedFault, for_run, plan, runtime_only, within_disks
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
+from .topology import Topology
+
+RunWith = Callable[[Launcher], RunResult]
+"""How the command line runs a launcher (with its signal handling)."""
 
 PROGRESS_SECONDS = 2.0  # a pass over a disk that takes longer says how far it is, this often
 DIGEST_EVERY = 64  # checkpoints between the log's seals (every actor's digest and a checksum)
@@ -167,7 +171,7 @@ def _bases(specs: list[str]) -> list[Disk]:
     return disks
 
 
-def _launch(topology, level: int, run_with, liveness: float | None) -> RunResult:  # type: ignore[no-untyped-def]
+def _launch(topology: Topology, level: int, run_with: RunWith, liveness: float | None) -> RunResult:
     if liveness is not None:
         topology.run.liveness = liveness
     launcher = Launcher(topology, log_level=level, origin=topology.name)
@@ -175,7 +179,7 @@ def _launch(topology, level: int, run_with, liveness: float | None) -> RunResult
 
 
 def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: str, seed: int, backend: str,
-           ram_mib: int, level: int, run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
+           ram_mib: int, level: int, run_with: RunWith, console: str = "stdout",
            fault_specs: list[str] | None = None, digest_every: int = DIGEST_EVERY,
            liveness: float | None = None, overwrite: bool = False) -> RunResult:
     if digest_every < 1:
@@ -192,7 +196,7 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
 
 
 def _record(name: str, image: bytes, bases: list[Disk], log_path: str, latency: str, seed: int, backend: str,
-            ram_mib: int, level: int, run_with, console: str,  # type: ignore[no-untyped-def]
+            ram_mib: int, level: int, run_with: RunWith, console: str,
             faults: list[PlannedFault], digest_every: int, liveness: float | None) -> RunResult:
     with _scratch.scratch("record") as folder, contextlib.ExitStack() as held:
         disks, identities = _prepared(bases, folder, backend, held)
@@ -258,7 +262,7 @@ def _unclaim(path: str) -> None:
 
 
 def replay(log: str, disk_specs: list[str], latency: str, seed: int, backend: str, level: int,
-           run_with, console: str = "stdout",  # type: ignore[no-untyped-def]
+           run_with: RunWith, console: str = "stdout",
            fault_specs: list[str] | None = None, liveness: float | None = None) -> RunResult:
     """``fault_specs``: runtime faults only (crash, hang, links, garbage,
     reordered completions), drawn from ``seed``; the disk faults of the

@@ -33,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import CodeType
+from typing import Sequence
 
 CODE_CACHE_ENV = "REEL_CODE_CACHE"
 
@@ -67,7 +68,7 @@ def _generator_id() -> bytes:
 GENERATOR = _generator_id()
 
 
-def region_key(ram_size: int, region: list[tuple[list[tuple[int, object, int]], int | None]]) -> str:
+def region_key(ram_size: int, region: Sequence[tuple[Sequence[tuple[int, object, int]], int | None]]) -> str:
     """The key of a region's code: every label's instructions (pc, word),
     where its block falls through to, and the RAM size (it is in the code)."""
     h = hashlib.sha256(GENERATOR)

@@ -43,13 +43,13 @@ from ..schema import DmaStart, InterruptAck, PioData, PioDrained, PioExpect, Pio
 from . import isa
 from .bus import RAM_BASE
 from .hart import Trap
-from .window import RemoteWindow
+from .window import Call, RemoteWindow
 
 PRD_TABLE_MAX = 65536  # bytes of PRD table read at most (8192 entries)
 
 
 class IdeWindow(RemoteWindow):
-    def __init__(self, peer: str, call: Callable[..., msgspec.Struct], send: Callable[[str, msgspec.Struct], None],
+    def __init__(self, peer: str, call: Call, send: Callable[[str, msgspec.Struct], None],
                  push: Callable[[], None], read_ram: Callable[[int, int], bytes],
                  lower_irq: Callable[[int], None], ram_end: int) -> None:
         super().__init__(r.WINDOW_BASE, r.WINDOW_SIZE, peer, call, send, frozenset())

@@ -23,7 +23,8 @@ through the same ``LD``/``ST`` slow paths.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from types import CodeType
+from typing import Any, Callable
 
 from . import isa
 from .hart import M32
@@ -107,7 +108,7 @@ def _ops() -> list[str]:
 
 
 @functools.cache
-def _code() -> object:
+def _code() -> CodeType:
     """Every kind's function, compiled once per process."""
     lines: list[str] = []
     for op in _ops():
@@ -122,10 +123,10 @@ class Stepper:
     one translated blocks use: RAM views, ``LD``/``ST``/``SYS``, ``C``)."""
 
     def __init__(self, namespace: dict[str, object]) -> None:
-        scope = dict(namespace)
+        scope: dict[str, Any] = dict(namespace)
         exec(_code(), scope)  # noqa: S102 (our own code, compiled above)
         self.ops: dict[str, Callable[..., int]] = {op: scope[f"op_{op.replace('.', '_')}"] for op in _ops()}
-        self.illegal: Callable[..., int] = scope["illegal"]  # type: ignore[assignment]
+        self.illegal: Callable[..., int] = scope["illegal"]
 
     def bind(self, pc: int, word: int) -> Step:
         """A step running the instruction ``word`` at ``pc``."""

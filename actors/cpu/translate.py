@@ -26,7 +26,7 @@ derives from the same tables.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from . import isa
 from .codecache import CodeCache, region_key
@@ -232,10 +232,10 @@ class Translator:
                           if insn is not None and inline_csr(insn)})
         exec(code, namespace)
         self.translated += 1
-        block = namespace["block"]
+        block: Any = namespace["block"]
         # The most one label retires (what a call needs left to start every label).
         block.size = max(len(insns) for insns, _ in region)
-        return block  # type: ignore[return-value]
+        return block
 
 
 def _successors(insns: Block, fallthrough: int | None) -> list[int]:
@@ -436,12 +436,12 @@ class _RegionWriter:
             if self.loops:
                 return out + [f"e = {index + 1}", *label, f"nxt = {target}", "break"]
             return out + [f"c += {index + 1}", *label, "if L >= 0:", "    continue", f"nxt = {target}", "break"]
-        label = self.label_of.get(target)
+        to = self.label_of.get(target)
         if self.loops:
-            jump = [f"L = {label}"] if label is not None else ["L = -1", f"nxt = {target}"]
+            jump = [f"L = {to}"] if to is not None else ["L = -1", f"nxt = {target}"]
             return out + [f"e = {index + 1}", *jump, "break"]
-        if label is not None:
-            return out + [f"c += {index + 1}", f"L = {label}", "continue"]
+        if to is not None:
+            return out + [f"c += {index + 1}", f"L = {to}", "continue"]
         return out + [f"c += {index + 1}", f"nxt = {target}", "break"]
 
     def _loop_or_exit(self, target: int, index: int, is_last: bool) -> list[str]:

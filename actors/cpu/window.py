@@ -8,7 +8,7 @@ messages: that is the synchronous window of the determinism contract.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 import msgspec
 
@@ -17,11 +17,17 @@ from ..schema import MmioDone, MmioRead, MmioValue, MmioWrite
 T = TypeVar("T", bound=msgspec.Struct)
 
 
+class Call(Protocol):
+    """``BlockingActor.call``: send to ``peer`` and wait for its reply of ``reply_type``."""
+
+    def __call__(self, peer: str, msg: msgspec.Struct, reply_type: type[T]) -> T: ...
+
+
 class RemoteWindow:
     """Forwards accesses to [BASE, BASE + SIZE) to actor ``peer``."""
 
     def __init__(self, base: int, size: int, peer: str,
-                 call: Callable[[str, msgspec.Struct, type[T]], T], send: Callable[[str, msgspec.Struct], None],
+                 call: Call, send: Callable[[str, msgspec.Struct], None],
                  sync_offsets: frozenset[int]) -> None:
         self.BASE, self.SIZE = base, size
         self.peer = peer

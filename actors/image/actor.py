@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 import msgspec
 
@@ -65,10 +65,11 @@ class _Disk:
     """What both drivers share: the backend, the checks, the completions.
     Mixed in before the driver's class."""
 
-    Params = ImageParams
+    Params: ClassVar[type[msgspec.Struct]] = ImageParams
     params: ImageParams
     name: str
-    send: Any
+    send: Any  # (the driver's, as the rest of these)
+    flush: Any
     log: Any
     fail: Any
     node: Any
@@ -162,8 +163,9 @@ class _Disk:
         if result.status:
             self.errors += 1
             self.log.warning("request %d from %s: %s", msg.id, src, result.error)
+        data = cast(bytes, result.data)  # (a view of a raw file's mapping travels as its bytes)
         if not msg.data_to:
-            self.send(src, BlockCompletion(msg.id, result.status, result.data, result.error))
+            self.send(src, BlockCompletion(msg.id, result.status, data, result.error))
             return
         if msg.data_to not in self.node.links:
             self.fail(f"disk {self.name}: request {msg.id} from {src!r} sends its data to {msg.data_to!r}, "
@@ -171,7 +173,7 @@ class _Disk:
             return
         self.send(src, BlockCompletion(msg.id, result.status, b"", result.error))
         self.flush()
-        self.send(msg.data_to, BlockCompletion(msg.id, result.status, result.data, result.error))
+        self.send(msg.data_to, BlockCompletion(msg.id, result.status, data, result.error))
 
     def _opened(self) -> Backend:
         if self.backend is None:
@@ -210,10 +212,12 @@ class Image(_Disk, AsyncActor):
     def on_block_request(self, msg: BlockRequest, src: str) -> object:
         bad = self._refused(msg)
         if bad is not None:
-            return self._complete(src, msg, bad)
+            self._complete(src, msg, bad)
+            return None
         delay = self.latency.draw()
         if delay == 0 and (not isinstance(self.backend, RawFile) or msg.length <= INLINE_MAX):
-            return self._complete(src, msg, self._run(msg))
+            self._complete(src, msg, self._run(msg))
+            return None
         self.in_flight += 1  # (now, not when the task starts: a Drain may come first)
         return self._later(src, msg, delay)
 

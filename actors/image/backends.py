@@ -10,7 +10,7 @@ import errno
 import fcntl
 import mmap
 import os
-from typing import Callable, Iterator, NamedTuple, Protocol
+from typing import Callable, Iterator, NamedTuple, Protocol, TypeVar
 
 from ..schema import BULK_THRESHOLD
 
@@ -239,13 +239,16 @@ file and its sparse copy, or a memory disk loaded from it, digest alike."""
 
 _ZERO_CHUNK = bytes(DIGEST_CHUNK)
 
+Chunk = TypeVar("Chunk", bytes, bytes | memoryview)
+"""What a digest's ``read`` gives (pread's bytes, or a backend's view), and its ``on_data`` takes."""
+
 
 def content_digest(backend: Backend, between: Callable[[], None] | None = None) -> str:
     """The digest of a disk's whole content (DIGEST_CHUNK), read a chunk
     at a time, its holes unread; ``between`` is called after each chunk (a
     blocking actor serves its inbox there, so that a large disk read from
     the host's disk does not silence it past the liveness bound)."""
-    def read(offset: int, length: int) -> bytes:
+    def read(offset: int, length: int) -> bytes | memoryview:
         result = backend.read(offset, length)
         if result.status:
             raise OSError(result.status, result.error)
@@ -269,8 +272,8 @@ def file_digest(path: str, on_data: Callable[[int, bytes], None] | None = None,
         os.close(fd)
 
 
-def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], bytes],
-            on_data: Callable[[int, bytes], None] | None = None, after: Callable[[int], None] | None = None) -> str:
+def _digest(runs: Iterator[tuple[int, int, bool]], read: Callable[[int, int], Chunk],
+            on_data: Callable[[int, Chunk], None] | None = None, after: Callable[[int], None] | None = None) -> str:
     """The digest (DIGEST_CHUNK) of the content ``runs`` cover, in order:
     each chunk that holds data is ``read`` whole (the hole in it reads as
     zeros) and goes to ``on_data`` (offset, bytes); ``after`` hears how
