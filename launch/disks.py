@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -67,12 +68,26 @@ def parse(spec: str, writable: bool = True) -> Disk:
             raise DiskError(f"disk {spec}: {e.strerror}") from None
         if not path.is_file():
             raise DiskError(f"disk {spec}: not a regular file")
-        if not os.access(path, os.R_OK | (os.W_OK if writable else 0)):
-            raise DiskError(f"disk {spec}: not {'readable and writable' if writable else 'readable'} by this user")
+        _check_opens(spec, path, writable)
         disk = Disk("raw", str(path.resolve()), size)
     if disk.size == 0 or disk.size % SECTOR:
         raise DiskError(f"disk {spec}: {disk.size} bytes is not a positive multiple of {SECTOR}")
     return disk
+
+
+def _check_opens(spec: str, path: Path, writable: bool) -> None:
+    """The image opens as a run will open it (for writing too, unless
+    ``writable`` is False), or an error that says why not: the user's
+    rights, a read-only mount, an immutable file (the rights alone said
+    'not readable and writable' of a file root may read)."""
+    try:
+        os.close(os.open(path, os.O_RDWR if writable else os.O_RDONLY))
+    except OSError as e:
+        if not writable:
+            raise DiskError(f"disk {spec}: cannot be read: {e.strerror}") from None
+        hint = (" (record and replay only read their bases: they write copies)"
+                if e.errno in (errno.EROFS, errno.EPERM, errno.EACCES, errno.ETXTBSY) else "")
+        raise DiskError(f"disk {spec}: cannot be opened for writing: {e.strerror}{hint}") from None
 
 
 def _host_memory() -> int:

@@ -13,6 +13,7 @@ which shows that these tests can tell determinism from luck.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -608,7 +609,9 @@ def test_a_read_only_base_is_recorded_and_replayed(tmp_path: Path) -> None:
         assert recorded.returncode == 0, show(recorded)
         result = replay(log)
         assert result.returncode == 0, show(result)
-        assert run_reel("run", "journal", *disk_args(bases), timeout=TIMEOUT).returncode == 2  # a run writes it
+        result = run_reel("run", "journal", *disk_args(bases), timeout=TIMEOUT)  # a run writes it
+        assert result.returncode == 2, show(result)
+        assert f"disk {bases[0]}: cannot be opened for writing: Operation not permitted" in result.stderr
     finally:
         subprocess.run(["chattr", "-i", str(bases[0])], check=False)
 
@@ -618,10 +621,17 @@ def test_a_base_need_only_be_readable(tmp_path: Path, monkeypatch: pytest.Monkey
 
     image = tmp_path / "ro.img"
     image.write_bytes(bytes(4096))
-    real = os.access
-    monkeypatch.setattr(disks.os, "access", lambda path, mode: not mode & os.W_OK and real(path, mode))
+    real = os.open
+
+    def immutable(path: str, flags: int, *args: int) -> int:  # as chattr +i makes it, for root too
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(disks.os, "open", immutable)
     assert disks.parse(str(image), writable=False).size == 4096
-    with pytest.raises(disks.DiskError, match="not readable and writable by this user"):
+    with pytest.raises(disks.DiskError, match=r"cannot be opened for writing: Operation not permitted \(record and "
+                                              r"replay only read their bases: they write copies\)"):
         disks.parse(str(image))
 
 
