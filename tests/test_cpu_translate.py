@@ -346,6 +346,9 @@ class _Window:
 @pytest.mark.parametrize("windows, what", [
     ([(0x1000, 0x100), (0x10F0, 0x10)], "device window 0x10f0 overlaps 0x1000"),
     ([(RAM_BASE - 0x10, 0x20)], "overlaps RAM"),
+    # translated code takes an address that did not trap for one below RAM's end (bus.DEVICES_FROM)
+    ([(0xF000_0000, 0x100)], r"device window 0xf0000000 \(\+0x100\) lies outside \[0x800, 0x80000000\)"),
+    ([(0x100, 0x100)], r"device window 0x100 \(\+0x100\) lies outside"),
 ])
 def test_overlapping_device_windows_are_refused_when_built_and_when_attached(windows: list[tuple[int, int]],
                                                                              what: str) -> None:
@@ -499,6 +502,20 @@ def _branch(op: str, rs1: int, rs2: int, offset: int) -> int:
     o = offset & 0x1FFF
     return (((o >> 12) & 1) << 31) | (((o >> 5) & 0x3F) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (
         ((o >> 1) & 0xF) << 8) | (((o >> 11) & 1) << 7) | 0x63
+
+
+def test_a_base_register_that_served_an_access_is_not_reduced_after_a_small_step() -> None:
+    """lw x5, 0(x10); addi x10, x10, 4; bne x10, x11, loop: x10 served a
+    load that did not trap, so it is below RAM's end + 2 KiB, and so is
+    x10 + 4; the compare that closes the loop reduces nothing (it reduced
+    x10 every round). With RAM up to the top of the address space, it must."""
+    from actors.cpu import isa
+    from actors.cpu.translate import _RegionWriter
+
+    words = [encode("lw", 5, 10, 0, 0), encode("addi", 10, 10, 0, 4), _branch("bne", 10, 11, -8)]
+    block = [(RAM_BASE + 4 * i, isa.decode(w), w) for i, w in enumerate(words)]
+    assert "r10 &= 0xFFFFFFFF" not in _RegionWriter([(block, None)], 16 << 20).source()
+    assert "r10 &= 0xFFFFFFFF" in _RegionWriter([(block, None)], 2048 << 20).source()
 
 
 def _region_program() -> list[int]:

@@ -17,6 +17,19 @@ from .hart import Trap
 RAM_BASE = 0x8000_0000
 MAX_RAM_MIB = ((1 << 32) - RAM_BASE) >> 20  # RAM runs from RAM_BASE to the top of the 32-bit space at most
 
+DEVICES_FROM = 0x800
+"""Device windows lie in [DEVICES_FROM, RAM_BASE): nothing is mapped past
+RAM's end, nor in the first 2 KiB. So an access that did not trap was to
+an address below RAM's end, and its base register, whatever the offset
+(-2048..2047) added to it, was at most RAM's end + 2047: translated code
+leaves a sum with it unreduced (``address_bound``)."""
+
+
+def address_bound(ram_size: int) -> int:
+    """The largest value a base register can hold once an access through
+    it did not trap (see DEVICES_FROM)."""
+    return RAM_BASE + ram_size - 1 + 2048
+
 if sys.byteorder != "little":  # the views below read guest memory natively
     raise ImportError("reel's RV32 interpreter needs a little-endian host")
 
@@ -64,9 +77,14 @@ class Bus:
             self.attach(device)
 
     def attach(self, device: Device) -> None:
-        """Add a device window (it must overlap neither RAM nor another)."""
+        """Add a device window (within [DEVICES_FROM, RAM_BASE), and
+        overlapping no other)."""
         if device.BASE < RAM_BASE + self.ram_size and RAM_BASE < device.BASE + device.SIZE:
             raise ValueError(f"device window {device.BASE:#x} overlaps RAM at {RAM_BASE:#x}")
+        if not DEVICES_FROM <= device.BASE <= device.BASE + device.SIZE <= RAM_BASE:
+            raise ValueError(f"device window {device.BASE:#x} (+{device.SIZE:#x}) lies outside "
+                             f"[{DEVICES_FROM:#x}, {RAM_BASE:#x}), where the board maps devices (translated code "
+                             "takes every address that did not trap for one below RAM's end)")
         for other in self.devices:
             if device.BASE < other.BASE + other.SIZE and other.BASE < device.BASE + device.SIZE:
                 raise ValueError(f"device window {device.BASE:#x} overlaps {other.BASE:#x}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import isa
+from .bus import address_bound
 from .codecache import CodeCache, region_key
 from .hart import INLINE_CSRS, M32, Trap
 from .isa import Insn
@@ -474,12 +475,14 @@ class _RegionWriter:
             pass
         elif op in isa.LOADS:
             out += self._load(insn, self.operand(insn.rs1).text, dest, index, word)  # any address will do
+            self._addressed(insn.rs1)
             if rd:
                 self.define(rd, LOAD_BOUND[op])
         elif op in isa.STORES:
             if isa.STORES[op] == 4:
                 out += self.reduce(insn.rs2)  # a word is stored as it is; a part is masked anyway
             out += self._store(insn, self.operand(insn.rs1).text, self.operand(insn.rs2).text, index)
+            self._addressed(insn.rs1)
         elif op == "jal":
             target = (pc + insn.imm) & M32
             if target & 3:  # the jump itself traps, and writes no link
@@ -524,6 +527,15 @@ class _RegionWriter:
         if is_last:
             out += self._exit(self.fallthrough if self.fallthrough is not None else (pc + 4) & M32, index)
         return out
+
+    def _addressed(self, base: int) -> None:
+        """Register ``base`` (reduced) just served as an access's base: past
+        that access, which did not trap, it is at most ``address_bound``
+        (bus.DEVICES_FROM says why). Then ``addi base, base, 4`` leaves it
+        below 2**32, and the compare that closes a loop over an array need
+        not reduce it (3-4% of ``bench``)."""
+        if base and base not in self.dirty:
+            self.bounds[base] = min(self.bounds.get(base, M32), address_bound(self.ram_size))
 
     def _alu(self, insn: Insn, dest: str) -> list[str]:
         """A computational instruction with a destination: reduced operands
