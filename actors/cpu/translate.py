@@ -26,6 +26,7 @@ derives from the same tables.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from . import isa
@@ -415,6 +416,7 @@ class _RegionWriter:
             if not self.loops or self.dirty <= dirty_at_start:
                 break
             dirty_at_start |= self.dirty
+        body = _reduced_in_place(body)
         if not self.loops:
             return body
         # Round k (from 1) may start only if it ends within budget: c + k * count <= budget.
@@ -606,6 +608,25 @@ _VIEWS = {4: ("W32", " >> 2"), 2: ("H16", " >> 1"), 1: ("B8", "")}
 
 _DIRTY = 1 << 80
 """The bound of a value that may be unreduced: past 32 bits, nothing known."""
+
+
+_ASSIGNED = re.compile(r"( *)(r\d+) = (.+)$")
+
+
+def _reduced_in_place(lines: list[str]) -> list[str]:
+    """``rN = EXPR`` then ``rN &= 0xFFFFFFFF`` as one line, ``rN = (EXPR) &
+    0xFFFFFFFF``: the same value (and, if EXPR raises, the same nothing
+    written), two bytecodes fewer (a product reduced for the sum after it
+    is the common case: 2% of ``bench``)."""
+    out: list[str] = []
+    for line in lines:
+        assigned = _ASSIGNED.match(out[-1]) if out else None
+        if (assigned is not None and line == f"{assigned[1]}{assigned[2]} &= 0xFFFFFFFF"
+                and " if " not in assigned[3]):
+            out[-1] = f"{assigned[1]}{assigned[2]} = ({assigned[3]}) & 0xFFFFFFFF"
+            continue
+        out.append(line)
+    return out
 
 
 def _loops(insns: Block) -> bool:
