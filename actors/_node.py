@@ -332,7 +332,8 @@ class Node:
         flush point); send a control message at once, in a frame of its own."""
         link = self._open.get(peer)
         if link is None:
-            raise NotConnected(self._why_not_connected(peer, msg), peer if peer in self.links else "")
+            lost = peer in self.links and self.links[peer].lost
+            raise NotConnected(self._why_not_connected(peer, msg), peer if lost else "")
         special = _SPECIAL.get(type(msg))  # None for a plain machine message
         if special is not None:
             if special is _CONTROL:

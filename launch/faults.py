@@ -400,7 +400,7 @@ def _never(f: PlannedFault) -> str:
     if isinstance(fault, DiskFault):
         return f"no request {f.actor} served met it"
     if isinstance(fault, CompletionReorder):
-        return "blkreplay never had two completions at once to take in another order"
+        return "blkreplay never had two completions at once to take in a seeded order"
     if isinstance(fault, Duplicate):
         return (f"{f.actor} pushed fewer than {fault.every} machine frames to {fault.peer}" if fault.every > 1
                 else f"{f.actor} pushed no machine frame to {fault.peer}")

@@ -218,8 +218,7 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
     ``overwrite``, and then only a regular file that no run holds (a disk in
     use, a log being written) is replaced; a base disk never becomes the
     log. A new log is created here, exclusively, so that of two recordings
-    told the same new path one is refused instead of both writing it. An
-    empty file is taken without ``overwrite``."""
+    told the same new path one is refused instead of both writing it."""
     if not log.strip():
         raise FileNotFoundError("--log names no file (an empty path)")
     given = Path(log)
@@ -235,9 +234,9 @@ def _log_target(log: str, overwrite: bool, disks: list[str]) -> str:
         if path.is_dir():
             raise IsADirectoryError(f"{log}: is a folder; the log is a file")
         check_replaceable(log, path)
-        # An empty one holds nothing to lose: what a recording killed before
-        # its header (SIGKILL in its first half second) leaves behind.
-        if not overwrite and path.stat().st_size > 0:
+        # (Even an empty one: it may be another recording's claim, which
+        # stays empty until its logger writes the header, seconds later.)
+        if not overwrite:
             raise FileExistsError(f"{log}: already exists (use --force to replace it)")
         if not os.access(path, os.W_OK):
             raise PermissionError(f"{log}: cannot be written")

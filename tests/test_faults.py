@@ -138,6 +138,32 @@ def test_reordered_completions_record_and_replay_identically(tmp_path: Path) -> 
     assert actor_params(faults, "disk0", {"latency": "none"}) == {"latency": "none"}
 
 
+def test_a_reorder_strikes_each_group_of_two_or_more_whatever_order_it_draws() -> None:
+    """Seed 0 keeps a group of two in its order: the fault still acted on
+    it (it was counted as never struck, 'never had two completions')."""
+    from actors.blkreplay import CompletionReorder, ReorderWindow
+    from actors.schema import BlockCompletion
+
+    struck: list[str] = []
+    window = ReorderWindow(CompletionReorder("disks:reorder:window=2", 2, 0), lambda note: None, struck.append)
+    window.take(BlockCompletion(0, 0), in_flight=2)
+    assert [c.id for c in window.take(BlockCompletion(1, 0), in_flight=2)] == [0, 1]
+    assert struck == ["disks:reorder:window=2"]
+    window.take(BlockCompletion(2, 0), in_flight=1)  # a group of one: nothing to order
+    assert struck == ["disks:reorder:window=2"]
+
+
+def test_every_disk_fault_a_request_meets_struck_it() -> None:
+    """disk0:error:request=3 decides request 3's result; lba=0-100 met it
+    too (it was said never to have struck: 'no request met it')."""
+    from actors.image.faults import DiskFault, striking
+
+    by_number = DiskFault("error", "disk0:error:request=3", request=3)
+    by_lba = DiskFault("error", "disk0:error:lba=0-100", first_lba=0, last_lba=100)
+    assert striking([by_number, by_lba], 3, "read", 0, 512) == [by_number, by_lba]
+    assert striking([by_number, by_lba], 4, "read", 1 << 20, 512) == []
+
+
 def test_reorder_lets_groups_of_the_window_go_in_a_seeded_order_or_all_that_is_in_flight() -> None:
     from actors.blkreplay import CompletionReorder, ReorderWindow
     from actors.schema import BlockCompletion

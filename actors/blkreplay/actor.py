@@ -150,9 +150,10 @@ class BlkReplay(BlockingActor):
         if request_id in self.fates or self.reporting_new:
             return
         self.reporting_new = True
-        made = f"requests 0 to {self.expected_max}" if self.expected_max >= 0 else "no request"
+        held = f"requests 0 to {self.expected_max}" if self.expected_max >= 0 else "no request"
         self.send(self.params.logger, ReplayDiverged(
-            f"the guest made request {request_id}, which the recording never made (it made {made})"))
+            f"the guest made request {request_id}, which the log neither delivers nor leaves undelivered (it holds "
+            f"{held}): the recording never made it, or its disks never finished it"))
 
     def _issue_waiting(self) -> None:
         """Issue every waiting request that may go, in submission order. One

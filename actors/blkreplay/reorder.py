@@ -41,7 +41,7 @@ class ReorderWindow:
     def __init__(self, fault: CompletionReorder, note: Callable[[str], None],
                  struck: Callable[[str], object] = lambda spec: None) -> None:
         self.spec = fault.spec
-        self.struck = struck  # told each time a group goes in another order
+        self.struck = struck  # told each time a group of two or more goes in a seeded order (its own, maybe)
         self.window = max(fault.window, 2)
         self.rng = random.Random(fault.seed)
         self.note = note
@@ -62,9 +62,10 @@ class ReorderWindow:
         order = list(range(len(group)))
         self.rng.shuffle(order)
         self.groups += 1
+        if len(group) > 1:
+            self.struck(self.spec)
         if order != sorted(order):
             self.reordered += 1
-            self.struck(self.spec)
             if self.reordered == 1:
                 self.note(f"injected fault {self.spec}: completions of requests {[c.id for c in group]} "
                           f"go on as {[group[i].id for i in order]}")

@@ -139,10 +139,11 @@ class _Disk:
             return Result(5, error=f"disk {self.name} is not open")
         bad = check(self.backend.size, msg.op, msg.offset, msg.length, len(msg.data))
         if bad is None and self.params.faults:
-            fault = striking(self.params.faults, self.requests, msg.op, msg.offset, msg.length)
-            if fault is not None:
+            hit = striking(self.params.faults, self.requests, msg.op, msg.offset, msg.length)
+            for fault in hit:
                 self.node.note_struck(fault.spec)
-                bad = fault.result(self.requests)
+            if hit:
+                bad = hit[0].result(self.requests)
         return bad
 
     def _run(self, msg: BlockRequest) -> Result:

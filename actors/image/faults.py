@@ -52,9 +52,7 @@ class DiskFault(msgspec.Struct, forbid_unknown_fields=True):
                                          f"{errno.errorcode.get(self.status, self.status)}")
 
 
-def striking(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> DiskFault | None:
-    """The first fault that hits this request, if any."""
-    for fault in faults:
-        if fault.hits(number, op, offset, length):
-            return fault
-    return None
+def striking(faults: list[DiskFault], number: int, op: str, offset: int, length: int) -> list[DiskFault]:
+    """The faults that hit this request (the first one decides its
+    result; each of them struck it)."""
+    return [fault for fault in faults if fault.hits(number, op, offset, length)]
