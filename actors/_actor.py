@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar
 import msgspec
 
 from . import schema
-from ._errors import NotConnected
+from ._errors import NotConnected, peer_of
 from ._node import LAUNCHER, Node
 from ._spec import ActorSpec
 from .schema import (
@@ -230,7 +230,7 @@ class Actor(abc.ABC):
         self.log.error("handler for %s from %s raised:\n%s", type(msg).__name__, src,
                        "".join(traceback.format_exception(exc)).rstrip())
         self.fail(f"{type(exc).__name__}: {exc} (handling {type(msg).__name__} from {src!r}, "
-                  f"{where.filename}:{where.lineno})", peer=exc.peer if isinstance(exc, NotConnected) else "")
+                  f"{where.filename}:{where.lineno})", peer=peer_of(exc))
 
     def _housekeeping(self) -> None:
         """Heartbeats, liveness and signals; called often by the driver."""

@@ -24,7 +24,7 @@ import uvloop
 import zmq
 
 from ._actor import Actor
-from ._errors import ActorStopped, HandshakeRefused, LinkGap, NotConnected
+from ._errors import ActorStopped, HandshakeRefused, LinkGap, peer_of
 from ._backlog import BacklogPusher
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -188,7 +188,7 @@ class AsyncActor(Actor):
             msg, src = origin
             self._handler_crashed(msg, src, exc)
         else:
-            self.fail(f"{type(exc).__name__}: {exc} (in {what})", peer=exc.peer if isinstance(exc, NotConnected) else "")
+            self.fail(f"{type(exc).__name__}: {exc} (in {what})", peer=peer_of(exc))
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -33,6 +33,12 @@ class NotConnected(ReelError):
         self.peer = peer
 
 
+def peer_of(exc: BaseException) -> str:
+    """The peer a failure is about (``Failed.peer``): a lost or stuck
+    one's, or "" for any other failure."""
+    return exc.peer if isinstance(exc, NotConnected) else ""
+
+
 class BindError(ReelError):
     """The inbox cannot be bound where the topology says (a port taken, a
     folder missing, a path too long for a unix socket)."""

@@ -787,11 +787,10 @@ class Node:
             struck=dict(self.struck),
         )
 
-    def note_struck(self, spec: str) -> int:
-        """A planned fault struck here once more; how often it has now (so
-        the launcher can say which of a plan's faults never did)."""
-        count = self.struck[spec] = self.struck.get(spec, 0) + 1
-        return count
+    def note_struck(self, spec: str) -> None:
+        """A planned fault struck here once more (so the launcher can say
+        which of a plan's faults never did)."""
+        self.struck[spec] = self.struck.get(spec, 0) + 1
 
 
 # pyzmq's Socket.send is a Python wrapper (for SERVER and RADIO sockets)

@@ -409,7 +409,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
     from actors.image import LatencyError
 
     from . import disks
-    from .faults import FaultError, for_run, plan, within_disks
+    from .faults import FaultError, for_run, plan
     from .machines import ide_direct
 
     try:
@@ -418,9 +418,7 @@ def _run(args: argparse.Namespace, level: int) -> int:
         if args.disk:
             attached = disks.free(disks.distinct([disks.parse(spec) for spec in args.disk]))
             disks.fit_in_memory([d for d in attached if d.backend == "memory"])
-            planned = plan(args.fault, len(attached), args.seed)
-            within_disks(planned, [d.size for d in attached])
-            faults = [f.spec for f in planned]
+            faults = [f.spec for f in plan(args.fault, [d.size for d in attached], args.seed)]
             topology = ide_direct(name, image, attached, args.ram, args.max_instructions, args.poll_every,
                                   args.latency, args.seed, faults=faults)
             for_run(faults, topology)
@@ -474,7 +472,7 @@ def _print_observed(result: RunResult) -> None:
 
 
 def _warn_unstruck(result: RunResult) -> None:
-    for fault in result.unstruck:  # (a log still lists it: it was planned, and would have struck at that count)
+    for fault in result.unstruck:  # (a log still lists it: it was planned)
         print(f"reel: warning: injected fault {fault}", file=sys.stderr)
 
 

@@ -237,12 +237,17 @@ def parse(spec: str, disks: int | None = None, seed: int = 0) -> PlannedFault:
     raise FaultError(f"fault {spec!r}: expected one of {GRAMMAR}")
 
 
-def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iterable[str] | None = None,
-         links: Iterable[tuple[str, str]] | None = None) -> list[PlannedFault]:
-    """Parse every spec; with ``actors`` (and ``links``) given, check that
-    each fault names an actor (and a link) of the run."""
-    faults = [parse(spec, disks, seed) for spec in specs]
-    _one_at_a_time(faults)
+def plan(specs: list[str], disks: int | list[int] | None = None, seed: int = 0,
+         actors: Iterable[str] | None = None, links: Iterable[tuple[str, str]] | None = None) -> list[PlannedFault]:
+    """Parse every spec; with ``disks`` given as their sizes in bytes (not
+    only how many), refuse a disk fault no request can meet; with
+    ``actors`` (and ``links``) given, check that each fault names an actor
+    (and a link) of the run."""
+    count = len(disks) if isinstance(disks, list) else disks
+    faults = [parse(spec, count, seed) for spec in specs]
+    one_at_a_time(faults)
+    if isinstance(disks, list):
+        _within(faults, disks)
     if actors is not None:
         names = list(actors)
         pairs = {frozenset(pair) for pair in links or ()}
@@ -261,7 +266,7 @@ def plan(specs: list[str], disks: int | None = None, seed: int = 0, actors: Iter
     return faults
 
 
-def within_disks(faults: list[PlannedFault], sizes: list[int]) -> None:
+def _within(faults: list[PlannedFault], sizes: list[int]) -> None:
     """Refuse a disk fault that no request of its disk (of ``sizes[i]``
     bytes) can meet: an error at sectors past the disk's last, or a disk
     full at or past its size. It was taken, never struck, and the log
@@ -279,7 +284,7 @@ def within_disks(faults: list[PlannedFault], sizes: list[int]) -> None:
                              f"{f.fault.size}")
 
 
-def _one_at_a_time(faults: list[PlannedFault]) -> None:
+def one_at_a_time(faults: list[PlannedFault]) -> None:
     """Refuse two faults that set one thing (a disk's latency, the reorder
     window, a link's delay or duplication): only the last would be in
     effect, while the log's header listed both."""

@@ -58,7 +58,7 @@ class RunResult(msgspec.Struct):
     seconds: float = 0.0
     run_seconds: float = 0.0  # from Start to the end: the actors' startup and stop left out
     pids: dict[str, int] = {}
-    unstruck: list[str] = []  # planned crashes and hangs that never struck (faults.unstruck)
+    unstruck: list[str] = []  # planned faults that never struck, each with why (faults.unstruck)
 
 
 class Launcher:

@@ -28,7 +28,7 @@ from actors.schema import DIGESTS_ID
 
 from . import _scratch
 from .disks import SECTOR, Disk, DiskError, check_replaceable, fit_in_memory, parse
-from .faults import FaultError, PlannedFault, for_run, plan, runtime_only, within_disks
+from .faults import FaultError, PlannedFault, for_run, plan, runtime_only
 from .launcher import Launcher, RunResult
 from .machines import ide_blkreplay
 from .topology import Topology
@@ -185,8 +185,7 @@ def record(name: str, image: bytes, disk_specs: list[str], log: str, latency: st
     if digest_every < 1:
         raise DiskError(f"--digest-every {digest_every}: at least 1")
     bases = _bases(disk_specs)
-    faults = plan(fault_specs or [], len(bases), seed)
-    within_disks(faults, [d.size for d in bases])
+    faults = plan(fault_specs or [], [d.size for d in bases], seed)
     log_path = _log_target(log, overwrite, [d.path for d in bases])
     try:
         return _record(name, image, bases, log_path, latency, seed, backend, ram_mib, level, run_with, console,

@@ -292,13 +292,15 @@ def validate(topology: Topology, origin: str = "<topology>") -> None:
 def _validate_faults(topology: Topology, origin: str) -> None:
     from actors._process import load_implementation
 
-    from .faults import FaultError, for_run
+    from .faults import FaultError, PlannedFault, for_run, one_at_a_time
 
+    every: list[PlannedFault] = []
     for i, spec in enumerate(topology.faults):
         try:
-            planned = for_run([spec], topology)[0]
+            planned = for_run([spec], topology)[0]  # (one by one: an error names its place in the list)
         except FaultError as e:
             raise TopologyError(origin, f"faults[{i}]", str(e)) from None
+        every.append(planned)
         if planned.params:
             fields = load_implementation(topology.actor_named(planned.actor).impl).Params.__struct_fields__
             missing = [name for name in planned.params if name not in fields]
@@ -307,7 +309,7 @@ def _validate_faults(topology: Topology, origin: str) -> None:
                 raise TopologyError(origin, f"faults[{i}]", f"fault {spec!r}: actor {planned.actor!r} is not {what} "
                                                             f"(its parameters take no {' or '.join(missing)})")
     try:
-        for_run(topology.faults, topology)  # together: two that set one thing (a link's delay...) conflict
+        one_at_a_time(every)  # together: two that set one thing (a link's delay...) conflict
     except FaultError as e:
         raise TopologyError(origin, "faults", str(e)) from None
 

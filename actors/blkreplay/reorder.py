@@ -39,7 +39,7 @@ class ReorderWindow:
     that blkreplay has not seen yet, fewer than ``window`` of them."""
 
     def __init__(self, fault: CompletionReorder, note: Callable[[str], None],
-                 struck: Callable[[str], object] = lambda spec: None) -> None:
+                 struck: Callable[[str], None] = lambda spec: None) -> None:
         self.spec = fault.spec
         self.struck = struck  # told each time a group of two or more goes in a seeded order (its own, maybe)
         self.window = max(fault.window, 2)
