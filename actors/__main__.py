@@ -13,6 +13,8 @@ code = main()
 # and reported after a replay that matched. Nothing needs that work done.
 logging.shutdown()
 for stream in (sys.stdout, sys.stderr):
+    if stream is None:  # started with it closed: nothing was written to it
+        continue
     try:
         stream.flush()
     except (OSError, ValueError):

@@ -271,3 +271,16 @@ def test_a_ctrl_c_during_the_final_cleanup_does_not_leave_children_behind(tmp_pa
     result = subprocess.run([sys.executable, "-c", _CTRL_C_DURING_CLEANUP, str(tmp_path / "d.img")],
                             capture_output=True, text=True, timeout=60, cwd=REPO, env=_env())
     assert result.stdout.splitlines()[-1] == "0 killed", result.stdout + result.stderr  # (after mkdisk's line)
+
+
+@pytest.mark.parametrize("closed", [0, 1])
+def test_a_closed_standard_stream_is_no_failure(closed: int) -> None:
+    """``reel run hello >&-``: the actors had no sys.stdout and ended in
+    tracebacks, as did reel's own output (exit 1); now what would have gone
+    there is dropped, as for a reader that went away. Likewise ``<&-``."""
+    result = subprocess.run(reel_command("run", "hello"), stdout=None if closed == 1 else subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env(), timeout=60, check=False,
+                            preexec_fn=lambda: os.close(closed))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    if closed == 0:
+        assert result.stdout == "hello from reel\n"
