@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)  # a usage error: not on stdout, where output goes
         return EXIT_USAGE
-    wrong = _beyond_64_bits(args) or _bad_developer_folder()
+    wrong = _beyond_64_bits(args) or _not_utf8(args) or _bad_developer_folder()
     if wrong:
         print(f"reel: {wrong}", file=sys.stderr)
         return EXIT_USAGE
@@ -193,7 +193,24 @@ def _beyond_64_bits(args: argparse.Namespace) -> str:
     message (msgpack carries 64-bit integers), else ""."""
     for name, value in vars(args).items():
         if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < 1 << 63:
-            return f"--{name.replace('_', '-')} {value}: too large (at most {(1 << 63) - 1})"
+            return f"--{name.replace('_', '-')} {value}: too {'large' if value > 0 else 'small'} " + (
+                f"(at most {(1 << 63) - 1})" if value > 0 else f"(at least {-(1 << 63)})")
+    return ""
+
+
+def _not_utf8(args: argparse.Namespace) -> str:
+    """What is wrong if an argument is not UTF-8 text (a file name in
+    another encoding), else "": it cannot travel in a message (msgpack
+    strings are UTF-8), and would have failed the run in a traceback."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode()
+                except UnicodeEncodeError:
+                    shown = text.encode(errors="surrogateescape").decode(errors="backslashreplace")
+                    return (f"{name.replace('_', ' ')} '{shown}': not UTF-8 text; reel's actors take file names "
+                            "as UTF-8 (rename the file, or link it under a UTF-8 name)")
     return ""
 
 

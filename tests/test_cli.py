@@ -284,3 +284,23 @@ def test_a_closed_standard_stream_is_no_failure(closed: int) -> None:
     assert result.returncode == 0 and result.stderr == "", result.stderr
     if closed == 0:
         assert result.stdout == "hello from reel\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    """Such a name reached the actors' specs, which msgpack could not
+    encode: a traceback, exit 1."""
+    name = os.fsdecode(bytes(tmp_path) + b"/d\xff.img")
+    with open(name, "wb") as f:
+        f.truncate(1 << 20)
+    for args in (["run", "hello", "--disk", name], ["record", "hello", "--disk", name, "--log", str(tmp_path / "r")]):
+        result = subprocess.run(reel_command(*args), capture_output=True, cwd=REPO, env=_env(), timeout=60,
+                                check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.endswith(b"d\\xff.img': not UTF-8 text; reel's actors take file names as UTF-8 "
+                                      b"(rename the file, or link it under a UTF-8 name)\n"), result.stderr
+
+
+def test_a_number_too_small_to_carry_says_so() -> None:
+    result = run_reel("run", "hello", "--seed", str(-(1 << 63) - 1))
+    assert result.returncode == 2 and result.stderr == (
+        f"reel: --seed {-(1 << 63) - 1}: too small (at least {-(1 << 63)})\n"), result.stderr
