@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar
 import msgspec
 
 from . import schema
-from ._errors import NotConnected, peer_of
+from ._errors import NotConnected, ReelError, peer_of
 from ._node import LAUNCHER, Node
 from ._spec import ActorSpec
 from .schema import (
@@ -226,6 +226,11 @@ class Actor(abc.ABC):
         return handler
 
     def _handler_crashed(self, msg: msgspec.Struct, src: str, exc: BaseException) -> None:
+        if isinstance(exc, ReelError):
+            # A condition of the run (a peer lost or stuck), which says what
+            # and where itself: no bug of the handler's, so no traceback.
+            self.fail(f"{exc} (handling {type(msg).__name__} from {src!r})", peer=peer_of(exc))
+            return
         where = traceback.extract_tb(exc.__traceback__)[-1]
         self.log.error("handler for %s from %s raised:\n%s", type(msg).__name__, src,
                        "".join(traceback.format_exception(exc)).rstrip())

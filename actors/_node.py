@@ -224,8 +224,8 @@ class Node:
         # How frames leave: blocking pushes by default. The asyncio driver
         # installs non-blocking ones that queue on a full pipe, and a hook
         # that flushes sends made outside its serve loop.
-        self.push_factory: Callable[[Link], Callable[[bytes], object]] = _blocking_push
-        self.push_bulk: Callable[[Link, bytes, object], None] = _push_bulk_blocking
+        self.push_factory: Callable[[Link], Callable[[bytes], object]] = self._blocking_push
+        self.push_bulk: Callable[[Link, bytes, object], None] = self._push_bulk_blocking
         self.on_first_queued: Callable[[], None] | None = None
         # The control kinds the node answers itself; every other kind (a
         # DigestReply, say) goes to the owner.
@@ -265,7 +265,7 @@ class Node:
         out = self.ctx.socket(zmq.PUSH)
         out.setsockopt(zmq.SNDHWM, 1000)
         out.setsockopt(zmq.LINGER, int(self.liveness * 1000))
-        out.setsockopt(zmq.SNDTIMEO, int(self.liveness * 1000))
+        out.setsockopt(zmq.SNDTIMEO, max(1, int(self.heartbeat_interval * 1000)))  # a slice (_wait_to_push)
         if endpoint.startswith("tcp://") and self.curve is not None:
             out.curve_serverkey = self.curve.public.encode()
             out.curve_publickey = self.curve.public.encode()
@@ -403,6 +403,59 @@ class Node:
             self.push_bulk(link, head, payload)
         except zmq.Again:
             raise NotConnected(self._why_stuck(link), link.peer) from None
+
+    def _blocking_push(self, link: Link) -> Callable[[bytes], object]:
+        out = link.out
+        assert out is not None
+
+        def push(frame: bytes) -> None:
+            try:
+                _SEND(out, frame)
+            except zmq.Again:
+                self._wait_to_push(link, frame, 0)
+
+        return push
+
+    def _push_bulk_blocking(self, link: Link, head: bytes, bulk: Any) -> None:
+        out = link.out
+        assert out is not None
+        try:
+            _SEND(out, head, zmq.SNDMORE)
+        except zmq.Again:
+            self._wait_to_push(link, head, zmq.SNDMORE)
+        _SEND(out, bulk, copy=False)  # (the rest of a multipart is never refused)
+
+    def _wait_to_push(self, link: Link, frame: bytes, flags: int) -> None:
+        """Push ``frame`` to a peer whose pipe is full, trying a heartbeat
+        interval at a time (SNDTIMEO) up to the liveness bound, then raise
+        zmq.Again. Meanwhile the other peers hear heartbeats: otherwise a
+        sender stuck behind a stalled peer fell as silent as it, and the
+        launcher could blame the sender. Its own deafness is not held
+        against the peers it could not hear meanwhile."""
+        out = link.out
+        assert out is not None
+        since = time.monotonic()
+        while True:
+            self._heartbeat_all_but(link)
+            try:
+                _SEND(out, frame, flags)
+                break
+            except zmq.Again:
+                if time.monotonic() - since > self.liveness:
+                    raise
+        self.was_deaf()
+
+    def _heartbeat_all_but(self, stuck: Link) -> None:
+        """A heartbeat to every open peer but ``stuck``, each only if its pipe
+        takes it at once."""
+        for link in self._open.values():
+            if link is stuck or link.out is None or link.eos_sent:
+                continue
+            try:
+                _SEND(link.out, link.frame_prefix + b"\x00\x91" + self._encode(Heartbeat()) + b"\x00", zmq.NOBLOCK)
+            except zmq.Again:
+                continue
+            link.control_out += 1
 
     def _why_stuck(self, link: Link) -> str:
         return (f"{self.name}: peer {link.peer!r} took no message for {self.liveness:g} s "
@@ -797,18 +850,6 @@ class Node:
 # around its compiled base's; a push calls the compiled one straight away,
 # which saves about a microsecond on every frame sent.
 _SEND = zmq.backend.Socket.send
-
-
-def _blocking_push(link: Link) -> Callable[[bytes], object]:
-    assert link.out is not None
-    return functools.partial(_SEND, link.out)
-
-
-def _push_bulk_blocking(link: Link, head: bytes, bulk: Any) -> None:
-    out = link.out
-    assert out is not None
-    _SEND(out, head, zmq.SNDMORE)
-    _SEND(out, bulk, copy=False)
 
 
 # What decoding a frame may raise: msgspec's errors, and (for a string

@@ -494,3 +494,27 @@ def test_an_actor_s_io_thread_runs_on_the_core_its_topology_names() -> None:
             cores[name] = status.split("Cpus_allowed_list:")[1].split()[0]
     assert cores["main"] == "0", cores
     assert [v for k, v in cores.items() if k.startswith("ZMQbg/IO")] == ["1"], cores
+
+
+def test_a_stalled_actor_is_blamed_not_the_sender_stuck_behind_it(launched: list[LaunchedRun],
+                                                                  tmp_path: Path) -> None:
+    """The chain's relay stopped (SIGSTOP) while the source streams to it:
+    the source, stuck in a send to the relay's full pipe, said nothing to
+    anyone meanwhile, fell as silent as the relay, and was blamed in most
+    runs ("actor 'source' silent"), its handler's NotConnected shown as a
+    traceback. Now it heartbeats the others while it waits."""
+    chain = (REPO / "launch" / "topologies" / "chain.toml").read_text()
+    topology = tmp_path / "long.toml"
+    topology.write_text(chain.replace("count = 10000", "count = 100000000").replace("liveness = 3.0", "liveness = 1.0"))
+    for _ in range(3):
+        run = LaunchedRun(topology)
+        launched.append(run)
+        run.wait_started()
+        time.sleep(0.3)
+        os.kill(run.pids["relay"], signal.SIGSTOP)
+        code, _, err = run.finish(timeout=15)
+        headline = next(line for line in err.splitlines() if "failed (exit" in line)
+        assert code == EXIT_RUN_FAILED and "actor 'relay' silent for more than 1 s" in headline, err
+        assert "Traceback" not in err, err
+        wait_gone(list(run.pids.values()), 3.0)
+        assert actor_processes(run.run_id) == []
