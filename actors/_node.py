@@ -337,7 +337,7 @@ class Node:
         special = _SPECIAL.get(type(msg))  # None for a plain machine message
         if special is not None:
             if special is _CONTROL:
-                self._push(link, link.frame_prefix + b"\x00\x91" + self._encode(msg) + b"\x00")
+                self._push(link, self._control_frame(link, msg))
                 return
             if len(getattr(msg, special)) >= BULK_THRESHOLD:
                 self._send_bulk(link, msg, special)
@@ -378,6 +378,10 @@ class Node:
             link.push(frame)  # type: ignore[misc]
         except zmq.Again:
             raise NotConnected(self._why_stuck(link), link.peer) from None
+
+    def _control_frame(self, link: Link, msg: msgspec.Struct) -> bytes:
+        """A control message's frame of its own (unsequenced: seq 0)."""
+        return link.frame_prefix + b"\x00\x91" + self._encode(msg) + b"\x00"
 
     def _push(self, link: Link, frame: bytes) -> None:
         """Push a control frame."""
@@ -452,7 +456,7 @@ class Node:
             if link is stuck or link.out is None or link.eos_sent:
                 continue
             try:
-                _SEND(link.out, link.frame_prefix + b"\x00\x91" + self._encode(Heartbeat()) + b"\x00", zmq.NOBLOCK)
+                _SEND(link.out, self._control_frame(link, Heartbeat()), zmq.NOBLOCK)
             except zmq.Again:
                 continue
             link.control_out += 1
